@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# One idempotent setup for every entry point (npm test, npm start, npm run bench).
+# Each step checks first and does nothing when its output is already current, so a
+# second run takes about a second. Run as root (CI and the labs need it anyway).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- 1. Debian packages -------------------------------------------------------
+# libpcap-dev: cap's native build; iproute2/ethtool: topology and steering;
+# clang/llvm/libbpf-dev/bpftool: the TC BPF steering program; iperf3: benchmarks;
+# tcpdump/tshark: captures in tests; util-linux: nsenter (tc in a netns without
+# the /sys remount that `ip netns exec` does, which would hide /sys/fs/bpf).
+PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux python3 make g++)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing Debian packages: ${missing[*]} (run as root to install them)"; exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer it up front.
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- 2. npm dependencies --------------------------------------------------------
+# Install-script approvals for cap, zeromq, msgpackr-extract and unix-dgram live in
+# package.json (allowScripts); without them npm 11 skips cap's native build.
+stamp=node_modules/.package-lock.json
+if [[ ! -f $stamp || package.json -nt $stamp || ( -f package-lock.json && package-lock.json -nt $stamp ) \
+      || ! -f node_modules/cap/build/Release/cap.node || ! -f node_modules/unix-dgram/build/Release/unix_dgram.node ]]; then
+  log "installing npm dependencies"
+  if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund >/dev/null 2>&1 || npm ci --no-audit --no-fund
+  else npm install --no-audit --no-fund; fi
+  touch "$stamp"
+fi
+
+# --- 3. TypeScript build ---------------------------------------------------------
+if [[ ! -f dist/.tsbuildinfo ]] || [[ -n $(find agent dp shared scripts tsconfig.json -newer dist/.tsbuildinfo \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null) ]]; then
+  log "compiling TypeScript"
+  npx tsc -p tsconfig.json
+  touch dist/.tsbuildinfo
+fi
+
+# --- 4. BPF steering object ------------------------------------------------------
+BPF_SRC=agent/steering/bpf/steer.bpf.c
+BPF_OBJ=build/steer.bpf.o
+if [[ -f $BPF_SRC ]] && [[ ! -f $BPF_OBJ || $BPF_SRC -nt $BPF_OBJ ]]; then
+  log "building $BPF_OBJ"
+  mkdir -p build
+  clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -Wall -c "$BPF_SRC" -o "$BPF_OBJ"
+fi
+
+# --- 5. bpffs, for the pinned steering maps --------------------------------------
+if [[ $(id -u) -eq 0 ]] && ! mountpoint -q /sys/fs/bpf; then
+  mount -t bpf bpf /sys/fs/bpf
+fi
+
+# --- 6. dp and agent on PATH -----------------------------------------------------
+# Symlinks, so `ip netns exec <agent-ns> dp` finds this checkout's dp.
+if [[ $(id -u) -eq 0 ]]; then
+  for b in dp agent; do
+    want="$ROOT/bin/$b.js"
+    if [[ $(readlink /usr/local/bin/$b 2>/dev/null) != "$want" ]]; then
+      ln -sfn "$want" /usr/local/bin/$b
+      log "linked /usr/local/bin/$b -> $want"
+    fi
+  done
+fi
+exit 0
