@@ -1,0 +1,152 @@
+/**
+ * Which policy applies to which endpoint, and the lookup the engine calls when a session
+ * starts (and again when the endpoint's policy version changes).
+ *
+ * Lookup order, after NeuVector's dpi_policy.c (minus its IPv4-only limit: IPv6 is policed):
+ *  1. no handle for the endpoint → OPEN (rule 0)
+ *  2. link-local peers → OPEN
+ *  3. internal peer and the handle's apply direction excludes this direction → OPEN
+ *  4. first matching rule (index), and for external peers also the rules written for the
+ *     "external" wildcard peer (0.0.0.0 / ::); lowest order wins
+ *  5. ICMP without enable_icmp_policy → ALLOW (NeuVector's implicit allow-all-ICMP)
+ *  6. otherwise the handle's default action, rule id 0
+ */
+import { PolicyAction, PolicyDir } from '../../shared/policy-actions.js';
+import { TollgateError } from '../../shared/errors.js';
+import { type Addr128, type AddrRange, inRange, newAddr, parseAddr, isV4Mapped } from './address.js';
+import {
+  type CompiledRule,
+  type PolicyMatch,
+  type PolicyQuery,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  RuleIndex,
+  resetMatch,
+} from './rule-index.js';
+
+export interface PolicyHandle {
+  /** Bumped on every change; sessions remember the version they were decided under. */
+  version: number;
+  defaultAction: number;
+  /** PolicyDir bitmask; 0 means both directions are enforced. */
+  dir: number;
+  index: RuleIndex;
+}
+
+/** Wire shape of one ctrl_cfg_policy rule (already type-checked by the ctrl schema). */
+export interface WireRule {
+  id: number;
+  sip: string;
+  sipr?: string | undefined;
+  dip: string;
+  dipr?: string | undefined;
+  port?: number | undefined;
+  portr?: number | undefined;
+  proto?: number | undefined;
+  action: number;
+  ingress: boolean;
+}
+
+const LINK_LOCAL_V4: AddrRange = { lo: parseAddr('169.254.0.0', 'll'), hi: parseAddr('169.254.255.255', 'll') };
+const LINK_LOCAL_V6: AddrRange = { lo: parseAddr('fe80::', 'll'), hi: parseAddr('febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'll') };
+const EXTERNAL_V4 = parseAddr('0.0.0.0', 'ext');
+const EXTERNAL_V6 = parseAddr('::', 'ext');
+
+export function compileRules(rules: readonly WireRule[], field = 'rules'): RuleIndex {
+  const out: CompiledRule[] = rules.map((r, i) => {
+    const f = `${field}[${i}]`;
+    const sipLo = parseAddr(r.sip, `${f}.sip`);
+    const sipHi = r.sipr ? parseAddr(r.sipr, `${f}.sipr`) : sipLo;
+    const dipLo = parseAddr(r.dip, `${f}.dip`);
+    const dipHi = r.dipr ? parseAddr(r.dipr, `${f}.dipr`) : dipLo;
+    const portLo = r.port ?? 0;
+    // NeuVector: port 0 with no portr means any port; a portr extends the range.
+    const portHi = r.portr !== undefined && r.portr !== 0 ? r.portr : portLo === 0 ? 65535 : portLo;
+    if (isV4Mapped(sipLo) !== isV4Mapped(sipHi) || isV4Mapped(dipLo) !== isV4Mapped(dipHi)) {
+      throw new TollgateError('EBADFIELD', 'address range mixes IPv4 and IPv6', f);
+    }
+    if (portHi < portLo) throw new TollgateError('EBADFIELD', `port range ${portLo}-${portHi} is empty`, `${f}.portr`);
+    return {
+      id: r.id, order: i, ingress: r.ingress, proto: r.proto ?? 0,
+      sipLo, sipHi, dipLo, dipHi, portLo, portHi, action: r.action,
+    };
+  });
+  return new RuleIndex(out);
+}
+
+export class PolicyTable {
+  private readonly handles = new Map<number, PolicyHandle>(); // by endpoint id
+  private internal: AddrRange[] = [];
+  private version = 0;
+  enableIcmpPolicy = false;
+  private readonly extQuery: PolicyQuery = { ingress: false, proto: 0, sip: newAddr(), dip: newAddr(), dport: 0 };
+
+  setInternalNets(nets: AddrRange[]): void {
+    this.internal = nets;
+    this.version++;
+  }
+
+  /** Installs one compiled handle on the given endpoints (one START..END commit). */
+  setPolicy(epIds: readonly number[], defaultAction: number, dir: number, index: RuleIndex): void {
+    const h: PolicyHandle = { version: ++this.version, defaultAction, dir, index };
+    for (const id of epIds) this.handles.set(id, h);
+  }
+
+  deletePolicy(epIds: readonly number[]): void {
+    for (const id of epIds) this.handles.delete(id);
+    this.version++;
+  }
+
+  handleOf(epId: number): PolicyHandle | undefined {
+    return this.handles.get(epId);
+  }
+
+  /** Current version of an endpoint's policy; the engine re-evaluates sessions when it moves. */
+  versionOf(epId: number): number {
+    return this.handles.get(epId)?.version ?? 0;
+  }
+
+  /** An empty or never-set list means everything is internal (NeuVector). */
+  isInternal(a: Addr128): boolean {
+    if (this.internal.length === 0) return true;
+    if (isV4Mapped(a) && a[3]! >>> 24 === 127) return true;
+    for (let i = 0; i < this.internal.length; i++) {
+      const r = this.internal[i]!;
+      if (inRange(a, r.lo, r.hi)) return true;
+    }
+    return false;
+  }
+
+  /** Decides a new session of endpoint `epId`. `q` is oriented client→server; the peer is sip when ingress. */
+  lookup(epId: number, q: PolicyQuery, out: PolicyMatch): PolicyMatch {
+    const h = this.handles.get(epId);
+    if (!h) return resetMatch(out, PolicyAction.OPEN);
+    const peer = q.ingress ? q.sip : q.dip;
+    if (inRange(peer, LINK_LOCAL_V4.lo, LINK_LOCAL_V4.hi) || inRange(peer, LINK_LOCAL_V6.lo, LINK_LOCAL_V6.hi)) {
+      return resetMatch(out, PolicyAction.OPEN);
+    }
+    const internal = this.isInternal(peer);
+    const dirBit = q.ingress ? PolicyDir.INGRESS : PolicyDir.EGRESS;
+    if (internal && h.dir !== 0 && (h.dir & dirBit) === 0) return resetMatch(out, PolicyAction.OPEN);
+
+    const isIcmp = q.proto === IPPROTO_ICMP || q.proto === IPPROTO_ICMPV6;
+    const protoForAny = q.proto === IPPROTO_TCP || q.proto === IPPROTO_UDP || (isIcmp && this.enableIcmpPolicy);
+    resetMatch(out, h.defaultAction);
+    h.index.match(q, protoForAny, out);
+    if (!internal) {
+      const e = this.extQuery;
+      e.ingress = q.ingress;
+      e.proto = q.proto;
+      e.dport = q.dport;
+      e.sip.set(q.ingress ? (isV4Mapped(peer) ? EXTERNAL_V4 : EXTERNAL_V6) : q.sip);
+      e.dip.set(q.ingress ? q.dip : isV4Mapped(peer) ? EXTERNAL_V4 : EXTERNAL_V6);
+      h.index.match(e, protoForAny, out);
+    }
+    if (out.ruleId === 0 && isIcmp && !this.enableIcmpPolicy) {
+      out.action = PolicyAction.ALLOW;
+    }
+    return out;
+  }
+}
