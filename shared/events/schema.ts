@@ -1,0 +1,70 @@
+/**
+ * Records the dp streams to the agent: ZeroMQ PUSH (dp) → PULL (agent), one
+ * msgpack-encoded record per message, plain maps (no msgpackr record extension), so any
+ * msgpack reader can consume them. Documented in docs/EVENTS.md; `v` is the schema version.
+ */
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** Connections aggregated per (ep, client, server, server port, proto, direction, rule, action). */
+export interface ConnectionRecord {
+  type: 'connection';
+  v: number;
+  /** Workload MAC of the endpoint the session belongs to ("" offline). */
+  ep: string;
+  client: string;
+  server: string;
+  serverPort: number;
+  /** IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6). */
+  proto: number;
+  /** true: the workload is the server (traffic came in to it). */
+  ingress: boolean;
+  /** Peer outside ctrl_cfg_internal_net. */
+  external: boolean;
+  ruleId: number;
+  /** PolicyAction code (0 open, 1 learn, 2 allow, 6 violate, 7 deny). */
+  action: number;
+  /** Bytes since the previous report of this key, both directions. */
+  bytes: number;
+  /** Sessions started since the previous report of this key. */
+  sessions: number;
+  /** Denied or violating first packets / sessions since the previous report. */
+  violates: number;
+  /** Unix seconds (dp clock). */
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** One policy violation (action ≥ VIOLATE), deduplicated per key within a report interval. */
+export interface ViolationRecord {
+  type: 'violation';
+  v: number;
+  ep: string;
+  client: string;
+  server: string;
+  serverPort: number;
+  proto: number;
+  ingress: boolean;
+  ruleId: number;
+  action: number;
+  /** true when the packet was dropped (inline endpoint, DENY). */
+  dropped: boolean;
+  /** How many packets hit this violation in the interval. */
+  count: number;
+  reportedAt: number;
+  /** First bytes of the first violating frame (≤ 256), and its wire length. */
+  packet: Uint8Array;
+  pktLen: number;
+}
+
+/** Periodic counters: device, per endpoint, and the event stream's own health. */
+export interface CountersRecord {
+  type: 'counters';
+  v: number;
+  at: number;
+  device: Record<string, number>;
+  endpoints: { mac: string; tap: boolean; rxPackets: number; rxBytes: number; dropPackets: number; sessions: number; curSessions: number }[];
+  /** Records dropped because the agent was slow or absent (bounded queue full). */
+  eventsDropped: number;
+}
+
+export type EventRecord = ConnectionRecord | ViolationRecord | CountersRecord;
