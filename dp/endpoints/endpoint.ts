@@ -23,6 +23,10 @@ export interface Endpoint {
   /** 48-bit integer forms, for allocation-free lookups. */
   macNum: number;
   ucmacNum: number;
+  /** bcmac as a number (optional so engine-made dummy EPs need not set it). */
+  bcmacNum?: number;
+  /** Listening-port map from ctrl_cfg_mac.apps (and later dp learning), keyed by appKey(). */
+  apps?: Map<number, EndpointApp>;
   /** tap: inspect only, never forward. A new EP starts tapped, as in NeuVector. */
   tap: boolean;
   counters: EndpointCounters;
@@ -30,4 +34,19 @@ export interface Endpoint {
 
 export function newCounters(): EndpointCounters {
   return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, dropPackets: 0, sessions: 0, curSessions: 0 };
+}
+
+/** One listening port of a workload: NeuVector's app map entry. */
+export interface EndpointApp {
+  ipProto: number;
+  port: number;
+  app: number;
+  server: number;
+  /** 'ctrl' entries are replaced by each ctrl_cfg_mac.apps; 'dp' entries (learned) are kept. */
+  source: 'ctrl' | 'dp';
+}
+
+/** Numeric key of an app entry: protocol and port in one integer. */
+export function appKey(ipProto: number, port: number): number {
+  return ipProto * 0x10000 + port;
 }

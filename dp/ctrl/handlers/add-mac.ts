@@ -1,0 +1,18 @@
+import type { CtrlMessage } from '../schemas.js';
+import type { DpState } from '../state.js';
+
+/**
+ * Adds a workload EP under its mac, ucmac and bcmac. Same mac or oldmac already known →
+ * the new record inherits its id, tap flag, counters and apps (NeuVector's tap↔inline
+ * switch); a new EP starts tapped.
+ */
+export function addMac(msg: CtrlMessage<'ctrl_add_mac'>, state: DpState): void {
+  const { ep, inheritedFrom } = state.registry.add({
+    iface: msg.iface,
+    mac: msg.mac,
+    ucmac: msg.ucmac,
+    bcmac: msg.bcmac,
+    oldmac: msg.oldmac,
+  });
+  state.log.info({ mac: ep.mac, ucmac: ep.ucmac, id: ep.id, tap: ep.tap, inherited: inheritedFrom?.mac }, 'endpoint added');
+}

@@ -1,0 +1,28 @@
+import { TollgateError } from '../../../shared/errors.js';
+import { appKey, type Endpoint } from '../../endpoints/endpoint.js';
+import type { CtrlMessage } from '../schemas.js';
+import type { DpState } from '../state.js';
+
+/**
+ * Sets tap/inline and the controller's listening-port map of the listed EPs. All MACs
+ * are checked first: one unknown MAC rejects the whole message and changes nothing.
+ * `apps` replaces the ctrl-sourced entries; entries the dp learned itself are kept.
+ */
+export function cfgMac(msg: CtrlMessage<'ctrl_cfg_mac'>, state: DpState): void {
+  const eps: Endpoint[] = msg.macs.map((mac, i) => {
+    const ep = state.registry.byMac(mac);
+    if (!ep) throw new TollgateError('ENOTFOUND', `no endpoint with mac ${mac}`, `macs.${i}`);
+    return ep;
+  });
+  for (const ep of eps) {
+    if (msg.tap !== undefined) ep.tap = msg.tap;
+    if (msg.apps) {
+      const apps = (ep.apps ??= new Map());
+      for (const [k, a] of apps) if (a.source === 'ctrl') apps.delete(k);
+      for (const a of msg.apps) {
+        apps.set(appKey(a.ip_proto, a.port), { ipProto: a.ip_proto, port: a.port, app: a.app, server: a.server, source: 'ctrl' });
+      }
+    }
+  }
+  state.log.info({ macs: msg.macs, tap: msg.tap, apps: msg.apps?.length }, 'endpoints configured');
+}

@@ -1,0 +1,28 @@
+import { chunkReplies } from '../chunk-replies.js';
+import { MAX_LISTED_SESSIONS } from '../limits.js';
+import type { CtrlMessage } from '../schemas.js';
+import type { DpState, Reply } from '../state.js';
+
+/** The engine's session count, as an object (a bare number becomes {sessions: n}). */
+export function sessionCountObject(state: DpState): Record<string, unknown> {
+  const c = state.engine.sessionCount();
+  if (typeof c === 'number') return { sessions: c };
+  return c !== null && typeof c === 'object' ? { ...(c as Record<string, unknown>) } : { sessions: 0 };
+}
+
+export function countSession(_msg: CtrlMessage<'ctrl_count_session'>, state: DpState): Reply {
+  return { dp_session_count: sessionCountObject(state) };
+}
+
+/** Session list in as many datagrams as needed: {"dp_session_list":{"more":bool,"sessions":[...]}}. */
+export function listSession(_msg: CtrlMessage<'ctrl_list_session'>, state: DpState): string[] {
+  const sessions = state.engine.listSessions(MAX_LISTED_SESSIONS + 1);
+  const truncated = sessions.length > MAX_LISTED_SESSIONS ? 1 : 0;
+  const list = truncated ? sessions.slice(0, MAX_LISTED_SESSIONS) : sessions;
+  return chunkReplies('dp_session_list', 'sessions', list, { total: list.length, truncated });
+}
+
+export function clearSession(msg: CtrlMessage<'ctrl_clear_session'>, state: DpState): void {
+  const cleared = state.engine.clearSessions(msg.filter_id);
+  state.log.info({ filter_id: msg.filter_id, cleared }, 'sessions cleared');
+}

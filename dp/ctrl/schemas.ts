@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { isMac } from '../../shared/mac.js';
+
+/**
+ * zod schemas of every ctrl_* message the dp accepts, with NeuVector's field names and
+ * JSON types (reference §1.2). Extra fields are ignored (clients of other versions may
+ * send more); missing or mistyped fields are errors that name the field.
+ */
+
+const u8 = z.number().int().min(0).max(0xff);
+const u16 = z.number().int().min(0).max(0xffff);
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+
+const mac = z.string().refine(isMac, { message: 'not a MAC address (expected xx:xx:xx:xx:xx:xx)' });
+/** NeuVector marshals an unset net.HardwareAddr as "" */
+const optionalMac = z.union([z.literal(''), mac]).optional().default('');
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const ipv4 = z.string().regex(IPV4_RE, { message: 'not a dotted IPv4 address' });
+
+/** Linux interface names: 1..15 bytes, no '/', no whitespace. */
+const iface = z
+  .string()
+  .min(1)
+  .max(15)
+  .regex(/^[^/\s:]+$/, { message: 'not an interface name' });
+
+/** START=1 / END=2 chunking bitmask; a single message uses 3. */
+export const MSG_START = 1;
+export const MSG_END = 2;
+const flag = z.number().int().min(0).max(3);
+
+export const DEBUG_CATEGORIES = [
+  'all', 'init', 'error', 'ctrl', 'packet', 'session', 'timer', 'tcp', 'parser', 'log', 'ddos', 'policy', 'dlp',
+] as const;
+
+const empty = z.object({}).optional().default({});
+
+export const schemas = {
+  ctrl_keep_alive: z.object({ seq_num: u32 }),
+  ctrl_add_srvc_port: z.object({ iface, jumboframe: z.boolean().optional() }),
+  ctrl_del_srvc_port: z.object({ iface }),
+  ctrl_cfg_internal_net: z.object({
+    flag,
+    subnet_addr: z
+      .array(z.object({ ip: ipv4, mask: ipv4, iptype: z.string().max(32).optional() }))
+      .max(4096),
+  }),
+  ctrl_add_mac: z.object({
+    iface,
+    mac,
+    ucmac: mac,
+    bcmac: mac,
+    oldmac: optionalMac,
+    pmac: optionalMac,
+    pips: z.array(z.object({ ip: ipv4 })).max(256).nullable().optional(),
+  }),
+  ctrl_del_mac: z.object({ iface: iface.optional(), mac }),
+  ctrl_cfg_mac: z.object({
+    macs: z.array(mac).min(1).max(256),
+    tap: z.boolean().optional(),
+    apps: z
+      .array(z.object({ ip_proto: u8, port: u16, app: u32, server: u32 }))
+      .max(64)
+      .optional(),
+  }),
+  ctrl_count_session: empty,
+  ctrl_list_session: empty,
+  ctrl_clear_session: z.object({ filter_id: u32.optional().default(0) }).optional().default({ filter_id: 0 }),
+  ctrl_stats_device: empty,
+  ctrl_counter_device: empty,
+  ctrl_stats_macs: z.object({ macs: z.array(mac).min(1).max(256) }),
+  /** Tollgate extension: list endpoints. */
+  ctrl_list_mac: empty,
+  ctrl_set_debug: z.object({ categories: z.array(z.enum(DEBUG_CATEGORIES)).max(32) }),
+} as const;
+
+export type CtrlName = keyof typeof schemas;
+export type CtrlMessage<N extends CtrlName> = z.output<(typeof schemas)[N]>;
+
+export function isCtrlName(key: string): key is CtrlName {
+  return Object.prototype.hasOwnProperty.call(schemas, key);
+}

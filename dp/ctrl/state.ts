@@ -1,0 +1,28 @@
+import type { Logger } from '../../shared/log.js';
+import type { EndpointRegistry } from '../endpoints/registry.js';
+import type { ServicePorts } from '../io/live.js';
+import type { EngineApi, PipelineCounters } from '../pipeline.js';
+import type { CtrlCounters } from './counters.js';
+import type { InternalNets } from './internal-net.js';
+
+/** Everything the control handlers may read or change: the dp's configuration and live parts. */
+export interface DpState {
+  registry: EndpointRegistry;
+  engine: EngineApi;
+  /** Open service ports; absent when the dp runs without live I/O (unit tests, offline). */
+  ports: ServicePorts | undefined;
+  internalNets: InternalNets;
+  pipelineCounters: PipelineCounters;
+  ctrlCounters: CtrlCounters;
+  debugCategories: Set<string>;
+  log: Logger;
+  /** Level the logger returns to when debug categories are cleared. */
+  baseLogLevel: string;
+  startedAtMs: number;
+}
+
+/** A reply datagram: one JSON object `{"dp_xxx": {...}}`. */
+export type Reply = Record<string, unknown>;
+
+/** What a handler returns: nothing (the dispatcher replies dp_ok), one reply, or several (objects or ready JSON text). */
+export type HandlerOutput = void | Reply | readonly (Reply | string)[];
