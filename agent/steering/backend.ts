@@ -36,8 +36,37 @@ export interface ServicePair {
 
 /** A plan: what would run, per tool, in order. `agent plan` prints it verbatim. */
 export interface SteeringPlan {
+  /** argv commands run (in the caller's namespace) BEFORE tc: e.g. loading and pinning
+   *  the BPF programs that the tc lines attach, or map entries a new filter needs. */
+  prepare: string[][];
   /** Lines for `tc -batch -` inside the enforcer namespace. */
   tc: string[];
-  /** Other argv commands (e.g. bpftool map updates), run in order after tc. */
+  /** Other argv commands (e.g. bpftool map deletes, pin removal), run in order after tc. */
   commands: string[][];
+}
+
+export function emptyPlan(): SteeringPlan {
+  return { prepare: [], tc: [], commands: [] };
+}
+
+/**
+ * One steering implementation. plan* inspect the current state of the enforcer
+ * namespace (read-only) and return the commands that bring it to the desired state;
+ * applying the same plan twice leaves identical `tc -json` dumps. Nothing changes until
+ * applyPlan runs.
+ */
+export interface SteeringBackend {
+  readonly kind: SteeringKind;
+  /** Steering on the shared vbr (and, for bpf, loading/pinning the programs and maps). */
+  planService(pair: ServicePair): Promise<SteeringPlan>;
+  /** Attach, or switch the mode of, one port's rule set (port.mode). Never leaves a gap
+   *  in which an open connection's frames would be lost for good. */
+  planPort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan>;
+  /** Remove every filter and qdisc of this port (and its map entries). Missing links are fine. */
+  planRemovePort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan>;
+  /** Remove the vbr steering (and, for bpf, the pin directory). */
+  planRemoveService(pair: ServicePair): Promise<SteeringPlan>;
+  /** Runs prepare, then `tc -batch -` via nsenter in agentNs, then commands; reads the
+   *  touched devices back with `tc -json` and throws ESTEERVERIFY on a mismatch. */
+  applyPlan(agentNs: string, plan: SteeringPlan): Promise<void>;
 }

@@ -1,0 +1,89 @@
+import { run, runIn } from '../../shared/exec.js';
+import { TollgateError } from '../../shared/errors.js';
+import type { SteeringPlan } from './backend.js';
+import { readIngress } from './tc-state.js';
+
+/** What the tc lines of a plan promise about each device once they have run. */
+interface DeviceExpectation {
+  qdisc: boolean | undefined;
+  prefs: Map<number, boolean>;
+}
+
+/**
+ * Derives the expected end state from the plan's own tc lines, so the read-back checks
+ * exactly what the plan claimed to do and nothing else (other ports' filters on vbr are
+ * not this plan's business).
+ */
+export function expectationsOf(tcLines: readonly string[]): Map<string, DeviceExpectation> {
+  const out = new Map<string, DeviceExpectation>();
+  const get = (dev: string): DeviceExpectation => {
+    let e = out.get(dev);
+    if (!e) out.set(dev, (e = { qdisc: undefined, prefs: new Map() }));
+    return e;
+  };
+  for (const line of tcLines) {
+    const t = line.trim().split(/\s+/);
+    const [obj, verb] = t;
+    const devAt = t.indexOf('dev');
+    const dev = devAt >= 0 ? t[devAt + 1] : undefined;
+    if (!dev) continue;
+    const present = verb === 'add' || verb === 'replace' || verb === 'change';
+    if (obj === 'qdisc') {
+      const e = get(dev);
+      e.qdisc = present;
+      if (!present) for (const p of e.prefs.keys()) e.prefs.set(p, false);
+    } else if (obj === 'filter') {
+      const prefAt = t.indexOf('pref');
+      const pref = prefAt >= 0 ? Number(t[prefAt + 1]) : NaN;
+      if (Number.isInteger(pref)) get(dev).prefs.set(pref, present);
+    }
+  }
+  return out;
+}
+
+export async function verifyTc(agentNs: string, tcLines: readonly string[]): Promise<void> {
+  for (const [dev, want] of expectationsOf(tcLines)) {
+    const st = await readIngress(agentNs, dev);
+    if (!st.linkExists) {
+      const needs = want.qdisc === true || [...want.prefs.values()].some(Boolean);
+      if (needs) throw new TollgateError('ESTEERVERIFY', `device ${dev} does not exist in ${agentNs}`, dev);
+      continue;
+    }
+    if (want.qdisc === true && !st.qdisc)
+      throw new TollgateError('ESTEERVERIFY', `no ingress qdisc on ${dev} after apply`, dev);
+    if (want.qdisc === false && st.qdisc)
+      throw new TollgateError('ESTEERVERIFY', `${st.qdisc} qdisc still on ${dev} after removal`, dev);
+    for (const [pref, present] of want.prefs) {
+      if (present !== st.filters.has(pref))
+        throw new TollgateError(
+          'ESTEERVERIFY',
+          `filter pref ${pref} ${present ? 'missing' : 'still present'} on ${dev} after apply`,
+          dev,
+        );
+    }
+  }
+}
+
+/** prepare (caller's ns) → `tc -batch -` in agentNs → commands → read-back check. */
+export async function applySteeringPlan(agentNs: string, plan: SteeringPlan): Promise<void> {
+  for (const argv of plan.prepare) await run(argv);
+  if (plan.tc.length) {
+    try {
+      await runIn(agentNs, ['tc', '-batch', '-'], { input: plan.tc.join('\n') + '\n' });
+    } catch (e) {
+      throw new TollgateError('ESTEERAPPLY', `tc batch in ${agentNs} failed: ${(e as Error).message}`);
+    }
+  }
+  for (const argv of plan.commands) await run(argv);
+  await verifyTc(agentNs, plan.tc);
+}
+
+/** A plan as shell lines, for `agent plan` and logs. */
+export function formatPlan(agentNs: string, plan: SteeringPlan): string[] {
+  const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return [
+    ...plan.prepare.map((c) => c.map(q).join(' ')),
+    ...plan.tc.map((l) => `nsenter --net=${agentNs.startsWith("/") ? agentNs : `/run/netns/${agentNs}`} tc ${l}`),
+    ...plan.commands.map((c) => c.map(q).join(' ')),
+  ];
+}
