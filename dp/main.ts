@@ -1,0 +1,87 @@
+import { Command, Option } from 'commander';
+import { createLogger, type Logger } from '../shared/log.js';
+import { errorMessage } from '../shared/errors.js';
+import { DpRuntime } from './ctrl/runtime.js';
+import { loadEngine } from './engine-loader.js';
+
+/**
+ * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
+ * datagrams (docs/CONTROL.md). Offline mode (-p): pcap replay through the same engine.
+ *
+ * -n N is accepted for NeuVector compatibility; the data path runs on one event loop
+ * whatever N is. cap hands frames to JS one at a time in its poll callback, into one
+ * buffer that is reused for the next frame, so spreading frames over worker_threads
+ * would need a copy and a message per frame: more CPU than the whole per-frame verdict.
+ */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const program = new Command()
+  .name('dp')
+  .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
+  .option('-n, --workers <n>', 'data workers (accepted; one event loop is used, see docs/CONTROL.md)', '1')
+  .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
+  .option('--notify <path>', 'notify socket path (reserved for events)')
+  .option('-i, --iface <iface>', 'open this service port at start (as ctrl_add_srvc_port)')
+  .option('-p, --pcap <fileOrDir>', 'offline mode: replay pcap/pcapng file(s) and exit')
+  .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
+  .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'));
+
+interface Opts {
+  workers: string;
+  ctrl: string;
+  notify?: string;
+  iface?: string;
+  pcap?: string;
+  out?: string;
+  dropPcap?: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+async function main(): Promise<number> {
+  program.parse();
+  const opts = program.opts<Opts>();
+  const log = createLogger('dp', opts.logLevel);
+  const workers = Number(opts.workers);
+  if (!Number.isInteger(workers) || workers < 1) {
+    log.error({ workers: opts.workers }, '-n must be a positive integer');
+    return 2;
+  }
+  if (opts.pcap) return runOfflineMode(opts, log);
+  return runLive(opts, workers, log);
+}
+
+async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
+  const { runOffline } = await loadEngine();
+  const summary = await runOffline({ inputs: [opts.pcap!], out: opts.out, dropPcap: opts.dropPcap });
+  log.info({ summary }, 'offline run done');
+  return 0;
+}
+
+async function runLive(opts: Opts, workers: number, log: Logger): Promise<number> {
+  const { createEngine, forwardVerdict } = await loadEngine();
+  const rt = new DpRuntime({ ctrlPath: opts.ctrl, engine: createEngine(), forwardVerdict, log });
+  rt.start();
+  if (workers > 1) log.warn({ workers }, 'one data event loop is used whatever -n says (see docs/CONTROL.md)');
+  if (opts.iface) {
+    const port = rt.state.ports!.open(opts.iface);
+    log.info({ iface: port.iface, mtu: port.mtu }, 'service port open (-i)');
+  }
+  return new Promise<number>((resolve) => {
+    const shutdown = (sig: string): void => {
+      log.info({ sig }, 'shutting down');
+      rt.stop();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`dp: ${errorMessage(e)}\n`);
+    process.exit(1);
+  },
+);
