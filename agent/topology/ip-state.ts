@@ -1,0 +1,88 @@
+import { runJson } from '../../shared/exec.js';
+
+/**
+ * Reading the actual state of a namespace with `ip -json`: what reconcile diffs
+ * against, what pull captures and restore compares. Only the fields we use are typed.
+ */
+export interface IpLink {
+  ifindex: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  operstate: string;
+  txqlen?: number;
+  address?: string;
+  /** Peer ifindex of a veth (in link_netnsid's namespace when that is set). */
+  link_index?: number;
+  link_netnsid?: number;
+  /** Peer name when the peer is in the same namespace. */
+  link?: string;
+  master?: string;
+  ifalias?: string;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string };
+}
+
+export interface IpAddrInfo {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  broadcast?: string;
+  scope?: string;
+  label?: string;
+  noprefixroute?: boolean;
+  dynamic?: boolean;
+}
+
+export interface IpAddrLink extends IpLink {
+  addr_info: IpAddrInfo[];
+}
+
+export interface IpRoute {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  table?: string;
+  flags?: string[];
+  mtu?: number;
+}
+
+export interface IpNeigh {
+  dst: string;
+  dev?: string;
+  lladdr?: string;
+  state?: string[];
+}
+
+export const readLinks = (ns: string): Promise<IpLink[]> => runJson<IpLink[]>(ns, ['ip', '-json', '-details', 'link', 'show']);
+export const readAddrs = (ns: string): Promise<IpAddrLink[]> => runJson<IpAddrLink[]>(ns, ['ip', '-json', 'addr', 'show']);
+
+/** One link with its addresses; `ip addr` omits the alias, so it comes from `ip link`. */
+export async function readLink(ns: string, ifname: string): Promise<IpAddrLink | undefined> {
+  const withAddrs = (await readAddrs(ns)).find((l) => l.ifname === ifname);
+  if (!withAddrs) return undefined;
+  const link = (await readLinks(ns)).find((l) => l.ifname === ifname);
+  return { ...link, ...withAddrs, ...(link?.ifalias ? { ifalias: link.ifalias } : {}) };
+}
+
+/** IPv4 and IPv6 routes of all tables through `dev`, as the kernel reports them. */
+export async function readRoutes(ns: string, dev: string): Promise<IpRoute[]> {
+  const v4 = await runJson<IpRoute[]>(ns, ['ip', '-json', '-4', 'route', 'show', 'table', 'all', 'dev', dev]);
+  const v6 = await runJson<IpRoute[]>(ns, ['ip', '-json', '-6', 'route', 'show', 'table', 'all', 'dev', dev]);
+  return [...v4.map((r) => ({ ...r, dev })), ...v6.map((r) => ({ ...r, dev }))];
+}
+
+export async function readPermanentNeighbours(ns: string, dev: string): Promise<IpNeigh[]> {
+  const all = await runJson<IpNeigh[]>(ns, ['ip', '-json', 'neigh', 'show', 'dev', dev, 'nud', 'permanent']);
+  return all.map((n) => ({ ...n, dev }));
+}
+
+/** Namespace names currently in /run/netns. */
+export async function listNamespaces(): Promise<string[]> {
+  const list = await runJson<Array<{ name: string }>>(undefined, ['ip', '-json', 'netns', 'list']);
+  return list.map((n) => n.name);
+}
