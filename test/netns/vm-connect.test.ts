@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { registerVmCommands } from '../../agent/cli/vm.js';
 import { connectVm, disconnectVm } from '../../agent/vm/index.js';
 import { TollgateError } from '../../shared/errors.js';
 import { runIn } from '../../shared/exec.js';
@@ -131,5 +133,50 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
     expect(JSON.stringify(await ingressFilters(L().vm, 'eth0'))).toContain('tapone');
     await disconnectVm({ netns: L().vm, tap: first.tap, stateDir: sd });
     expect(await linkExists(L().vm, 'tapone')).toBe(false);
+  });
+
+  it('the `agent vm` CLI connects, limits, lists and disconnects, and reports errors without throwing', async () => {
+    const prevDir = process.env.TOLLGATE_VM_STATE_DIR;
+    process.env.TOLLGATE_VM_STATE_DIR = L().stateDir;
+    const cli = async (...args: string[]): Promise<{ out: string; err: string; exitCode: number }> => {
+      const program = new Command().exitOverride();
+      registerVmCommands(program);
+      let out = '';
+      let err = '';
+      const w1 = process.stdout.write.bind(process.stdout);
+      const w2 = process.stderr.write.bind(process.stderr);
+      process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+      process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+      process.exitCode = 0;
+      try {
+        await program.parseAsync(['vm', ...args], { from: 'user' });
+      } finally {
+        process.stdout.write = w1;
+        process.stderr.write = w2;
+      }
+      const exitCode = Number(process.exitCode ?? 0);
+      process.exitCode = 0;
+      return { out, err, exitCode };
+    };
+    try {
+      const c = await cli('connect', '--netns', L().vm, '--tap', 'tapcli', '--queues', '2');
+      expect(c.exitCode).toBe(0);
+      expect(JSON.parse(c.out)).toMatchObject({ tap: 'tapcli', veth: 'eth0', queues: 2, mtu: 1500 });
+      const l = await cli('limit', '--netns', L().vm, '--tap', 'tapcli', '--rx', '50mbit', '--tx', '25M');
+      expect(JSON.parse(l.out)).toEqual({ rxBps: 50_000_000, txBps: 25_000_000 });
+      const bad = await cli('limit', '--netns', L().vm, '--tap', 'tapcli', '--rx', 'fast');
+      expect(bad.exitCode).toBe(1);
+      expect(bad.err).toMatch(/^error ERATE rx: /);
+      const list = JSON.parse((await cli('list')).out) as Array<{ tap: string; rateLimit: unknown }>;
+      expect(list.find((v) => v.tap === 'tapcli')?.rateLimit).toMatchObject({ rx: { bps: 50_000_000 }, tx: { bps: 25_000_000 } });
+      expect(JSON.parse((await cli('disconnect', '--netns', L().vm, '--tap', 'tapcli')).out)).toEqual({ disconnected: true });
+      const again = await cli('disconnect', '--netns', L().vm, '--tap', 'tapcli');
+      expect(again.exitCode).toBe(1);
+      expect(again.err).toMatch(/EVMUNKNOWN/);
+      expect(await linkExists(L().vm, 'tapcli')).toBe(false);
+    } finally {
+      if (prevDir === undefined) delete process.env.TOLLGATE_VM_STATE_DIR;
+      else process.env.TOLLGATE_VM_STATE_DIR = prevDir;
+    }
   });
 });
