@@ -1,6 +1,7 @@
+import { Engine, Verdict } from './engine.js';
 import type { EngineApi } from './pipeline.js';
 
-/** The engine pieces the dp command needs, resolved at run time. */
+/** The engine pieces the dp command needs. */
 export interface LoadedEngine {
   createEngine(): EngineApi;
   forwardVerdict: number;
@@ -8,16 +9,14 @@ export interface LoadedEngine {
 }
 
 /**
- * Loads dp/engine.js and dp/offline/run.js (helper C's modules). Kept behind one
- * function so the dp command's wiring does not depend on the engine's constructor shape.
+ * The live engine is imported statically; offline mode (dp/offline/run.js) is loaded only
+ * when -p is used, so a live dp never pays for the pcap reader.
  */
 export async function loadEngine(): Promise<LoadedEngine> {
-  const engineSpec = './engine.js';
   const offlineSpec = './offline/run.js';
-  const em = (await import(engineSpec)) as { Engine: new () => EngineApi; Verdict: { Forward: number } };
   return {
-    createEngine: () => new em.Engine(),
-    forwardVerdict: em.Verdict.Forward,
+    createEngine: () => new Engine(),
+    forwardVerdict: Verdict.Forward,
     runOffline: async (opts) => {
       const om = (await import(offlineSpec)) as { runOffline: LoadedEngine['runOffline'] };
       return om.runOffline(opts);

@@ -100,14 +100,7 @@ export class Pipeline {
       c.noWorkload++;
       return;
     }
-    const epc = ep.counters;
-    if (ingress) {
-      epc.rxPackets++;
-      epc.rxBytes += len;
-    } else {
-      epc.txPackets++;
-      epc.txBytes += len;
-    }
+    // The engine counts the EP's rx (ingress) / tx (egress) packets and bytes.
     const verdict = this.engine.process(buf, len, this.nowMs, ep, ingress);
     if (ep.tap) {
       c.tapPackets++;
@@ -115,7 +108,7 @@ export class Pipeline {
     }
     if (verdict !== this.forwardVerdict) {
       c.dropPackets++;
-      epc.dropPackets++;
+      ep.counters.dropPackets++;
       return;
     }
     if (sink.send(buf, len)) {

@@ -86,6 +86,23 @@ export class DpClient {
     return rs[rs.length - 1]!;
   }
 
+  /**
+   * Barrier: sends a keep-alive with a fresh seq and discards every reply up to its echo,
+   * so replies of earlier datagrams (extra keys) are never mistaken for later ones.
+   */
+  async sync(): Promise<ReplyObject[]> {
+    const seq = (this.seq = (this.seq + 1) % 0xffff_ffff);
+    await this.sendRaw(JSON.stringify({ ctrl_keep_alive: { seq_num: seq } }));
+    const skipped: ReplyObject[] = [];
+    for (;;) {
+      const r = await this.next();
+      if (r.dp_keep_alive?.seq_num === seq) return skipped;
+      skipped.push(r);
+    }
+  }
+
+  private seq = 3_000_000_000 + Math.floor(Math.random() * 1e6);
+
   /** Drops queued replies. */
   drain(): ReplyObject[] {
     const q = this.queue;

@@ -1,0 +1,199 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRoot, testPrefix } from '../helpers/netns.js';
+import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
+
+/**
+ * A minimal lab of our own: one namespace with a veth pair vbr↔vth (offloads off), the
+ * real dp process inside it owning vth, and a python AF_PACKET socket on vbr standing in
+ * for tc: it injects frames steered to a ucmac and sees what the dp sends back.
+ */
+const PROBE = fileURLToPath(new URL('../helpers/l2_probe.py', import.meta.url));
+const SEND = fileURLToPath(new URL('../helpers/dp_send.py', import.meta.url));
+
+const WL_MAC = '02:11:22:33:44:55';
+const UCMAC = '4e:65:75:56:00:b4';
+const TAP_MAC = '02:11:22:33:44:66';
+const TAP_UCMAC = '4e:65:75:56:00:b5';
+const UNKNOWN_UCMAC = '4e:65:75:56:00:c0';
+const PEER_MAC = '02:99:00:00:00:01';
+
+const FOUR = [
+  '{"ctrl_cfg_internal_net":{"flag":3,"subnet_addr":[{"ip":"198.18.0.0","mask":"255.254.0.0"},{"ip":"198.18.0.66","mask":"255.255.255.0","iptype":"devip"}]}}',
+  '{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}',
+  `{"ctrl_add_mac":{"iface":"vth","mac":"${WL_MAC}","ucmac":"${UCMAC}","bcmac":"ff:ff:ff:00:00:b4","oldmac":"","pmac":"","pips":null}}`,
+  `{"ctrl_cfg_mac":{"tap":false,"macs":["${WL_MAC}"]}}`,
+];
+
+function mac(s: string): Buffer {
+  return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
+}
+function ip4(s: string): Buffer {
+  return Buffer.from(s.split('.').map(Number));
+}
+function ipChecksum(h: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** Ethernet/IPv4/UDP frame (UDP checksum 0 = none, legal for IPv4). */
+function udpFrame(da: string, sa: string, sip: string, dip: string, sport: number, dport: number, payload: Buffer): Buffer {
+  const udp = Buffer.alloc(8);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(8 + payload.length, 4);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + 8 + payload.length, 2);
+  ip.writeUInt16BE(0x1234, 4);
+  ip[8] = 64;
+  ip[9] = 17;
+  ip4(sip).copy(ip, 12);
+  ip4(dip).copy(ip, 16);
+  ip.writeUInt16BE(ipChecksum(ip), 10);
+  return Buffer.concat([mac(da), mac(sa), Buffer.from([0x08, 0x00]), ip, udp, payload]);
+}
+
+const ingress = (n: number, da = UCMAC): Buffer =>
+  udpFrame(da, PEER_MAC, '198.18.0.1', '198.18.0.2', 40000 + n, 5353, Buffer.from(`ingress-${n}`));
+const egress = (n: number, sa = UCMAC): Buffer =>
+  udpFrame(PEER_MAC, sa, '198.18.0.2', '198.18.0.1', 5353, 40000 + n, Buffer.from(`egress-${n}`));
+const MARKER = udpFrame(UCMAC, PEER_MAC, '198.18.0.1', '198.18.0.2', 1, 2, Buffer.from('marker'));
+
+const prefix = testPrefix();
+const NS = `${prefix}dp`;
+let dp: DpProcess | undefined;
+let cli: DpClient;
+
+function sh(...argv: string[]): string {
+  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+}
+
+function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
+  const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), marker: MARKER.toString("hex"), timeout });
+  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', PROBE, 'vbr'], { input, encoding: 'utf8' });
+  return JSON.parse(out) as { received: string[]; marker_seen: boolean };
+}
+
+async function pipelineCounters(): Promise<Record<string, number>> {
+  return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline;
+}
+
+describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
+  beforeAll(async () => {
+    sh('ip', 'netns', 'add', NS);
+    sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
+    for (const l of ['vbr', 'vth']) {
+      sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '2048', 'up');
+      sh('nsenter', `--net=/run/netns/${NS}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
+    }
+    // Until linkwatch activates the qdisc (noop → noqueue), frames sent on vbr vanish.
+    for (let i = 0; i < 100; i++) {
+      const l = sh('ip', '-n', NS, 'link', 'show', 'vbr') + sh('ip', '-n', NS, 'link', 'show', 'vth');
+      if (!l.includes('qdisc noop') && !l.includes('state DOWN') && !l.includes('LOWERLAYERDOWN')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    dp = await startDp({ netns: NS, ctrl: tempSockPath('dpin') });
+    // The four datagrams, as-is, from a plain unbound python unixgram client.
+    sh('python3', SEND, dp.ctrl, ...FOUR);
+    cli = new DpClient(dp.ctrl);
+    await cli.sync(); // everything the python client sent has been applied
+    // A second EP left in its default mode: tap.
+    expect((await cli.call({ ctrl_add_mac: { iface: 'vth', mac: TAP_MAC, ucmac: TAP_UCMAC, bcmac: 'ff:ff:ff:00:00:b5', oldmac: '', pmac: '', pips: null } })).dp_ok).toBeDefined();
+  });
+
+  afterAll(async () => {
+    cli?.close();
+    if (dp) await stopDp(dp);
+    try {
+      sh('ip', 'netns', 'del', NS);
+    } catch {
+      /* gone */
+    }
+  });
+
+  it('the four datagrams opened vth and registered an inline EP', async () => {
+    const d = (await cli.call({ ctrl_stats_device: {} })).dp_stats_device;
+    expect(d.ports).toEqual([{ iface: 'vth', mtu: 2048 }]);
+    expect(d.internal_nets).toBe(2);
+    const m = (await cli.call({ ctrl_stats_macs: { macs: [WL_MAC] } })).dp_stats_macs;
+    expect(m.tap).toEqual([false]);
+  });
+
+  it('forwards frames of an inline EP back out vth unchanged, both directions', async () => {
+    const before = await pipelineCounters();
+    const frames = [ingress(1), egress(1), ingress(2), egress(2)];
+    const r = probe(frames);
+    expect(r.marker_seen).toBe(true);
+    expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
+    const after = await pipelineCounters();
+    expect(after.txPackets - before.txPackets).toBe(frames.length + 1);
+    const m = (await cli.call({ ctrl_stats_macs: { macs: [WL_MAC] } })).dp_stats_macs;
+    expect(m.rx_packets).toBeGreaterThanOrEqual(3); // 2 ingress + marker
+    expect(m.tx_packets).toBeGreaterThanOrEqual(2);
+  });
+
+  it('drops and counts frames of an unknown NeuV MAC', async () => {
+    const before = await pipelineCounters();
+    const r = probe([ingress(3, UNKNOWN_UCMAC), egress(3, UNKNOWN_UCMAC)]);
+    expect(r.marker_seen).toBe(true);
+    expect(r.received).toEqual([]);
+    const after = await pipelineCounters();
+    expect(after.noWorkload - before.noWorkload).toBe(2);
+  });
+
+  it('never forwards frames of a tap EP but inspects and counts them', async () => {
+    const before = await pipelineCounters();
+    const r = probe([ingress(4, TAP_UCMAC), egress(4, TAP_UCMAC), ingress(5, TAP_UCMAC)]);
+    expect(r.marker_seen).toBe(true);
+    expect(r.received).toEqual([]);
+    const after = await pipelineCounters();
+    expect(after.tapPackets - before.tapPackets).toBe(3);
+    const m = (await cli.call({ ctrl_stats_macs: { macs: [TAP_MAC] } })).dp_stats_macs;
+    expect(m.rx_packets).toBe(2);
+    expect(m.tx_packets).toBe(1);
+  });
+
+  it('drops truncated and bogus frames of an inline EP, counted', async () => {
+    const good = ingress(6);
+    const truncatedIp = good.subarray(0, 14 + 12); // IPv4 header cut short
+    const badLen = Buffer.from(good);
+    badLen.writeUInt16BE(1400, 14 + 2); // total length far beyond the frame
+    badLen.writeUInt16BE(0, 14 + 10);
+    badLen.writeUInt16BE(ipChecksum(badLen.subarray(14, 34)), 14 + 10);
+    const badVersion = Buffer.from(good);
+    badVersion[14] = 0x35; // IP version 3
+    const runt = Buffer.from(mac(UCMAC)); // 6 bytes: not even an Ethernet header
+    const before = await pipelineCounters();
+    const r = probe([truncatedIp, badLen, badVersion, runt, good]);
+    expect(r.marker_seen).toBe(true);
+    // only the good frame comes back; veth pads short frames, so compare what we sent as valid
+    expect(r.received).toEqual([good.toString('hex')]);
+    const after = await pipelineCounters();
+    expect(after.dropPackets + after.runt - before.dropPackets - before.runt).toBeGreaterThanOrEqual(3);
+  });
+
+  it('tap:true switches the EP to inspect-only, tap:false back to forwarding', async () => {
+    expect((await cli.call({ ctrl_cfg_mac: { tap: true, macs: [WL_MAC] } })).dp_ok).toBeDefined();
+    const r1 = probe([ingress(7)], 2);
+    expect(r1.marker_seen).toBe(false); // the marker belongs to the same (now tap) EP
+    expect(r1.received).toEqual([]);
+    expect((await cli.call({ ctrl_cfg_mac: { tap: false, macs: [WL_MAC] } })).dp_ok).toBeDefined();
+    const r2 = probe([ingress(8)]);
+    expect(r2.marker_seen).toBe(true);
+    expect(r2.received).toEqual([ingress(8).toString('hex')]);
+  });
+
+  it('ctrl_del_srvc_port closes vth: nothing is forwarded any more', async () => {
+    expect((await cli.call({ ctrl_del_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
+    const before = await pipelineCounters();
+    const r = probe([ingress(9)], 2);
+    expect(r.marker_seen).toBe(false);
+    expect((await pipelineCounters()).rxPackets).toBe(before.rxPackets);
+    expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
+    expect(probe([ingress(10)]).received).toEqual([ingress(10).toString('hex')]);
+  });
+});
