@@ -1,0 +1,99 @@
+/**
+ * Public types of the engine: verdicts, events (plain JSON-able objects, emitted per
+ * session or per bad frame, never per good packet), session records and the policy seam.
+ */
+export const Verdict = { Forward: 0, Drop: 1 } as const;
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+export type SessionProto = 'tcp' | 'udp' | 'icmp' | 'ip';
+export type SessionEndReason = 'fin' | 'rst' | 'timeout' | 'purge' | 'clear' | 'eof' | 'reuse';
+
+export interface SessionTuple {
+  /** Session id, unique for the engine's life. */
+  id: number;
+  proto: SessionProto;
+  ipProto: number;
+  ipVersion: 4 | 6;
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  ep: number;
+  /** The session's client is outside the endpoint (traffic toward the workload). */
+  ingress: boolean;
+}
+
+export interface SessionStartEvent extends SessionTuple {
+  type: 'session.start';
+  ts: number;
+  midstream: boolean;
+  action: number;
+  ruleId: number;
+}
+
+export interface SessionEndEvent extends SessionTuple {
+  type: 'session.end';
+  ts: number;
+  reason: SessionEndReason;
+  durationMs: number;
+  tcpState?: string;
+  pktsToServer: number;
+  pktsToClient: number;
+  bytesToServer: number;
+  bytesToClient: number;
+  action: number;
+  ruleId: number;
+}
+
+export interface MalformedEvent {
+  type: 'malformed';
+  ts: number;
+  reason: string;
+  /** 1-based index of the frame in the engine's input. */
+  frame: number;
+  len: number;
+  ep: number;
+  dropped: boolean;
+}
+
+export type EngineEvent = SessionStartEvent | SessionEndEvent | MalformedEvent;
+
+export interface SessionRecord extends SessionTuple {
+  startMs: number;
+  lastMs: number;
+  tcpState?: string;
+  pktsToServer: number;
+  pktsToClient: number;
+  bytesToServer: number;
+  bytesToClient: number;
+  action: number;
+  ruleId: number;
+}
+
+/** Reused by the engine for every policy question (no allocation). sip = client, dip = server. */
+export interface PolicyQuery {
+  ingress: boolean;
+  proto: number;
+  sip: Uint32Array;
+  dip: Uint32Array;
+  sport: number;
+  dport: number;
+}
+
+export interface PolicyDecision {
+  action: number;
+  ruleId: number;
+}
+
+/**
+ * Policy seam (issue 4). The engine asks once per new session and again whenever
+ * version(ep) differs from the version the session was decided under. Actions are
+ * NeuVector's DP_POLICY_ACTION_* (shared/policy-actions.ts); DENY (7) drops on inline
+ * endpoints. Without a hook every session is OPEN (0), rule 0.
+ */
+export interface PolicyHook {
+  version(epId: number): number;
+  decide(epId: number, q: PolicyQuery, out: PolicyDecision): void;
+}
+
+export const POLICY_DENY = 7;

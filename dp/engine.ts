@@ -1,0 +1,459 @@
+/**
+ * The packet engine, identical for live and offline input: decode → fragment tracking →
+ * session lookup/creation → TCP state → policy seam → verdict. One preallocated packet
+ * view and typed-array tables; nothing is allocated per packet unless an event is emitted
+ * (per session or per bad frame). process() never throws.
+ */
+import type { Endpoint } from './endpoints/endpoint.js';
+import { decodeFrame } from './decode/decode.js';
+import { ETH_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
+import { R, REASONS } from './decode/reasons.js';
+import { NO_SLOT, SessionTable } from './session/table.js';
+import { FragResult, FragmentTracker } from './session/fragments.js';
+import { SF_DATA, SF_INGRESS, SF_MIDSTREAM, TcpState, isReuse, tcpAdvance, tcpTimeout } from './session/tcp-state.js';
+import { TIMEOUT_MS } from './session/timeouts.js';
+import { describeTuple, tcpStateName } from './session/describe.js';
+import { type DeviceCounters, newDeviceCounters } from './stats/counters.js';
+import {
+  type EngineEvent, type PolicyDecision, type PolicyHook, type PolicyQuery, type SessionEndReason, type SessionRecord,
+  POLICY_DENY, Verdict,
+} from './engine-types.js';
+
+export { Verdict } from './engine-types.js';
+export type { EngineEvent, PolicyHook, PolicyQuery, PolicyDecision, SessionRecord } from './engine-types.js';
+
+export interface EngineOptions {
+  emit?: (ev: EngineEvent) => void;
+  policy?: PolicyHook;
+  /** Session table capacity (default 131072). */
+  maxSessions?: number;
+  /** Concurrent fragmented datagrams tracked (default 4096). */
+  maxFragments?: number;
+}
+
+/** Largest standard frame: 1500 MTU + Ethernet header + two VLAN tags. */
+const STANDARD_FRAME = 1500 + 14 + 8;
+/** Endpoint id used for sessions of frames with no endpoint (offline / promiscuous). */
+const NO_EP = 0;
+
+export class Engine {
+  readonly counters: DeviceCounters = newDeviceCounters();
+  private readonly p = new PacketView();
+  private readonly t: SessionTable;
+  private readonly frags: FragmentTracker;
+  private readonly emit: ((ev: EngineEvent) => void) | null;
+  private readonly policy: PolicyHook | null;
+  private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
+  private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
+  private readonly eps = new Map<number, Endpoint>();
+  private clockMs = 0;
+  private frames = 0;
+  private cur = { tcp: 0, udp: 0, icmp: 0, ip: 0 };
+  /** Slot the last processed packet resolved to (fragment binding). */
+  private lastSlot = NO_SLOT;
+
+  constructor(opts: EngineOptions = {}) {
+    this.emit = opts.emit ?? null;
+    this.policy = opts.policy ?? null;
+    this.t = new SessionTable(opts.maxSessions ?? 131072);
+    this.frags = new FragmentTracker(opts.maxFragments ?? 4096);
+  }
+
+  /** One frame, bytes 0..len of buf (see processAt). */
+  process(buf: Uint8Array, len: number, nowMs: number, ep: Endpoint | null, ingress: boolean, wireLen = len): Verdict {
+    return this.processAt(buf, 0, len, wireLen, nowMs, ep, ingress);
+  }
+
+  /**
+   * One frame at buf[off .. off+capLen) whose wire length was wireLen (> capLen when the
+   * capture cut it). The buffer is not retained. Never throws.
+   */
+  processAt(buf: Uint8Array, off: number, capLen: number, wireLen: number, nowMs: number, ep: Endpoint | null, ingress: boolean): Verdict {
+    const c = this.counters;
+    this.frames++;
+    c.rx++;
+    c.rxBytes += wireLen;
+    if (nowMs < this.clockMs) {
+      c.clockBackwards++;
+      nowMs = this.clockMs;
+    } else {
+      this.clockMs = nowMs;
+    }
+    let epId = NO_EP;
+    let inline = false;
+    if (ep !== null) {
+      epId = ep.id;
+      inline = !ep.tap;
+      const ec = ep.counters;
+      if (ingress) { ec.rxPackets++; ec.rxBytes += wireLen; } else { ec.txPackets++; ec.txBytes += wireLen; }
+    }
+    if (wireLen > STANDARD_FRAME) c.oversizeFrames++;
+    if (wireLen > capLen) c.truncatedCaptures++;
+    const p = this.p;
+    this.lastSlot = NO_SLOT;
+    let rc: number;
+    try {
+      rc = decodeFrame(p, buf, off, capLen, wireLen);
+    } catch {
+      // Decoders only index the buffer; this is a last line of defence, never expected.
+      rc = R['decoder.ethernet.pkt_too_small'];
+    }
+    if (rc !== 0) return this.malformed(rc, nowMs, capLen, ep, epId, inline);
+    if (p.ipVersion === 0) {
+      if (p.etherType === ETH_ARP) c.arp++;
+      else c.other++;
+      return this.forward(inline);
+    }
+    if (p.ipVersion === 4) c.ipv4++;
+    else c.ipv6++;
+    if (p.isFragment) return this.fragment(p, nowMs, ep, epId, ingress, inline, wireLen, capLen);
+    return this.l4(p, nowMs, ep, epId, ingress, inline, wireLen);
+  }
+
+  /** Expires idle sessions and stale fragment entries up to nowMs. */
+  tick(nowMs: number): void {
+    if (nowMs > this.clockMs) this.clockMs = nowMs;
+    nowMs = this.clockMs;
+    const t = this.t;
+    for (let s = 0; s < t.highWater; s++) {
+      if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s)) this.end(s, this.reasonFor(s, 'timeout'), nowMs);
+    }
+    this.counters.timeoutFragments += this.frags.expire(nowMs);
+  }
+
+  sessionCount(): { cur: number; tcp: number; udp: number; icmp: number; ip: number } {
+    return { cur: this.t.count, ...this.cur };
+  }
+
+  listSessions(max = Infinity): SessionRecord[] {
+    const t = this.t;
+    const out: SessionRecord[] = [];
+    for (let s = 0; s < t.highWater && out.length < max; s++) {
+      if (t.inUse[s] !== 1) continue;
+      const rec: SessionRecord = {
+        ...describeTuple(t, s),
+        startMs: t.startMs[s]!,
+        lastMs: t.lastMs[s]!,
+        pktsToServer: t.pkts[s * 2]!,
+        pktsToClient: t.pkts[s * 2 + 1]!,
+        bytesToServer: t.bytes[s * 2]!,
+        bytesToClient: t.bytes[s * 2 + 1]!,
+        action: t.action[s]!,
+        ruleId: t.ruleId[s]!,
+      };
+      const st = tcpStateName(t, s);
+      if (st !== undefined) rec.tcpState = st;
+      out.push(rec);
+    }
+    return out;
+  }
+
+  /** Ends sessions: all when filterId is 0/absent, else the session with that id. */
+  clearSessions(filterId = 0): number {
+    return this.endWhere((s) => filterId === 0 || this.t.id[s] === filterId, 'clear');
+  }
+
+  /** Ends every session of one endpoint (ctrl_del_mac). */
+  purgeEndpoint(epId: number): number {
+    const n = this.endWhere((s) => this.t.ep[s] === epId, 'purge');
+    this.eps.delete(epId);
+    return n;
+  }
+
+  /** Ends every session (offline end of input: reason eof, or fin/rst for finished TCP). */
+  closeAll(reason: SessionEndReason = 'eof'): number {
+    const t = this.t;
+    let n = 0;
+    for (let s = 0; s < t.highWater; s++) {
+      if (t.inUse[s] === 1) {
+        this.end(s, this.reasonFor(s, reason), this.clockMs);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Starts a new time base (offline: next capture file, after closeAll). */
+  restartClock(): void {
+    this.clockMs = 0;
+  }
+
+  /** The engine's clock: the latest packet or tick time seen. */
+  get nowMs(): number {
+    return this.clockMs;
+  }
+
+  // ---- per-packet paths ----
+
+  private l4(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+    const c = this.counters;
+    switch (p.ipProto) {
+      case IPPROTO_TCP:
+        c.tcp++;
+        return this.tcp(p, now, ep, epId, ingress, inline, wire);
+      case IPPROTO_UDP:
+        c.udp++;
+        return this.flow(p, now, ep, epId, ingress, inline, wire);
+      case IPPROTO_ICMP:
+      case IPPROTO_ICMPV6:
+        c.icmp++;
+        if (p.hasInner) return this.icmpError(p, now, epId, inline, wire);
+        return this.flow(p, now, ep, epId, ingress, inline, wire);
+      default:
+        c.other++;
+        return this.flow(p, now, ep, epId, ingress, inline, wire);
+    }
+  }
+
+  private tcp(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+    const t = this.t;
+    const f = p.tcpFlags;
+    let s = t.find(p.addr, 0, p.sport, p.dport, IPPROTO_TCP, epId);
+    if (s !== NO_SLOT) {
+      if (isReuse(t.state[s]!, f)) {
+        this.end(s, this.reasonFor(s, 'reuse'), now);
+      } else {
+        const fromClient = t.lastFromClient === 1;
+        const adv = tcpAdvance(t.state[s]!, t.flags[s]!, f, fromClient, p.payloadLen);
+        t.state[s] = adv & 0xff;
+        t.flags[s] = adv >>> 8;
+        return this.account(s, fromClient, wire, now, epId, ep, inline);
+      }
+    }
+    if ((f & (TCP_RST | TCP_FIN)) !== 0) {
+      // RST and FIN never create a session (NeuVector): nothing to attach them to.
+      this.counters.tcpNoSession++;
+      return this.forward(inline);
+    }
+    let swap = false;
+    let state: number = TcpState.Established;
+    let flags = 0;
+    const sa = f & (TCP_SYN | TCP_ACK);
+    if (sa === TCP_SYN) state = TcpState.SynSent;
+    else if (sa === (TCP_SYN | TCP_ACK)) { state = TcpState.SynReceived; swap = true; }
+    else {
+      // Mid-stream pickup: the lower port is the server's (ties: the destination).
+      flags = SF_MIDSTREAM;
+      swap = p.sport < p.dport;
+    }
+    if (p.payloadLen > 0) flags |= SF_DATA;
+    s = this.create(p, now, ep, epId, ingress, swap, state, flags);
+    if (s === NO_SLOT) return this.tableFull(inline, ep);
+    return this.account(s, !swap, wire, now, epId, ep, inline);
+  }
+
+  /** UDP, ICMP informational/echo and other IP: the first packet's sender is the client. */
+  private flow(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+    const t = this.t;
+    let s = t.find(p.addr, 0, p.sport, p.dport, p.ipProto, epId);
+    let fromClient = true;
+    if (s === NO_SLOT) {
+      s = this.create(p, now, ep, epId, ingress, false, 0, p.payloadLen > 0 ? SF_DATA : 0);
+      if (s === NO_SLOT) return this.tableFull(inline, ep);
+    } else {
+      fromClient = t.lastFromClient === 1;
+    }
+    return this.account(s, fromClient, wire, now, epId, ep, inline);
+  }
+
+  /** ICMP errors belong to the flow they quote; they never create a session. */
+  private icmpError(p: PacketView, now: number, epId: number, inline: boolean, wire: number): Verdict {
+    const c = this.counters;
+    c.icmpErrors++;
+    const s = this.t.find(p.innerAddr, 0, p.innerSport, p.innerDport, p.innerProto, epId);
+    if (s === NO_SLOT) {
+      c.icmpErrorNoSession++;
+      return this.forward(inline);
+    }
+    // The quoted packet went client → server, so the error travels back to the client.
+    return this.account(s, this.t.lastFromClient === 0, wire, now, epId, null, inline);
+  }
+
+  private fragment(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number, capLen: number): Verdict {
+    const c = this.counters;
+    const fr = this.frags;
+    c.fragments++;
+    const r = fr.track(p.addr, p.fragId, p.ipProto, p.fragOffset, p.fragOffset + p.fragPayloadLen, !p.moreFragments, now);
+    if (r === FragResult.Full) return this.malformed(R['defrag.table_full'], now, capLen, ep, epId, inline);
+    if (r === FragResult.Overlap) return this.malformed(R['defrag.overlap'], now, capLen, ep, epId, inline);
+    if (r === FragResult.Duplicate) c.duplicateFragments++;
+    if (fr.lastCompleted) c.assemblies++;
+    const e = fr.lastEntry;
+    if (p.fragOffset === 0) {
+      const v = this.l4(p, now, ep, epId, ingress, inline, wire);
+      if (this.lastSlot !== NO_SLOT) fr.bind(e, this.lastSlot, this.t.serial[this.lastSlot]!);
+      return v;
+    }
+    const s = fr.boundSlot(e);
+    const t = this.t;
+    if (s === NO_SLOT || t.inUse[s] !== 1 || t.serial[s] !== fr.boundSerial(e)) {
+      return this.malformed(R['defrag.no_first_fragment'], now, capLen, ep, epId, inline);
+    }
+    const k = s << 3;
+    const a = p.addr;
+    const fromClient = t.addr[k] === a[0] && t.addr[k + 1] === a[1] && t.addr[k + 2] === a[2] && t.addr[k + 3] === a[3];
+    return this.account(s, fromClient, wire, now, epId, null, inline);
+  }
+
+  // ---- helpers ----
+
+  private create(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, swap: boolean, state: number, flags: number): number {
+    const t = this.t;
+    const s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
+    if (s === NO_SLOT) return NO_SLOT;
+    const sessIngress = swap ? !ingress : ingress;
+    t.state[s] = state;
+    t.flags[s] = flags | (sessIngress ? SF_INGRESS : 0);
+    const c = this.counters;
+    c.totalSessions++;
+    const proto = p.ipProto;
+    if (proto === IPPROTO_TCP) { c.tcpSessions++; this.cur.tcp++; }
+    else if (proto === IPPROTO_UDP) { c.udpSessions++; this.cur.udp++; }
+    else if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) { c.icmpSessions++; this.cur.icmp++; }
+    else { c.ipSessions++; this.cur.ip++; }
+    if (ep !== null) {
+      ep.counters.sessions++;
+      ep.counters.curSessions++;
+      if (this.eps.get(epId) !== ep) this.eps.set(epId, ep);
+    }
+    if (this.policy !== null) this.decide(s, epId);
+    if (this.emit !== null) {
+      this.fire({
+        type: 'session.start', ts: now, ...describeTuple(t, s), midstream: (flags & SF_MIDSTREAM) !== 0,
+        action: t.action[s]!, ruleId: t.ruleId[s]!,
+      });
+    }
+    return s;
+  }
+
+  private account(s: number, fromClient: boolean, wire: number, now: number, epId: number, ep: Endpoint | null, inline: boolean): Verdict {
+    const t = this.t;
+    this.lastSlot = s;
+    t.lastMs[s] = now;
+    const i = (s << 1) + (fromClient ? 0 : 1);
+    t.pkts[i]! += 1;
+    t.bytes[i]! += wire;
+    const pol = this.policy;
+    if (pol !== null && pol.version(epId) !== t.policyVersion[s]) this.decide(s, epId);
+    if (inline && t.action[s] === POLICY_DENY) {
+      this.counters.policyDrops++;
+      return this.drop(ep);
+    }
+    return this.forward(inline);
+  }
+
+  private decide(s: number, epId: number): void {
+    const pol = this.policy!;
+    const t = this.t;
+    const q = this.q;
+    const k = s << 3;
+    for (let i = 0; i < 4; i++) {
+      q.sip[i] = t.addr[k + i]!;
+      q.dip[i] = t.addr[k + 4 + i]!;
+    }
+    q.ingress = (t.flags[s]! & SF_INGRESS) !== 0;
+    q.proto = t.proto[s]!;
+    q.sport = t.cport[s]!;
+    q.dport = t.sport[s]!;
+    const d = this.d;
+    d.action = 0;
+    d.ruleId = 0;
+    try {
+      pol.decide(epId, q, d);
+    } catch {
+      // A policy bug must not take the data path down: treat as OPEN.
+      d.action = 0;
+      d.ruleId = 0;
+    }
+    t.action[s] = d.action;
+    t.ruleId[s] = d.ruleId >>> 0;
+    t.policyVersion[s] = pol.version(epId);
+  }
+
+  /** A throwing listener must not break the data path. */
+  private fire(ev: EngineEvent): void {
+    try {
+      this.emit!(ev);
+    } catch {
+      this.counters.emitErrors++;
+    }
+  }
+
+  private forward(inline: boolean): Verdict {
+    if (inline) this.counters.tx++;
+    return Verdict.Forward;
+  }
+
+  private drop(ep: Endpoint | null): Verdict {
+    this.counters.rxDrop++;
+    if (ep !== null) ep.counters.dropPackets++;
+    return Verdict.Drop;
+  }
+
+  private tableFull(inline: boolean, ep: Endpoint | null): Verdict {
+    this.counters.sessionTableFull++;
+    // Explicit failure policy: inline fails closed, tap keeps inspecting without a session.
+    return inline ? this.drop(ep) : Verdict.Forward;
+  }
+
+  private malformed(rc: number, now: number, len: number, ep: Endpoint | null, epId: number, inline: boolean): Verdict {
+    const c = this.counters;
+    c.error++;
+    const name = REASONS[rc] ?? 'decoder.ethernet.pkt_too_small';
+    if (name !== 'ok') c.malformed[name]++;
+    if (this.emit !== null) this.fire({ type: 'malformed', ts: now, reason: name, frame: this.frames, len, ep: epId, dropped: inline });
+    return inline ? this.drop(ep) : Verdict.Forward;
+  }
+
+  private timeoutOf(s: number): number {
+    const t = this.t;
+    const proto = t.proto[s]!;
+    if (proto === IPPROTO_TCP) return tcpTimeout(t.state[s]!, t.flags[s]!);
+    if (proto === IPPROTO_UDP) return TIMEOUT_MS.udp;
+    if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return TIMEOUT_MS.icmp;
+    return TIMEOUT_MS.ip;
+  }
+
+  private reasonFor(s: number, fallback: SessionEndReason): SessionEndReason {
+    const t = this.t;
+    if (t.proto[s] === IPPROTO_TCP) {
+      if (t.state[s] === TcpState.Closed) return 'fin';
+      if (t.state[s] === TcpState.Reset) return 'rst';
+    }
+    return fallback;
+  }
+
+  private endWhere(pred: (s: number) => boolean, reason: SessionEndReason): number {
+    const t = this.t;
+    let n = 0;
+    for (let s = 0; s < t.highWater; s++) {
+      if (t.inUse[s] === 1 && pred(s)) {
+        this.end(s, reason, this.clockMs);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private end(s: number, reason: SessionEndReason, now: number): void {
+    const t = this.t;
+    const proto = t.proto[s]!;
+    if (proto === IPPROTO_TCP) this.cur.tcp--;
+    else if (proto === IPPROTO_UDP) this.cur.udp--;
+    else if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) this.cur.icmp--;
+    else this.cur.ip--;
+    const ep = this.eps.get(t.ep[s]!);
+    if (ep !== undefined && ep.counters.curSessions > 0) ep.counters.curSessions--;
+    if (this.emit !== null) {
+      const ev: EngineEvent = {
+        type: 'session.end', ts: now, ...describeTuple(t, s), reason, durationMs: t.lastMs[s]! - t.startMs[s]!,
+        pktsToServer: t.pkts[s * 2]!, pktsToClient: t.pkts[s * 2 + 1]!, bytesToServer: t.bytes[s * 2]!,
+        bytesToClient: t.bytes[s * 2 + 1]!, action: t.action[s]!, ruleId: t.ruleId[s]!,
+      };
+      const st = tcpStateName(t, s);
+      if (st !== undefined) ev.tcpState = st;
+      this.fire(ev);
+    }
+    t.remove(s);
+  }
+}

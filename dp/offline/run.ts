@@ -1,0 +1,170 @@
+/**
+ * Offline mode (`dp -p FILE|DIR`): captures run through the same Engine as live traffic,
+ * as seen by one dummy endpoint (NeuVector's FAKE_EP) in tap mode (inspect, never drop)
+ * or inline mode (verdicts apply; drops can be written to a pcap).
+ *
+ * Direction: every frame is handed to the engine as ingress to the dummy endpoint, as
+ * NeuVector's pcap mode does; client/server roles come from the flows themselves (SYN
+ * sender, SYN-ACK receiver, lower port on mid-stream pickup, first UDP sender).
+ *
+ * Clock: packet timestamps. The engine ticks (expiring idle sessions) whenever capture
+ * time passes a whole second; a timestamp that goes backwards is held at the latest time
+ * seen (counted as clockBackwards); a jump forward simply expires what went idle. Each
+ * file is a separate capture: its remaining sessions end (reason eof, or fin/rst for
+ * finished TCP) and the clock restarts before the next file.
+ *
+ * Output: JSONL events (session.start, session.end, malformed, file.error) and a final
+ * summary line.
+ */
+import { once } from 'node:events';
+import { Engine, Verdict, type EngineEvent, type PolicyHook } from '../engine.js';
+import { newCounters, type Endpoint } from '../endpoints/endpoint.js';
+import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
+import { PcapWriter } from '../../shared/pcap/writer.js';
+import { LINKTYPE_ETHERNET, type PcapError } from '../../shared/pcap/format.js';
+import { listCaptureFiles } from './files.js';
+import { type DeviceCounters, nonZeroMalformed } from '../stats/counters.js';
+
+export interface OfflineOptions {
+  inputs: string[];
+  out: NodeJS.WritableStream;
+  /** Write frames the engine drops to this pcap (inline mode drops malformed and denied frames). */
+  dropPcap?: string;
+  mode?: 'tap' | 'inline';
+  policy?: PolicyHook;
+  /** Also write session.start events (default true). */
+  sessionStarts?: boolean;
+}
+
+export interface FileErrorEvent {
+  type: 'file.error';
+  file: string;
+  code: PcapError['code'] | 'input.missing';
+  message: string;
+  packetsRead: number;
+}
+
+export interface OfflineFileResult {
+  file: string;
+  packets: number;
+  error?: string;
+}
+
+export interface OfflineSummary {
+  type: 'summary';
+  mode: 'tap' | 'inline';
+  files: OfflineFileResult[];
+  packets: number;
+  bytes: number;
+  forwarded: number;
+  dropped: number;
+  sessions: { total: number; tcp: number; udp: number; icmp: number; ip: number };
+  malformed: Partial<Record<string, number>>;
+  fileErrors: number;
+  counters: DeviceCounters;
+}
+
+const BATCH = 65536;
+const FLUSH_CHARS = 1 << 16;
+
+export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> {
+  const mode = opts.mode ?? 'tap';
+  const out = opts.out;
+  let pending = '';
+  const flush = async (force: boolean): Promise<void> => {
+    if (pending.length === 0 || (!force && pending.length < FLUSH_CHARS)) return;
+    const ok = out.write(pending);
+    pending = '';
+    if (!ok) await once(out, 'drain');
+  };
+  const write = (ev: object): void => {
+    pending += JSON.stringify(ev) + '\n';
+  };
+  const sessionStarts = opts.sessionStarts ?? true;
+  const emit = (ev: EngineEvent): void => {
+    if (ev.type === 'session.start' && !sessionStarts) return;
+    write(ev);
+  };
+  const engine = new Engine(opts.policy ? { emit, policy: opts.policy } : { emit });
+  const ep: Endpoint = {
+    id: 0, iface: 'pcap', mac: '00:00:00:00:00:00', ucmac: '00:00:00:00:00:00', bcmac: '00:00:00:00:00:00',
+    macNum: 0, ucmacNum: 0, tap: mode === 'tap', counters: newCounters(),
+  };
+  const drops = opts.dropPcap ? new PcapWriter(opts.dropPcap) : null;
+  const results: OfflineFileResult[] = [];
+  let forwarded = 0;
+  let dropped = 0;
+  let fileErrors = 0;
+  const { files, missing } = listCaptureFiles(opts.inputs);
+  for (const m of missing) {
+    fileErrors++;
+    write({ type: 'file.error', file: m, code: 'input.missing', message: `no such file or directory: ${m}`, packetsRead: 0 } satisfies FileErrorEvent);
+    results.push({ file: m, packets: 0, error: 'input.missing' });
+  }
+  try {
+    for (const file of files) {
+      const r = PcapReader.open(file);
+      if (isPcapError(r)) {
+        fileErrors++;
+        write({ type: 'file.error', file, code: r.code, message: r.message, packetsRead: 0 } satisfies FileErrorEvent);
+        results.push({ file, packets: 0, error: r.code });
+        continue;
+      }
+      engine.restartClock();
+      let nextTick = -Infinity;
+      let n = 0;
+      let skipped = 0;
+      for (;;) {
+        let more = true;
+        for (let i = 0; i < BATCH; i++) {
+          if (!r.next()) { more = false; break; }
+          n++;
+          if (r.linkType !== LINKTYPE_ETHERNET) { skipped++; continue; }
+          const ts = r.tsMs;
+          if (ts >= nextTick) {
+            engine.tick(ts);
+            nextTick = engine.nowMs + 1000;
+          }
+          const v = engine.processAt(r.buf, r.off, r.capLen, r.wireLen, ts, ep, true);
+          if (v === Verdict.Forward) forwarded++;
+          else {
+            dropped++;
+            if (drops) drops.write(r.buf, r.off, r.capLen, ts, r.wireLen);
+          }
+        }
+        await flush(false);
+        if (!more) break;
+      }
+      engine.closeAll('eof');
+      const res: OfflineFileResult = { file, packets: n };
+      if (r.error) {
+        fileErrors++;
+        write({ type: 'file.error', file, code: r.error.code, message: r.error.message, packetsRead: r.error.packetsRead } satisfies FileErrorEvent);
+        res.error = r.error.code;
+      }
+      if (skipped > 0) {
+        write({ type: 'file.error', file, code: 'pcap.unsupported_linktype', message: `${skipped} records of a non-Ethernet link type skipped`, packetsRead: n } satisfies FileErrorEvent);
+      }
+      results.push(res);
+    }
+  } finally {
+    drops?.close();
+  }
+  const c = engine.counters;
+  const summary: OfflineSummary = {
+    type: 'summary',
+    mode,
+    files: results,
+    packets: c.rx,
+    bytes: c.rxBytes,
+    forwarded,
+    dropped,
+    sessions: { total: c.totalSessions, tcp: c.tcpSessions, udp: c.udpSessions, icmp: c.icmpSessions, ip: c.ipSessions },
+    malformed: nonZeroMalformed(c),
+    fileErrors,
+    counters: c,
+  };
+  write(summary);
+  await flush(true);
+  return summary;
+}
