@@ -8,6 +8,7 @@ export { probeSteering, type SteeringProbe } from './probe.js';
 export { BpfSteering, bpfObjectPath } from './bpf-backend.js';
 export { U32Steering } from './u32-backend.js';
 export { formatPlan } from './apply.js';
+export { readSteeringCounters, type SteeringCounters } from './bpf-counters.js';
 export { dumpIngressFilters } from './tc-state.js';
 export type { ServicePair, SteeredPort, SteeringBackend, SteeringKind, SteeringMode, SteeringPlan } from './backend.js';
 
