@@ -175,6 +175,10 @@ export async function disconnectVm(opts: DisconnectVmOptions): Promise<boolean> 
     await removeVm(nsPath, tap, opts.stateDir);
     return true;
   }
+  if (rec.inspection) {
+    // Steering state (filters and the backend's map entries) needs the backend to remove.
+    throw new TollgateError('EVMBUSY', `VM ${tap} is under inspection (${rec.inspection.mode}); uninspect it first`, 'tap');
+  }
   await removeRateLimitDevices(rec);
   const pref = String(rec.filterPref);
   const steps: string[][] = [

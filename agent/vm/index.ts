@@ -3,3 +3,4 @@ export { connectVm, disconnectVm, MAX_QUEUES, type ConnectVmOptions, type Connec
 export { setVmRateLimit, getVmRateLimit, type VmRateLimitOptions, type VmRateLimits } from './ratelimit.js';
 export { parseRate, MIN_RATE_BPS, MAX_RATE_BPS, type RateInput } from './rate.js';
 export { listVms, loadVm, DEFAULT_STATE_DIR, type VmRecord } from './state.js';
+export { inspectVm, uninspectVm, vmSteeredPort, type InspectVmOptions } from './inspect.js';

@@ -27,6 +27,8 @@ export interface VmRecord {
     /** From the VM: HTB on an IFB fed from the veth's egress. */
     tx?: { bps: number; ifb: string };
   };
+  /** Set while the VM is under steering (inspect.ts): the Kata redirects are then replaced. */
+  inspection?: { mode: 'tap' | 'inline'; workload: string; agentNs: string; vbr: string; vth: string };
 }
 
 export const DEFAULT_STATE_DIR = '/run/tollgate/vm';
