@@ -7,7 +7,8 @@ import { encodeMarker } from './port-marker.js';
 import { addrCommands, capturePort, neighbourCommands, routeCommands, type PortState } from './port-state.js';
 import { planCreateNamespace, planServicePair, serviceMtu } from './agent-ns.js';
 import type { Mode, SteeringChoice } from './spec.js';
-import { openSteering, steeredPort, steeringCommands } from './steering-bridge.js';
+import { openSteering, servicePair, steeredPort, steeringCommands } from './steering-bridge.js';
+import type { SteeringBackend } from '../steering/index.js';
 import { existsSync } from 'node:fs';
 
 /**
@@ -110,27 +111,17 @@ export async function pullPort(o: PullOptions): Promise<PullResult> {
   return { label, vex: vexName(label), vin: vinName(label), commands: printed };
 }
 
-/** Service steering once per enforcer namespace (marked in vbr's alias), then the port's filters. */
-async function steerPulledPort(
-  backend: NonNullable<Awaited<ReturnType<typeof openSteering>>>,
-  agentNs: string,
-  label: string,
-  wlMac: string,
-  mode: Mode,
-  printed: string[],
-): Promise<void> {
+/** Service steering (idempotent: an up-to-date plan is empty), then the port's filters. */
+async function steerPulledPort(backend: SteeringBackend, agentNs: string, label: string, wlMac: string, mode: Mode, printed: string[]): Promise<void> {
   const links = await readLinks(agentNs);
   const vbr = links.find((l) => l.ifname === VBR);
   const vex = links.find((l) => l.ifname === vexName(label));
   const vin = links.find((l) => l.ifname === vinName(label));
   if (!vbr || !vex || !vin) throw new TollgateError('ENOLINK', `pulled links missing in ${agentNs}`);
-  const pair = { agentNs, vbr: VBR, vth: 'vth', vbrIfindex: vbr.ifindex };
-  if (vbr.ifalias !== `tollgate:svc,st=${backend.kind}`) {
-    const svc = await backend.planService(pair);
-    printed.push(...formatCommands(steeringCommands(agentNs, svc, 'service steering')));
-    await backend.applyPlan(agentNs, svc);
-    await execute([ip(agentNs, 'link', 'set', VBR, 'alias', `tollgate:svc,st=${backend.kind}`)]);
-  }
+  const pair = servicePair(agentNs, vbr.ifindex);
+  const svc = await backend.planService(pair);
+  printed.push(...formatCommands(steeringCommands(agentNs, svc, 'service steering')));
+  await backend.applyPlan(agentNs, svc);
   const port = steeredPort({ workload: label, agentNs, vex: vex.ifname, vin: vin.ifname, vexIfindex: vex.ifindex, vinIfindex: vin.ifindex, wlMac, mode });
   const plan = await backend.planPort(port, pair);
   printed.push(...formatCommands(steeringCommands(agentNs, plan, `steering ${label} (${port.mode})`)));

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { TollgateError } from '../../shared/errors.js';
 import { execute, formatCommands, ip, type Command } from './commands.js';
 import { readLink, readLinks, type IpLink } from './ip-state.js';
-import { netnsPath, pinDirFor, portLabelOf, VBR, VTH, vexName } from './names.js';
+import { netnsPath, pinDirFor, portLabelOf, VBR, vexName } from './names.js';
 import { offloadCommand } from './offload.js';
 import { decodeMarker, type PortMarker } from './port-marker.js';
 import { addrCommands, capturePort, neighbourCommands, routeCommands, type PortState } from './port-state.js';
-import { openSteering, steeredPort, steeringCommands } from './steering-bridge.js';
+import { openSteering, servicePair, steeredPort, steeringCommands } from './steering-bridge.js';
 
 /**
  * Undoing a pull exactly: drop the workload's steering, delete the eth0↔vin pair,
@@ -76,7 +76,7 @@ export async function restorePort(o: RestoreOptions): Promise<{ label: string; c
   if (backend) {
     const vbr = (await readLinks(o.agentNs)).find((l) => l.ifname === VBR);
     if (vbr) {
-      const pair = { agentNs: o.agentNs, vbr: VBR, vth: VTH, vbrIfindex: vbr.ifindex };
+      const pair = servicePair(o.agentNs, vbr.ifindex);
       const sp = steeredPort({ workload: port.label, agentNs: o.agentNs, vex: port.vex.ifname, vin: port.vin.ifname, vexIfindex: port.vex.ifindex, vinIfindex: port.vin.ifindex, wlMac: state.mac, mode: port.marker.mode });
       const plan = await backend.planRemovePort(sp, pair);
       cmds.push(...steeringCommands(o.agentNs, plan, `remove steering of ${port.label}`));
