@@ -100,9 +100,10 @@ export async function ping(ns: string, target: string, count = 3, extra: string[
 }
 
 /** A tcpdump on `dev` in `ns` printing link-level headers; stop() returns its lines. */
-export async function startCapture(ns: string, dev: string, filter: string[] = []): Promise<{ stop: () => Promise<string[]> }> {
+export async function startCapture(ns: string, dev: string, filter: string[] = []): Promise<{ proc: NsProcess; stop: () => Promise<string[]> }> {
   const p: NsProcess = await startIn(ns, ['tcpdump', '-i', dev, '-e', '-nn', '-l', '-U', ...filter], 'listening on');
   return {
+    proc: p,
     stop: async () => {
       // Let tcpdump flush what it already received before it is told to stop.
       await new Promise((r) => setTimeout(r, 300));
@@ -119,4 +120,26 @@ export async function linkLocal(ns: string, dev: string): Promise<string> {
   const a = l?.addr_info[0]?.local;
   if (!a) throw new Error(`no link-local address on ${dev} in ${ns}`);
   return a;
+}
+
+/**
+ * An 802.1Q (VLAN 100) frame from `src` to `dst`, hex: IPv4 (a minimal UDP datagram
+ * 198.18.1.1 → 198.18.1.10) or an ARP request. This kernel has no 8021q module, so
+ * tagged traffic is injected rather than routed.
+ */
+export function taggedFrameHex(dst: string, src: string, kind: 'ipv4' | 'arp'): string {
+  const mac = (m: string) => m.replace(/:/g, '');
+  const tag = '8100' + '0064';
+  if (kind === 'arp') {
+    const arp = '0001' + '0800' + '06' + '04' + '0001' + mac(src) + 'c6120101' + '000000000000' + 'c612010a';
+    return mac(dst) + mac(src) + tag + '0806' + arp + '00'.repeat(18);
+  }
+  const ip = '4500' + '001c' + '0000' + '0000' + '4011' + '0000' + 'c6120101' + 'c612010a';
+  const udp = '9c40' + '9c40' + '0008' + '0000';
+  return mac(dst) + mac(src) + tag + '0800' + ip + udp + '00'.repeat(18);
+}
+
+/** Sends raw frames (hex) out of `dev` in `ns`. */
+export async function sendFrames(ns: string, dev: string, frames: string[]): Promise<void> {
+  await runIn(ns, ['python3', `${HELPERS_DIR}send-frame.py`, dev, ...frames]);
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIn } from '../../shared/exec.js';
 import { isRoot, testPrefix } from './netns.js';
 import { HELPERS_DIR, startIn, startReflector, type NsProcess } from './reflector.js';
-import { HOST_IP, WL_IP, WL_MAC, buildSteeringLab, linkLocal, ping, startCapture, type SteeringLab } from './steering-lab.js';
+import { HOST_IP, WL_IP, WL_MAC, sendFrames, taggedFrameHex, buildSteeringLab, linkLocal, ping, startCapture, type SteeringLab } from './steering-lab.js';
 import {
   dumpIngressFilters, probeSteering, readSteeringCounters, selectSteering, type SteeringBackend, type SteeringCounters,
   type SteeringKind, type SteeringMode,
@@ -119,6 +119,19 @@ describe.skipIf(!probe[kind])(`${kind} steering, live`, () => {
     expect(n?.state).not.toContain('FAILED');
     const wl6 = await linkLocal(lab.wl, 'eth0');
     expect(await ping(lab.host, `${wl6}%br0`, 2, ['-6'])).toBe(false);
+  });
+
+  it('protect: 802.1Q-tagged IP is steered to vth with the ucmac; tagged ARP crosses directly', async () => {
+    const hostMac = '02:00:00:00:00:01';
+    const onVth = await startCapture(lab.agent, 'vth', ['-c', '1', 'vlan']);
+    const onWl = await startCapture(lab.wl, 'eth0', ['vlan']);
+    await sendFrames(lab.host, 'hveth', [taggedFrameHex(WL_MAC, hostMac, 'ipv4'), taggedFrameHex('ff:ff:ff:ff:ff:ff', hostMac, 'arp')]);
+    await onVth.proc.exited; // -c 1: exits after the steered frame
+    const vth = await onVth.stop();
+    const wl = await onWl.stop();
+    expect(vth.some((l) => l.includes(`> ${ucmac},`) && l.includes('vlan 100') && l.includes('198.18.1.1'))).toBe(true);
+    expect(wl.some((l) => l.includes('ARP') && l.includes('vlan 100'))).toBe(true);
+    expect(wl.some((l) => l.includes('198.18.1.1.40000'))).toBe(false); // the IP frame went only to the dp
   });
 
   it('protect with a reflector on vth: ping (v4, v6) and TCP pass; the workload sees only original MACs', async () => {
