@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRate } from '../../agent/vm/rate.js';
 import { connectVm, disconnectVm, getVmRateLimit, setVmRateLimit, type ConnectedVm } from '../../agent/vm/index.js';
 import { TollgateError } from '../../shared/errors.js';
 import { runIn } from '../../shared/exec.js';
@@ -91,5 +93,33 @@ describe.skipIf(!isRoot)('agent vm limit (HTB on the tap, HTB on an IFB for tx)'
     expect(await disconnectVm(target())).toBe(true);
     expect((await links(L().vm)).filter((n) => n.startsWith('tgifb') || n === 'tap0_tg')).toEqual([]);
     expect(await rootKinds(L().vm, 'eth0')).not.toContain('htb');
+  });
+});
+
+describe('parseRate (bits/s)', () => {
+  it('reads numbers and bit units the way tc does, SI multipliers', () => {
+    expect(parseRate('50mbit', 'rx')).toBe(50_000_000);
+    expect(parseRate('50M', 'rx')).toBe(50_000_000);
+    expect(parseRate(' 1.5gbit ', 'rx')).toBe(1_500_000_000);
+    expect(parseRate('800k', 'rx')).toBe(800_000);
+    expect(parseRate('2000', 'rx')).toBe(2000);
+    expect(parseRate(50_000_000, 'tx')).toBe(50_000_000);
+    expect(parseRate('100gbit', 'tx')).toBe(100_000_000_000);
+  });
+
+  it('any value outside [1 kbit, 100 Gbit] or not a rate throws ERATE naming the field, never anything else', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), fc.string(), fc.integer({ min: -1e12, max: 1e12 })), (v) => {
+        try {
+          const bps = parseRate(v, 'tx');
+          return Number.isInteger(bps) && bps >= 1_000 && bps <= 100_000_000_000;
+        } catch (e) {
+          return e instanceof TollgateError && e.code === 'ERATE' && e.field === 'tx';
+        }
+      }),
+    );
+    for (const v of [0, -1, Number.NaN, 'fast', '101gbit', '50mbps', '10 kbps', '5x', '', '1e6', null]) {
+      expect(() => parseRate(v, 'rx'), String(v)).toThrow(/^rx: /);
+    }
   });
 });
