@@ -11,11 +11,18 @@ import type { LabSpec } from '../../agent/topology/spec.js';
 
 interface Link { ifindex: number; ifname: string; address: string; master?: string; link_index?: number; flags: string[]; mtu: number }
 
+/** Drops the bridge's running timers (gc_timer, forward_delay_timer, ...), which tick on their own. */
+function stable(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stable);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !k.endsWith('_timer')).map(([k, x]) => [k, stable(x)]));
+  return v;
+}
+
 /** Every namespace's `ip -json link` and `ip -json addr`, to prove a re-apply changes nothing. */
 async function dumps(namespaces: string[]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const ns of namespaces) {
-    out[`${ns} link`] = await runJson(ns, ['ip', '-json', '-details', 'link', 'show']);
+    out[`${ns} link`] = stable(await runJson(ns, ['ip', '-json', '-details', 'link', 'show']));
     out[`${ns} addr`] = await runJson(ns, ['ip', '-json', 'addr', 'show']);
     out[`${ns} route`] = await runJson(ns, ['ip', '-json', 'route', 'show', 'table', 'all']);
   }
