@@ -85,6 +85,8 @@ async function pipelineCounters(): Promise<Record<string, number>> {
 describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
   beforeAll(async () => {
     sh('ip', 'netns', 'add', NS);
+    // No IPv6: the links' own router solicitations / MLD reports would show up on vbr.
+    sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
     sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
     for (const l of ['vbr', 'vth']) {
       sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '2048', 'up');
@@ -101,6 +103,9 @@ describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
     sh('python3', SEND, dp.ctrl, ...FOUR);
     cli = new DpClient(dp.ctrl);
     await cli.sync(); // everything the python client sent has been applied
+    // On this kernel a fresh packet capture misses the very first frame it is offered
+    // (tcpdump --immediate-mode shows the same); warm the port up until the marker returns.
+    for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
     // A second EP left in its default mode: tap.
     expect((await cli.call({ ctrl_add_mac: { iface: 'vth', mac: TAP_MAC, ucmac: TAP_UCMAC, bcmac: 'ff:ff:ff:00:00:b5', oldmac: '', pmac: '', pips: null } })).dp_ok).toBeDefined();
   });
@@ -166,14 +171,15 @@ describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
     badLen.writeUInt16BE(ipChecksum(badLen.subarray(14, 34)), 14 + 10);
     const badVersion = Buffer.from(good);
     badVersion[14] = 0x35; // IP version 3
-    const runt = Buffer.from(mac(UCMAC)); // 6 bytes: not even an Ethernet header
+    const headerOnly = good.subarray(0, 14); // Ethernet header, no IPv4 header at all
     const before = await pipelineCounters();
-    const r = probe([truncatedIp, badLen, badVersion, runt, good]);
+    const r = probe([truncatedIp, badLen, badVersion, headerOnly, good]);
     expect(r.marker_seen).toBe(true);
     // only the good frame comes back; veth pads short frames, so compare what we sent as valid
     expect(r.received).toEqual([good.toString('hex')]);
     const after = await pipelineCounters();
-    expect(after.dropPackets + after.runt - before.dropPackets - before.runt).toBeGreaterThanOrEqual(3);
+    expect(after.dropPackets - before.dropPackets).toBe(4);
+    expect(after.txPackets - before.txPackets).toBe(2); // good + marker
   });
 
   it('tap:true switches the EP to inspect-only, tap:false back to forwarding', async () => {
@@ -194,6 +200,7 @@ describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
     expect(r.marker_seen).toBe(false);
     expect((await pipelineCounters()).rxPackets).toBe(before.rxPackets);
     expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
+    for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++); // fresh capture: see beforeAll
     expect(probe([ingress(10)]).received).toEqual([ingress(10).toString('hex')]);
   });
 });
