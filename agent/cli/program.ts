@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { registerDown } from './down.js';
+import { registerPlan } from './plan.js';
+import { registerPullRestore } from './pull.js';
+import { registerStatus } from './status.js';
+import { registerUp } from './up.js';
+
+/**
+ * The `agent` command. Each subcommand lives in its own file and registers itself
+ * here; later ones (run, mode, rules) add one file and one line.
+ */
+export function buildProgram(): Command {
+  const program = new Command('agent')
+    .description('Tollgate agent: lab topology, steering and (later) the dp control plane')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (s, write) => write(s.startsWith('error:') ? s : `error: ${s}`) });
+  registerUp(program);
+  registerDown(program);
+  registerStatus(program);
+  registerPlan(program);
+  registerPullRestore(program);
+  return program;
+}
