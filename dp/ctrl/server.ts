@@ -6,6 +6,11 @@ import type { DpState } from './state.js';
 
 const require = createRequire(import.meta.url);
 
+const REPLY_RETRY_MS = 1;
+const REPLY_GIVE_UP_MS = 2000;
+/** unix-dgram's codes for a full receiver queue: 1 (connected send), -EAGAIN, -ENOBUFS (sendto). */
+const CONGESTION_CODES = new Set<unknown>([1, -11, -105]);
+
 interface UnixDgramSocket {
   bind(path: string): void;
   send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
@@ -58,25 +63,66 @@ export class CtrlServer {
     for (const r of replies) this.send(r, from);
   }
 
+  /**
+   * Replies queue per dp: a burst (e.g. a long session list) can fill the client's
+   * receive queue (EAGAIN, "congestion" in unix-dgram). Then the rest waits and is
+   * retried shortly, in order, instead of being lost; a client that stops reading for
+   * REPLY_GIVE_UP_MS loses its queued replies (counted in replyErrors).
+   */
+  private readonly outbox: { buf: Buffer; to: string; since: number }[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+
   private send(text: string, to: string): void {
+    this.outbox.push({ buf: Buffer.from(text), to, since: 0 });
+    if (!this.retryTimer) this.flush();
+  }
+
+  private flush(): void {
+    this.retryTimer = undefined;
     const sock = this.sock;
-    if (!sock) return;
-    const buf = Buffer.from(text);
     const cc = this.state.ctrlCounters;
-    try {
-      sock.send(buf, 0, buf.length, to, (err) => {
-        if (err) {
-          cc.replyErrors++;
-          this.state.log.debug({ to, err: errorMessage(err) }, 'control reply not delivered');
-        } else cc.repliesSent++;
-      });
-    } catch (e) {
-      cc.replyErrors++;
-      this.state.log.debug({ to, err: errorMessage(e) }, 'control reply not delivered');
+    while (sock && this.outbox.length) {
+      const item = this.outbox[0]!;
+      let congested = false;
+      let failed: unknown;
+      try {
+        sock.send(item.buf, 0, item.buf.length, item.to, (err) => {
+          if (!err) return;
+          if (CONGESTION_CODES.has((err as Error & { code?: unknown }).code)) congested = true;
+          else failed = err;
+        });
+      } catch (e) {
+        failed = e;
+      }
+      if (congested) {
+        const now = Date.now();
+        if (!item.since) item.since = now;
+        if (now - item.since < REPLY_GIVE_UP_MS) {
+          this.retryTimer = setTimeout(() => this.flush(), REPLY_RETRY_MS);
+          return;
+        }
+        // The client stopped reading: drop everything queued for it.
+        for (let i = this.outbox.length - 1; i >= 0; i--) {
+          if (this.outbox[i]!.to === item.to) {
+            this.outbox.splice(i, 1);
+            cc.replyErrors++;
+          }
+        }
+        this.state.log.warn({ to: item.to }, 'control client not reading: replies dropped');
+        continue;
+      }
+      this.outbox.shift();
+      if (failed) {
+        cc.replyErrors++;
+        this.state.log.debug({ to: item.to, err: errorMessage(failed) }, 'control reply not delivered');
+      } else cc.repliesSent++;
     }
   }
 
   stop(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.outbox.length = 0;
     if (!this.sock) return;
     try {
       this.sock.close();
