@@ -4,6 +4,7 @@ import { registerPlan } from './plan.js';
 import { registerPullRestore } from './pull.js';
 import { registerStatus } from './status.js';
 import { registerUp } from './up.js';
+import { registerVmCommands } from './vm.js';
 
 /**
  * The `agent` command. Each subcommand lives in its own file and registers itself
@@ -11,7 +12,7 @@ import { registerUp } from './up.js';
  */
 export function buildProgram(): Command {
   const program = new Command('agent')
-    .description('Tollgate agent: lab topology, steering and (later) the dp control plane')
+    .description('Tollgate agent: lab topology, tc steering, the dp control plane, learned rules and VM workloads')
     .showHelpAfterError()
     .configureOutput({ outputError: (s, write) => write(s.startsWith('error:') ? s : `error: ${s}`) });
   registerUp(program);
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerPlan(program);
   registerPullRestore(program);
+  registerVmCommands(program);
   return program;
 }

@@ -1,17 +1,30 @@
 import { existsSync } from 'node:fs';
 import { run } from '../../shared/exec.js';
 import type { Command } from './commands.js';
-import { listNamespaces } from './ip-state.js';
+import { listNamespaces, readLinks } from './ip-state.js';
+import { portsIn } from './lab-state.js';
 import { pinDirFor } from './names.js';
 import { labNamespaces, type LabSpec } from './spec.js';
 
 /**
  * `agent down`: everything the lab made and nothing else: processes running in its
- * namespaces, the namespaces starting with its prefix (their links, qdiscs and filters
- * go with them) and its BPF pin directory.
+ * namespaces, its namespaces (their links, qdiscs and filters go with them) and its BPF
+ * pin directory. "Its namespaces" are the host side, the enforcer, the spec's workloads
+ * and workloads no longer in the spec whose port in the enforcer still names them; a
+ * namespace that merely shares the prefix is never touched.
  */
+export async function labOwnedNamespaces(spec: LabSpec): Promise<string[]> {
+  const ns = labNamespaces(spec);
+  const all = new Set(await listNamespaces());
+  const owned = new Set([ns.host, ns.agent, ...spec.workloads.map((w) => ns.workload(w.name))]);
+  if (all.has(ns.agent)) {
+    for (const p of portsIn(await readLinks(ns.agent)).values()) if (p.marker) owned.add(ns.workload(p.label));
+  }
+  return [...owned].filter((n) => all.has(n)).sort();
+}
+
 export async function planDown(spec: LabSpec): Promise<Command[]> {
-  const names = (await listNamespaces()).filter((n) => n.startsWith(spec.prefix)).sort();
+  const names = await labOwnedNamespaces(spec);
   const cmds: Command[] = names.map((n) => ({ argv: ['ip', 'netns', 'del', n], bestEffort: true }));
   const pin = pinDirFor(labNamespaces(spec).agent);
   if (existsSync(pin)) cmds.push({ argv: ['rm', '-rf', pin] });
@@ -25,7 +38,7 @@ async function pidsIn(ns: string): Promise<number[]> {
 }
 
 export async function downLab(spec: LabSpec): Promise<{ namespaces: string[]; killed: number[] }> {
-  const names = (await listNamespaces()).filter((n) => n.startsWith(spec.prefix));
+  const names = await labOwnedNamespaces(spec);
   const killed: number[] = [];
   for (const n of names) for (const pid of await pidsIn(n)) {
     try {
