@@ -3,12 +3,12 @@
  * and refills it in large chunks, so readers hand out (buffer, offset) pairs without
  * copying each record and memory stays bounded for files of any size.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const CHUNK = 4 << 20;
 
 export class FileWindow {
-  buf: Buffer = Buffer.allocUnsafe(CHUNK);
+  buf: Buffer;
   /** Start of unconsumed bytes in buf, and end of valid bytes. */
   pos = 0;
   fill = 0;
@@ -19,6 +19,14 @@ export class FileWindow {
 
   constructor(path: string) {
     this.fd = openSync(path, 'r');
+    // Small files get a small window: a directory of captures should not cost 4 MiB each.
+    let size = CHUNK;
+    try {
+      size = Math.min(CHUNK, Math.max(4096, fstatSync(this.fd).size));
+    } catch {
+      /* keep the default */
+    }
+    this.buf = Buffer.allocUnsafe(size);
   }
 
   /** File offset of the current position. */
