@@ -15,6 +15,14 @@ export interface NsProcess {
   stop: () => Promise<void>;
 }
 
+const running = new Set<NsProcess>();
+
+/** Stops every process startIn started that is still running (afterAll safety net, so a
+ *  failed assertion never leaves a capture or reflector behind). */
+export async function stopAllStarted(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+
 /**
  * Starts argv inside namespace `ns` (via nsenter, so /sys/fs/bpf stays visible) and
  * resolves once `readyText` shows up on stdout or stderr (or rejects if it exits first).
@@ -24,7 +32,12 @@ export function startIn(ns: string, argv: readonly string[], readyText: string):
   const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  const exited = new Promise<number | null>((res) =>
+    child.on('close', (code) => {
+      running.delete(proc);
+      res(code);
+    }),
+  );
   const proc: NsProcess = {
     child,
     stdout: () => out,
@@ -39,6 +52,7 @@ export function startIn(ns: string, argv: readonly string[], readyText: string):
       }
     },
   };
+  running.add(proc);
   return new Promise((resolve, reject) => {
     let done = false;
     const check = () => {

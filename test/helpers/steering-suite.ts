@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIn } from '../../shared/exec.js';
 import { isRoot, testPrefix } from './netns.js';
-import { HELPERS_DIR, startIn, startReflector, type NsProcess } from './reflector.js';
+import { HELPERS_DIR, startIn, startReflector, stopAllStarted, type NsProcess } from './reflector.js';
 import { HOST_IP, WL_IP, WL_MAC, sendFrames, taggedFrameHex, buildSteeringLab, linkLocal, ping, startCapture, type SteeringLab } from './steering-lab.js';
 import {
   dumpIngressFilters, probeSteering, readSteeringCounters, selectSteering, type SteeringBackend, type SteeringCounters,
@@ -57,6 +57,7 @@ describe.skipIf(!probe[kind])(`${kind} steering, live`, () => {
 
   afterAll(async () => {
     await server?.stop();
+    await stopAllStarted();
     await lab?.destroy();
   });
 
