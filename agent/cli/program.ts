@@ -5,6 +5,7 @@ import { registerPullRestore } from './pull.js';
 import { registerStatus } from './status.js';
 import { registerUp } from './up.js';
 import { registerVmCommands } from './vm.js';
+import { registerDaemonCommands } from './daemon-commands.js';
 
 /**
  * The `agent` command. Each subcommand lives in its own file and registers itself
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerPullRestore(program);
   registerVmCommands(program);
+  registerDaemonCommands(program);
   return program;
 }

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { formatStatus, labStatus } from '../topology/status.js';
-import { loadLabSpec } from '../topology/spec.js';
+import { labNamespaces, loadLabSpec } from '../topology/spec.js';
+import { apiSocketPath, callDaemon } from '../daemon/api.js';
+import type { DaemonStatus } from '../daemon/daemon.js';
+import { formatDaemonStatus } from './daemon-commands.js';
 import { action, print } from './common.js';
 
 export function registerStatus(program: Command): void {
@@ -11,8 +14,12 @@ export function registerStatus(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (path: string | undefined, flags: { json?: boolean }) => {
-        const s = await labStatus(await loadLabSpec(path));
-        print(flags.json ? [JSON.stringify(s, null, 2)] : formatStatus(s));
+        const spec = await loadLabSpec(path);
+        const s = await labStatus(spec);
+        // The running daemon (if any) adds modes, dp health and counters.
+        const agent = (await callDaemon(apiSocketPath(labNamespaces(spec).agent), 'status', {}, 5000).catch(() => null)) as DaemonStatus | null;
+        if (flags.json) return print([JSON.stringify({ ...s, agent }, null, 2)]);
+        print([...formatStatus(s), ...(agent ? formatDaemonStatus(agent) : ['agent: no daemon running'])]);
       }),
     );
 }
