@@ -12,7 +12,7 @@ import { NO_SLOT, SessionTable } from './session/table.js';
 import { FragResult, FragmentTracker } from './session/fragments.js';
 import { SF_DATA, SF_INGRESS, SF_MIDSTREAM, TcpState, isReuse, tcpAdvance, tcpTimeout } from './session/tcp-state.js';
 import { TIMEOUT_MS } from './session/timeouts.js';
-import { describeTuple, tcpStateName } from './session/describe.js';
+import { describeTuple, endEvent, startEvent, tcpStateName } from './session/describe.js';
 import { type DeviceCounters, newDeviceCounters } from './stats/counters.js';
 import {
   type EngineEvent, type PolicyDecision, type PolicyHook, type PolicyQuery, type SessionEndReason, type SessionRecord,
@@ -318,10 +318,7 @@ export class Engine {
     }
     if (this.policy !== null) this.decide(s, epId);
     if (this.emit !== null) {
-      this.fire({
-        type: 'session.start', ts: now, ...describeTuple(t, s), midstream: (flags & SF_MIDSTREAM) !== 0,
-        action: t.action[s]!, ruleId: t.ruleId[s]!,
-      });
+      this.fire(startEvent(t, s, now, (flags & SF_MIDSTREAM) !== 0));
     }
     return s;
   }
@@ -444,16 +441,7 @@ export class Engine {
     else this.cur.ip--;
     const ep = this.eps.get(t.ep[s]!);
     if (ep !== undefined && ep.counters.curSessions > 0) ep.counters.curSessions--;
-    if (this.emit !== null) {
-      const ev: EngineEvent = {
-        type: 'session.end', ts: now, ...describeTuple(t, s), reason, durationMs: t.lastMs[s]! - t.startMs[s]!,
-        pktsToServer: t.pkts[s * 2]!, pktsToClient: t.pkts[s * 2 + 1]!, bytesToServer: t.bytes[s * 2]!,
-        bytesToClient: t.bytes[s * 2 + 1]!, action: t.action[s]!, ruleId: t.ruleId[s]!,
-      };
-      const st = tcpStateName(t, s);
-      if (st !== undefined) ev.tcpState = st;
-      this.fire(ev);
-    }
+    if (this.emit !== null) this.fire(endEvent(t, s, now, reason));
     t.remove(s);
   }
 }

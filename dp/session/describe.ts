@@ -1,6 +1,6 @@
 /** Turning a session slot into plain objects for events and the control plane (allocates; rare paths only). */
 import type { SessionTable } from './table.js';
-import type { SessionProto, SessionTuple } from '../engine-types.js';
+import type { SessionEndEvent, SessionEndReason, SessionProto, SessionStartEvent, SessionTuple } from '../engine-types.js';
 import { TCP_STATE_NAMES, SF_INGRESS } from './tcp-state.js';
 
 export function protoName(ipProto: number): SessionProto {
@@ -51,4 +51,29 @@ export function describeTuple(t: SessionTable, s: number): SessionTuple {
 
 export function tcpStateName(t: SessionTable, s: number): string | undefined {
   return t.proto[s] === 6 ? TCP_STATE_NAMES[t.state[s]!] : undefined;
+}
+
+/** session.start as one literal (no spread: this runs once per session). */
+export function startEvent(t: SessionTable, s: number, ts: number, midstream: boolean): SessionStartEvent {
+  const k = s << 3;
+  const ipProto = t.proto[s]!;
+  return {
+    type: 'session.start', ts, id: t.id[s]!, proto: protoName(ipProto), ipProto, ipVersion: t.ipVersion[s] === 4 ? 4 : 6,
+    client: addrString(t.addr, k), clientPort: t.cport[s]!, server: addrString(t.addr, k + 4), serverPort: t.sport[s]!,
+    ep: t.ep[s]!, ingress: (t.flags[s]! & SF_INGRESS) !== 0, midstream, action: t.action[s]!, ruleId: t.ruleId[s]!,
+  };
+}
+
+export function endEvent(t: SessionTable, s: number, ts: number, reason: SessionEndReason): SessionEndEvent {
+  const k = s << 3;
+  const ipProto = t.proto[s]!;
+  const ev: SessionEndEvent = {
+    type: 'session.end', ts, id: t.id[s]!, proto: protoName(ipProto), ipProto, ipVersion: t.ipVersion[s] === 4 ? 4 : 6,
+    client: addrString(t.addr, k), clientPort: t.cport[s]!, server: addrString(t.addr, k + 4), serverPort: t.sport[s]!,
+    ep: t.ep[s]!, ingress: (t.flags[s]! & SF_INGRESS) !== 0, reason, durationMs: t.lastMs[s]! - t.startMs[s]!,
+    pktsToServer: t.pkts[s * 2]!, pktsToClient: t.pkts[s * 2 + 1]!, bytesToServer: t.bytes[s * 2]!,
+    bytesToClient: t.bytes[s * 2 + 1]!, action: t.action[s]!, ruleId: t.ruleId[s]!,
+  };
+  if (ipProto === 6) ev.tcpState = TCP_STATE_NAMES[t.state[s]!];
+  return ev;
 }

@@ -119,6 +119,7 @@ export class FragmentTracker {
   /** Drops entries older than their lifetime; returns how many. */
   expire(nowMs: number): number {
     let n = 0;
+    if (this.count === 0) return 0;
     for (let e = 0; e < this.capacity; e++) {
       if (this.inUse[e] === 1 && this.expires[e]! <= nowMs) {
         this.remove(e);

@@ -165,6 +165,21 @@ export class SessionTable {
     this.inUse[s] = 0;
     this.freeStack[this.freeTop++] = s;
     this.count--;
+    if (this.count === 0) this.compact();
+  }
+
+  /**
+   * When the table empties, hand out low slots first again so expiry scans (which stop
+   * at highWater) stay short after a burst (offline: between capture files).
+   */
+  private compact(): void {
+    // Slots >= highWater were never popped, so stack positions below cap - highWater
+    // still hold them in their original order: only the top highWater entries need
+    // rewriting (O(highWater), not O(capacity)).
+    const cap = this.capacity;
+    for (let i = cap - this.highWater; i < cap; i++) this.freeStack[i] = cap - 1 - i;
+    this.freeTop = cap;
+    this.highWater = 0;
   }
 }
 
