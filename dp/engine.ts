@@ -70,6 +70,9 @@ export class Engine {
    */
   processAt(buf: Uint8Array, off: number, capLen: number, wireLen: number, nowMs: number, ep: Endpoint | null, ingress: boolean): Verdict {
     const c = this.counters;
+    // A caller's length beyond its buffer must not make decoders read past it.
+    if (!(capLen <= buf.length - off)) capLen = off < buf.length ? buf.length - off : 0;
+    if (!(wireLen >= capLen)) wireLen = capLen;
     this.frames++;
     c.rx++;
     c.rxBytes += wireLen;
