@@ -17,6 +17,7 @@
  * summary line.
  */
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { Engine, Verdict, type EngineEvent, type PolicyHook } from '../engine.js';
 import { newCounters, type Endpoint } from '../endpoints/endpoint.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
@@ -27,9 +28,10 @@ import { type DeviceCounters, nonZeroMalformed } from '../stats/counters.js';
 
 export interface OfflineOptions {
   inputs: string[];
-  out: NodeJS.WritableStream;
+  /** Where JSONL goes: a stream, a file path (created/truncated, closed at the end), or stdout when absent. */
+  out?: NodeJS.WritableStream | string | undefined;
   /** Write frames the engine drops to this pcap (inline mode drops malformed and denied frames). */
-  dropPcap?: string;
+  dropPcap?: string | undefined;
   mode?: 'tap' | 'inline';
   policy?: PolicyHook;
   /** Also write session.start events (default true). */
@@ -69,7 +71,8 @@ const FLUSH_CHARS = 1 << 16;
 
 export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> {
   const mode = opts.mode ?? 'tap';
-  const out = opts.out;
+  const ownStream = typeof opts.out === 'string' ? createWriteStream(opts.out) : null;
+  const out: NodeJS.WritableStream = ownStream ?? (typeof opts.out === 'object' ? opts.out : process.stdout);
   let pending = '';
   const flush = async (force: boolean): Promise<void> => {
     if (pending.length === 0 || (!force && pending.length < FLUSH_CHARS)) return;
@@ -166,5 +169,9 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
   };
   write(summary);
   await flush(true);
+  if (ownStream) {
+    ownStream.end();
+    await once(ownStream, 'finish');
+  }
   return summary;
 }

@@ -69,3 +69,18 @@ describe('runOffline', () => {
     expect(s.sessions.tcp).toBe(4);
   });
 });
+
+describe('runOffline output targets', () => {
+  it('writes to a file path when out is a string', async () => {
+    const { readFileSync } = await import('node:fs');
+    const tmp = mkdtempSync(join(tmpdir(), 'tg-off-'));
+    try {
+      const file = join(tmp, 'events.jsonl');
+      await runOffline({ inputs: [join(DIR, 'icmp-echo-ping.pcap')], out: file });
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.at(-1)).toMatchObject({ type: 'summary', packets: 10, sessions: { icmp: 1 } });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
