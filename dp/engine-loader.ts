@@ -1,9 +1,9 @@
-import { Engine, Verdict } from './engine.js';
+import { Engine, Verdict, type EngineOptions } from './engine.js';
 import type { EngineApi } from './pipeline.js';
 
 /** The engine pieces the dp command needs. */
 export interface LoadedEngine {
-  createEngine(): EngineApi;
+  createEngine(opts?: EngineOptions): EngineApi;
   forwardVerdict: number;
   runOffline(opts: { inputs: string[]; out?: string | undefined; dropPcap?: string | undefined }): Promise<unknown>;
 }
@@ -15,7 +15,7 @@ export interface LoadedEngine {
 export async function loadEngine(): Promise<LoadedEngine> {
   const offlineSpec = './offline/run.js';
   return {
-    createEngine: () => new Engine(),
+    createEngine: (opts?: EngineOptions) => new Engine(opts),
     forwardVerdict: Verdict.Forward,
     runOffline: async (opts) => {
       const om = (await import(offlineSpec)) as { runOffline: LoadedEngine['runOffline'] };

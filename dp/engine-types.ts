@@ -56,7 +56,26 @@ export interface MalformedEvent {
   dropped: boolean;
 }
 
-export type EngineEvent = SessionStartEvent | SessionEndEvent | MalformedEvent;
+/** A new session's first packet was denied on an inline endpoint: dropped, no session created. */
+export interface PolicyDenyEvent extends SessionTuple {
+  type: 'policy.deny';
+  ts: number;
+  action: number;
+  ruleId: number;
+}
+
+/** A live session's policy decision changed (the endpoint's policy was replaced). */
+export interface SessionPolicyEvent extends SessionTuple {
+  type: 'session.policy';
+  ts: number;
+  action: number;
+  ruleId: number;
+  prevAction: number;
+  /** TCP resets were injected both ways (inline endpoint, now DENY). */
+  reset: boolean;
+}
+
+export type EngineEvent = SessionStartEvent | SessionEndEvent | MalformedEvent | PolicyDenyEvent | SessionPolicyEvent;
 
 export interface SessionRecord extends SessionTuple {
   startMs: number;

@@ -13,6 +13,7 @@ import { FragResult, FragmentTracker } from './session/fragments.js';
 import { SF_DATA, SF_INGRESS, SF_MIDSTREAM, TcpState, isReuse, tcpAdvance, tcpTimeout } from './session/tcp-state.js';
 import { TIMEOUT_MS } from './session/timeouts.js';
 import { describeTuple, endEvent, startEvent, tcpStateName } from './session/describe.js';
+import { buildReset, RESET_FRAME_MAX } from './verdict/tcp-reset.js';
 import { type DeviceCounters, newDeviceCounters } from './stats/counters.js';
 import {
   type EngineEvent, type PolicyDecision, type PolicyHook, type PolicyQuery, type SessionEndReason, type SessionRecord,
@@ -29,7 +30,12 @@ export interface EngineOptions {
   maxSessions?: number;
   /** Concurrent fragmented datagrams tracked (default 4096). */
   maxFragments?: number;
+  /** Sends a frame the engine made (TCP resets) out of the port the current frame came in on. */
+  inject?: (frame: Buffer, len: number) => void;
 }
+
+/** create(): the first packet was denied; no session exists. */
+const DENIED = -2;
 
 /** Largest standard frame: 1500 MTU + Ethernet header + two VLAN tags. */
 const STANDARD_FRAME = 1500 + 14 + 8;
@@ -45,6 +51,11 @@ export class Engine {
   private readonly policy: PolicyHook | null;
   private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
   private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
+  private readonly inject: ((frame: Buffer, len: number) => void) | null;
+  /** The frame being processed (for resets built from it); never kept past process(). */
+  private curBuf: Uint8Array | null = null;
+  private readonly rstA = Buffer.alloc(RESET_FRAME_MAX);
+  private readonly rstB = Buffer.alloc(RESET_FRAME_MAX);
   private readonly eps = new Map<number, Endpoint>();
   private clockMs = 0;
   private frames = 0;
@@ -55,6 +66,7 @@ export class Engine {
   constructor(opts: EngineOptions = {}) {
     this.emit = opts.emit ?? null;
     this.policy = opts.policy ?? null;
+    this.inject = opts.inject ?? null;
     this.t = new SessionTable(opts.maxSessions ?? 131072);
     this.frags = new FragmentTracker(opts.maxFragments ?? 4096);
   }
@@ -74,6 +86,7 @@ export class Engine {
     if (!(capLen <= buf.length - off)) capLen = off < buf.length ? buf.length - off : 0;
     if (!(wireLen >= capLen)) wireLen = capLen;
     this.frames++;
+    this.curBuf = buf;
     c.rx++;
     c.rxBytes += wireLen;
     if (nowMs < this.clockMs) {
@@ -240,8 +253,9 @@ export class Engine {
       swap = p.sport < p.dport;
     }
     if (p.payloadLen > 0) flags |= SF_DATA;
-    s = this.create(p, now, ep, epId, ingress, swap, state, flags);
+    s = this.create(p, now, ep, epId, ingress, swap, state, flags, inline);
     if (s === NO_SLOT) return this.tableFull(inline, ep);
+    if (s === DENIED) return this.policyDrop(ep);
     return this.account(s, !swap, wire, now, epId, ep, inline);
   }
 
@@ -251,8 +265,9 @@ export class Engine {
     let s = t.find(p.addr, 0, p.sport, p.dport, p.ipProto, epId);
     let fromClient = true;
     if (s === NO_SLOT) {
-      s = this.create(p, now, ep, epId, ingress, false, 0, p.payloadLen > 0 ? SF_DATA : 0);
+      s = this.create(p, now, ep, epId, ingress, false, 0, p.payloadLen > 0 ? SF_DATA : 0, inline);
       if (s === NO_SLOT) return this.tableFull(inline, ep);
+      if (s === DENIED) return this.policyDrop(ep);
     } else {
       fromClient = t.lastFromClient === 1;
     }
@@ -300,13 +315,22 @@ export class Engine {
 
   // ---- helpers ----
 
-  private create(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, swap: boolean, state: number, flags: number): number {
+  private create(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, swap: boolean, state: number, flags: number, inline: boolean): number {
     const t = this.t;
     const s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
     if (s === NO_SLOT) return NO_SLOT;
     const sessIngress = swap ? !ingress : ingress;
     t.state[s] = state;
     t.flags[s] = flags | (sessIngress ? SF_INGRESS : 0);
+    if (this.policy !== null) {
+      this.decide(s, epId);
+      // A denied first packet creates no session (NeuVector): every retry is decided again.
+      if (inline && t.action[s] === POLICY_DENY) {
+        if (this.emit !== null) this.fire({ ...startEvent(t, s, now, false), type: 'policy.deny' } as EngineEvent);
+        t.remove(s);
+        return DENIED;
+      }
+    }
     const c = this.counters;
     c.totalSessions++;
     const proto = p.ipProto;
@@ -319,7 +343,6 @@ export class Engine {
       ep.counters.curSessions++;
       if (this.eps.get(epId) !== ep) this.eps.set(epId, ep);
     }
-    if (this.policy !== null) this.decide(s, epId);
     if (this.emit !== null) {
       this.fire(startEvent(t, s, now, (flags & SF_MIDSTREAM) !== 0));
     }
@@ -334,12 +357,46 @@ export class Engine {
     t.pkts[i]! += 1;
     t.bytes[i]! += wire;
     const pol = this.policy;
-    if (pol !== null && pol.version(epId) !== t.policyVersion[s]) this.decide(s, epId);
-    if (inline && t.action[s] === POLICY_DENY) {
-      this.counters.policyDrops++;
-      return this.drop(ep);
+    if (pol !== null && pol.version(epId) !== t.policyVersion[s]) {
+      const before = t.action[s]!;
+      this.decide(s, epId);
+      if (t.action[s] !== before) this.policyChanged(s, before, now, inline, fromClient);
     }
+    if (inline && t.action[s] === POLICY_DENY) return this.policyDrop(ep);
     return this.forward(inline);
+  }
+
+  private policyDrop(ep: Endpoint | null): Verdict {
+    this.counters.policyDrops++;
+    return this.drop(ep);
+  }
+
+  /**
+   * A session's decision changed under a new policy. Inline and now DENY: the current
+   * packet is dropped and TCP gets resets both ways, so neither end waits on a dead
+   * connection; later packets of the session drop (its action stays DENY).
+   */
+  private policyChanged(s: number, before: number, now: number, inline: boolean, _fromClient: boolean): void {
+    const t = this.t;
+    let reset = false;
+    if (inline && t.action[s] === POLICY_DENY && t.proto[s] === IPPROTO_TCP && this.inject !== null && this.curBuf !== null) {
+      const p = this.p;
+      if (p.ipProto === IPPROTO_TCP && !p.isFragment) {
+        const a = buildReset(this.curBuf, p, false, this.rstA);
+        const b = buildReset(this.curBuf, p, true, this.rstB);
+        try {
+          if (a > 0) this.inject(this.rstA, a);
+          if (b > 0) this.inject(this.rstB, b);
+          reset = a > 0 && b > 0;
+          if (reset) this.counters.resetsInjected += 2;
+        } catch {
+          this.counters.emitErrors++;
+        }
+      }
+    }
+    if (this.emit !== null) {
+      this.fire({ ...startEvent(t, s, now, false), type: 'session.policy', prevAction: before, reset } as EngineEvent);
+    }
   }
 
   private decide(s: number, epId: number): void {

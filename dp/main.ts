@@ -20,7 +20,9 @@ const program = new Command()
   .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
   .option('-n, --workers <n>', 'data workers (accepted; one event loop is used, see docs/CONTROL.md)', '1')
   .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
-  .option('--notify <path>', 'notify socket path (reserved for events)')
+  .option('--notify <path>', 'notify socket path (reserved; events go over --events)')
+  .option('--events <endpoint>', 'ZeroMQ endpoint of the agent event PULL socket, e.g. ipc:///run/tollgate/lab.events')
+  .option('--report-interval <seconds>', 'connection/violation/counter report interval', '2')
   .option('-i, --iface <iface>', 'open this service port at start (as ctrl_add_srvc_port)')
   .option('-p, --pcap <fileOrDir>', 'offline mode: replay pcap/pcapng file(s) and exit')
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
@@ -31,6 +33,8 @@ interface Opts {
   workers: string;
   ctrl: string;
   notify?: string;
+  events?: string;
+  reportInterval: string;
   iface?: string;
   pcap?: string;
   out?: string;
@@ -60,7 +64,16 @@ async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
 
 async function runLive(opts: Opts, workers: number, log: Logger): Promise<number> {
   const { createEngine, forwardVerdict } = await loadEngine();
-  const rt = new DpRuntime({ ctrlPath: opts.ctrl, engine: createEngine(), forwardVerdict, log });
+  const interval = Number(opts.reportInterval);
+  if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
+    log.error({ reportInterval: opts.reportInterval }, '--report-interval must be seconds in (0, 3600]');
+    return 2;
+  }
+  const rt = new DpRuntime({
+    ctrlPath: opts.ctrl, createEngine, forwardVerdict, log,
+    ...(opts.events ? { eventsEndpoint: opts.events } : {}),
+    reportIntervalMs: Math.round(interval * 1000),
+  });
   rt.start();
   if (workers > 1) log.warn({ workers }, 'one data event loop is used whatever -n says (see docs/CONTROL.md)');
   if (opts.iface) {

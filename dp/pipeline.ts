@@ -42,12 +42,14 @@ export interface PipelineCounters {
   runt: number;
   /** Frames of tap EPs: inspected, never forwarded. */
   tapPackets: number;
+  /** Frames the engine made (TCP resets) and sent. */
+  injected: number;
 }
 
 export function newPipelineCounters(): PipelineCounters {
   return {
     rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, dropPackets: 0, txErrors: 0,
-    noWorkload: 0, notSteered: 0, oversize: 0, runt: 0, tapPackets: 0,
+    noWorkload: 0, notSteered: 0, oversize: 0, runt: 0, tapPackets: 0, injected: 0,
   };
 }
 
@@ -58,6 +60,9 @@ export function newPipelineCounters(): PipelineCounters {
  */
 export class Pipeline {
   readonly counters = newPipelineCounters();
+  /** The frame in process (engine events sample it) and the port it came in on (resets go out there). */
+  readonly frame: { buf: Uint8Array | null; len: number } = { buf: null, len: 0 };
+  currentSink: FrameSink | null = null;
   /** Coarse clock (ms), advanced by main's timer; the engine's timeouts are in seconds. */
   nowMs = Date.now();
 
@@ -71,6 +76,12 @@ export class Pipeline {
    * One captured frame of `len` bytes in `buf` (cap's reused buffer). `maxFrame` is the
    * largest frame the port may carry; `truncated` is cap's flag (frame bigger than buf).
    */
+  /** Engine inject hook: sends a frame it built out of the current frame's port. */
+  inject = (frame: Buffer, len: number): void => {
+    if (this.currentSink?.send(frame, len)) this.counters.injected++;
+    else this.counters.txErrors++;
+  };
+
   onFrame(buf: Buffer, len: number, truncated: boolean, maxFrame: number, sink: FrameSink): void {
     const c = this.counters;
     c.rxPackets++;
@@ -101,6 +112,9 @@ export class Pipeline {
       return;
     }
     // The engine counts the EP's rx (ingress) / tx (egress) packets and bytes.
+    this.frame.buf = buf;
+    this.frame.len = len;
+    this.currentSink = sink;
     const verdict = this.engine.process(buf, len, this.nowMs, ep, ingress);
     if (ep.tap) {
       c.tapPackets++;

@@ -6,10 +6,22 @@ import { CtrlCounters } from './counters.js';
 import { InternalNets } from './internal-net.js';
 import { CtrlServer } from './server.js';
 import type { DpState } from './state.js';
+import { PolicyTable } from '../policy/policy-table.js';
+import { PolicyChunks } from '../policy/policy-chunks.js';
+import { policyHook } from '../policy/engine-hook.js';
+import { EventBridge } from '../events/event-bridge.js';
+import { EventPublisher } from '../events/publisher.js';
+import type { EngineOptions } from '../engine.js';
 
 export interface DpRuntimeOptions {
   ctrlPath: string;
-  engine: EngineApi;
+  /** A ready engine (tests), or a factory that gets the runtime's policy, event and inject hooks. */
+  engine?: EngineApi;
+  createEngine?: (opts: EngineOptions) => EngineApi;
+  /** ZeroMQ endpoint of the agent's event PULL socket; no events without it. */
+  eventsEndpoint?: string;
+  /** Event flush interval (ms). */
+  reportIntervalMs?: number;
   /** The engine's Verdict.Forward value. */
   forwardVerdict: number;
   log: Logger;
@@ -35,14 +47,35 @@ export class DpRuntime {
   readonly server: CtrlServer;
   private timers: NodeJS.Timeout[] = [];
 
+  private readonly publisher: EventPublisher | undefined;
+  private readonly reportIntervalMs: number;
+
   constructor(opts: DpRuntimeOptions) {
     const registry = new EndpointRegistry();
-    this.pipeline = new Pipeline(registry, opts.engine, opts.forwardVerdict);
+    const policy = new PolicyTable();
+    this.publisher = opts.eventsEndpoint ? new EventPublisher({ endpoint: opts.eventsEndpoint, log: opts.log }) : undefined;
+    this.reportIntervalMs = opts.reportIntervalMs ?? 2000;
+    // The engine and the pipeline refer to each other through the bridge and inject hooks.
+    let pipelineRef: Pipeline | undefined;
+    let bridge: EventBridge | undefined;
+    const engine =
+      opts.engine ??
+      opts.createEngine!({
+        policy: policyHook(policy),
+        emit: (ev) => bridge?.onEngineEvent(ev),
+        inject: (f, len) => pipelineRef?.inject(f, len),
+      });
+    this.pipeline = new Pipeline(registry, engine, opts.forwardVerdict);
+    pipelineRef = this.pipeline;
+    bridge = new EventBridge(registry, policy, this.publisher ?? null, this.pipeline.frame, () => this.deviceCounters(), opts.log);
     const pipeline = this.pipeline;
     const ports = opts.live === false ? undefined : new ServicePorts((buf, len, trunc, max, sink) => pipeline.onFrame(buf, len, trunc, max, sink));
     this.state = {
       registry,
-      engine: opts.engine,
+      engine,
+      policy,
+      policyChunks: new PolicyChunks(),
+      events: bridge,
       ports,
       internalNets: new InternalNets(),
       pipelineCounters: this.pipeline.counters,
@@ -68,6 +101,33 @@ export class DpRuntime {
       }
     }, TICK_MS);
     this.timers = [clock, tick];
+    if (this.publisher) {
+      const flush = setInterval(() => {
+        try {
+          this.state.events?.flush();
+        } catch (e) {
+          this.state.log.error({ err: e }, 'event flush failed');
+        }
+      }, this.reportIntervalMs);
+      this.timers.push(flush);
+    }
+  }
+
+  /** The device counters the periodic counters record carries (flat, numeric). */
+  deviceCounters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const p = this.pipeline.counters as unknown as Record<string, number>;
+    for (const k of Object.keys(p)) out[k] = p[k]!;
+    const e = this.state.engine.counters as Record<string, unknown>;
+    for (const [k, v] of Object.entries(e)) {
+      if (typeof v === 'number') out[k === 'rx' || k === 'tx' ? `engine.${k}` : k] = v;
+      else if (v && typeof v === 'object') for (const [r, n] of Object.entries(v)) if (typeof n === 'number' && n > 0) out[`${k}.${r}`] = n;
+    }
+    out.rx = p.rxPackets ?? 0;
+    out.tx = p.txPackets ?? 0;
+    out.rxDrop = p.dropPackets ?? 0;
+    out.eventsDropped = this.publisher?.dropped ?? 0;
+    return out;
   }
 
   /** Closes ports and the socket (unlinking it); safe to call twice. */
@@ -76,5 +136,6 @@ export class DpRuntime {
     this.timers = [];
     this.state.ports?.closeAll();
     this.server.stop();
+    this.publisher?.close();
   }
 }

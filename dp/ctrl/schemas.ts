@@ -36,6 +36,26 @@ export const DEBUG_CATEGORIES = [
 
 const empty = z.object({}).optional().default({});
 
+/** Policy rule addresses: dotted IPv4 (NeuVector) or IPv6 text (Tollgate polices IPv6 too); parsed by the compiler. */
+const ipText = z.string().min(2).max(45);
+
+/** One rule of ctrl_cfg_policy (NeuVector's DPPolicyIPRule; vhost/fqdn/apps accepted, not used). */
+const policyRule = z.object({
+  id: u32,
+  sip: ipText,
+  sipr: ipText.optional(),
+  dip: ipText,
+  dipr: ipText.optional(),
+  port: u16.optional(),
+  portr: u16.optional(),
+  proto: u8.optional(),
+  action: z.number().int().min(0).max(7),
+  ingress: z.boolean(),
+  vhost: z.boolean().optional(),
+  fqdn: z.string().max(256).optional(),
+  apps: z.array(z.object({ app: u32, action: u8, rid: u32 })).max(64).optional(),
+});
+
 export const schemas = {
   ctrl_keep_alive: z.object({ seq_num: u32 }),
   ctrl_add_srvc_port: z.object({ iface, jumboframe: z.boolean().optional() }),
@@ -73,6 +93,16 @@ export const schemas = {
   /** Tollgate extension: list endpoints. */
   ctrl_list_mac: empty,
   ctrl_set_debug: z.object({ categories: z.array(z.enum(DEBUG_CATEGORIES)).max(32) }),
+  /** cmd 1 ADD, 2 MODIFY, 3 DELETE; dir 1 egress, 2 ingress (bitmask, 0 = both); START..END chunked. */
+  ctrl_cfg_policy: z.object({
+    cmd: z.number().int().min(1).max(3),
+    flag,
+    defact: z.number().int().min(0).max(7),
+    dir: z.number().int().min(0).max(3),
+    mac: z.array(mac).min(1).max(256),
+    rules: z.array(policyRule).max(4096).nullable().optional(),
+  }),
+  ctrl_enable_icmp_policy: z.object({ enable_icmp_policy: z.boolean() }),
 } as const;
 
 export type CtrlName = keyof typeof schemas;

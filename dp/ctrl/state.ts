@@ -4,6 +4,9 @@ import type { ServicePorts } from '../io/live.js';
 import type { EngineApi, PipelineCounters } from '../pipeline.js';
 import type { CtrlCounters } from './counters.js';
 import type { InternalNets } from './internal-net.js';
+import type { PolicyTable } from '../policy/policy-table.js';
+import type { PolicyChunks } from '../policy/policy-chunks.js';
+import type { EventBridge } from '../events/event-bridge.js';
 
 /** Everything the control handlers may read or change: the dp's configuration and live parts. */
 export interface DpState {
@@ -12,6 +15,11 @@ export interface DpState {
   /** Open service ports; absent when the dp runs without live I/O (unit tests, offline). */
   ports: ServicePorts | undefined;
   internalNets: InternalNets;
+  /** Per-endpoint policy handles (ctrl_cfg_policy) and the ICMP switch. */
+  policy: PolicyTable;
+  policyChunks: PolicyChunks;
+  /** Connection/violation reporting; absent without an events endpoint. */
+  events: EventBridge | undefined;
   pipelineCounters: PipelineCounters;
   ctrlCounters: CtrlCounters;
   debugCategories: Set<string>;

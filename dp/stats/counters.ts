@@ -39,6 +39,8 @@ export interface DeviceCounters {
   /** New sessions refused because the table was full (inline: dropped, tap: inspected without session). */
   sessionTableFull: number;
   policyDrops: number;
+  /** TCP resets sent to cut sessions a new policy denies. */
+  resetsInjected: number;
   /** Timestamps that went backwards (clock held at the latest seen). */
   clockBackwards: number;
   /** Event listeners that threw (the event is lost, the packet is not). */
@@ -53,7 +55,7 @@ export function newDeviceCounters(): DeviceCounters {
     rx: 0, rxBytes: 0, rxDrop: 0, tx: 0, error: 0, noWorkload: 0, ipv4: 0, ipv6: 0, tcp: 0, tcpNoSession: 0, udp: 0,
     icmp: 0, arp: 0, other: 0, fragments: 0, assemblies: 0, duplicateFragments: 0, timeoutFragments: 0, totalSessions: 0,
     tcpSessions: 0, udpSessions: 0, icmpSessions: 0, ipSessions: 0, icmpErrors: 0, icmpErrorNoSession: 0,
-    oversizeFrames: 0, truncatedCaptures: 0, sessionTableFull: 0, policyDrops: 0, clockBackwards: 0, emitErrors: 0, malformed,
+    oversizeFrames: 0, truncatedCaptures: 0, sessionTableFull: 0, policyDrops: 0, resetsInjected: 0, clockBackwards: 0, emitErrors: 0, malformed,
   };
 }
 

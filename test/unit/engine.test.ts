@@ -13,9 +13,9 @@ function endpoint(id: number, tap: boolean): Endpoint {
   return { id, iface: 'vth', mac: '', ucmac: '', bcmac: '', macNum: 0, ucmacNum: 0, tap, counters: newCounters() };
 }
 
-function run(frames: Buffer[], opts: { tap?: boolean; policy?: PolicyHook; t0?: number } = {}) {
+function run(frames: Buffer[], opts: { tap?: boolean; policy?: PolicyHook; t0?: number; inject?: (f: Buffer, len: number) => void } = {}) {
   const events: EngineEvent[] = [];
-  const engine = new Engine({ emit: (e) => events.push(e), ...(opts.policy ? { policy: opts.policy } : {}) });
+  const engine = new Engine({ emit: (e) => events.push(e), ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.inject ? { inject: opts.inject } : {}) });
   const ep = endpoint(3, opts.tap ?? true);
   const verdicts = frames.map((f, i) => engine.process(f, f.length, (opts.t0 ?? 1000) + i, ep, true));
   return { engine, events, verdicts, ep };
@@ -165,7 +165,7 @@ describe('decode paths', () => {
 });
 
 describe('policy seam and control operations', () => {
-  it('DENY drops on inline endpoints only; a version change re-evaluates existing sessions', () => {
+  it('DENY drops on inline endpoints only (no session for a denied first packet); a version change re-evaluates', () => {
     let version = 1;
     let deny = true;
     const asked: number[] = [];
@@ -181,13 +181,33 @@ describe('policy seam and control operations', () => {
     const hs = t.handshake();
     const inline = run(hs, { tap: false, policy });
     expect(inline.verdicts).toEqual([Verdict.Drop, Verdict.Drop, Verdict.Drop]);
-    expect(starts(inline.events)[0]).toMatchObject({ action: 7, ruleId: 1001 });
-    expect(asked).toEqual([80]);
+    // Each denied packet is decided on its own and leaves no session behind (NeuVector).
+    expect(starts(inline.events)).toHaveLength(0);
+    expect(inline.events.filter((e) => e.type === 'policy.deny')).toHaveLength(3);
+    expect(inline.events.find((e) => e.type === 'policy.deny')).toMatchObject({ action: 7, ruleId: 1001, serverPort: 80 });
+    expect(inline.engine.sessionCount().cur).toBe(0);
+    expect(asked).toEqual([80, 80, 80]);
     deny = false;
     version = 2;
     const d = t.data('c', Buffer.from('x'));
     expect(inline.engine.process(d, d.length, 2000, inline.ep, true)).toBe(Verdict.Forward);
     expect(inline.engine.listSessions()[0]).toMatchObject({ action: 2, ruleId: 1002 });
+    // Policy turns to DENY mid-session: the next packet is dropped and the session cut with resets both ways.
+    const injected: Buffer[] = [];
+    const cut = run(t.handshake(), { tap: false, policy, inject: (f: Buffer, len: number) => injected.push(Buffer.from(f.subarray(0, len))) });
+    expect(cut.verdicts).toEqual([Verdict.Forward, Verdict.Forward, Verdict.Forward]);
+    deny = true;
+    version = 4;
+    const d2 = t.data('c', Buffer.from('yy'));
+    expect(cut.engine.process(d2, d2.length, 3000, cut.ep, true)).toBe(Verdict.Drop);
+    expect(injected).toHaveLength(2);
+    // Toward the receiver: the packet's own L2 header, RST; back to the sender: MACs swapped, RST|ACK.
+    expect(injected[0]!.subarray(0, 12)).toEqual(d2.subarray(0, 12));
+    expect(injected[0]![14 + 20 + 13]).toBe(0x04);
+    expect(injected[1]!.subarray(0, 6)).toEqual(d2.subarray(6, 12));
+    expect(injected[1]![14 + 20 + 13]).toBe(0x14);
+    expect(cut.events.find((e) => e.type === 'session.policy')).toMatchObject({ action: 7, prevAction: 2, reset: true });
+    deny = false;
     deny = true;
     version = 3;
     const tap = run(new TcpConversation('198.18.3.2', '198.19.3.2', 41001, 80).handshake(), { tap: true, policy });

@@ -4,6 +4,7 @@ import { addMac } from './add-mac.js';
 import { addSrvcPort } from './add-srvc-port.js';
 import { cfgInternalNet, cfgInternalNetRejected } from './cfg-internal-net.js';
 import { cfgMac } from './cfg-mac.js';
+import { cfgPolicy, cfgPolicyRejected, enableIcmpPolicy } from './cfg-policy.js';
 import { delMac } from './del-mac.js';
 import { delSrvcPort } from './del-srvc-port.js';
 import { keepAlive } from './keep-alive.js';
@@ -31,9 +32,12 @@ export const handlers: { [N in CtrlName]: Handler<N> } = {
   ctrl_stats_macs: statsMacs,
   ctrl_list_mac: listMac,
   ctrl_set_debug: setDebug,
+  ctrl_cfg_policy: cfgPolicy,
+  ctrl_enable_icmp_policy: enableIcmpPolicy,
 };
 
 /** Extra clean-up when a message of this kind is rejected (before or inside its handler). */
 export const onRejected: Partial<Record<CtrlName, (state: DpState) => void>> = {
   ctrl_cfg_internal_net: cfgInternalNetRejected,
+  ctrl_cfg_policy: cfgPolicyRejected,
 };
