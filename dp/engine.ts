@@ -265,7 +265,10 @@ export class Engine {
     let s = t.find(p.addr, 0, p.sport, p.dport, p.ipProto, epId);
     let fromClient = true;
     if (s === NO_SLOT) {
-      s = this.create(p, now, ep, epId, ingress, false, 0, p.payloadLen > 0 ? SF_DATA : 0, inline);
+      // An echo reply seen first (the request was missed) still makes the requester the client.
+      const swap = (p.ipProto === IPPROTO_ICMP && p.icmpType === 0) || (p.ipProto === IPPROTO_ICMPV6 && p.icmpType === 129);
+      fromClient = !swap;
+      s = this.create(p, now, ep, epId, ingress, swap, 0, p.payloadLen > 0 ? SF_DATA : 0, inline);
       if (s === NO_SLOT) return this.tableFull(inline, ep);
       if (s === DENIED) return this.policyDrop(ep);
     } else {

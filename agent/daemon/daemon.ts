@@ -26,6 +26,7 @@ import { desiredDpMessages, endpointMessages } from './dp-state.js';
 import { TollgateError } from '../../shared/errors.js';
 import { isWorkloadMode, MODES } from '../../shared/policy-actions.js';
 import { run } from '../../shared/exec.js';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
 
@@ -103,7 +104,8 @@ export class Daemon {
     this.backend = await openSteering(this.spec.steering, pinDirFor(labNamespaces(this.spec).agent));
     await applyLab(this.spec, this.backend);
     await this.refreshUcmacs();
-    // 3. Events, then the dp (its replay needs the ucmacs), then the API.
+    // 3. Events, then the dp (its replay needs the ucmacs), then the API; all under the root-only dir.
+    mkdirSync(API_DIR, { recursive: true, mode: 0o700 });
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.onRecord(r));
     await this.killStaleDp();
     await this.consumer.start();

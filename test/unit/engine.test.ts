@@ -7,7 +7,7 @@ import { Engine, Verdict, type EngineEvent, type PolicyHook } from '../../dp/eng
 import { newCounters, type Endpoint } from '../../dp/endpoints/endpoint.js';
 import { buildCase } from '../../scripts/pcapgen/cases.js';
 import { TcpConversation } from '../../scripts/pcapgen/tcp-conversation.js';
-import { TCP, frame, ipv4, udp } from '../../scripts/pcapgen/frames.js';
+import { TCP, frame, icmp4, ipv4, udp } from '../../scripts/pcapgen/frames.js';
 
 function endpoint(id: number, tap: boolean): Endpoint {
   return { id, iface: 'vth', mac: '', ucmac: '', bcmac: '', macNum: 0, ucmacNum: 0, tap, counters: newCounters() };
@@ -23,6 +23,15 @@ function run(frames: Buffer[], opts: { tap?: boolean; policy?: PolicyHook; t0?: 
 
 const ends = (ev: EngineEvent[]) => ev.filter((e) => e.type === 'session.end');
 const starts = (ev: EngineEvent[]) => ev.filter((e) => e.type === 'session.start');
+
+describe('ICMP echo orientation', () => {
+  it('an echo reply seen first still makes the requester the client', () => {
+    const reply = frame(ipv4('198.18.0.10', '198.18.0.1', 1, icmp4(0, 0, (7 << 16) | 1, Buffer.alloc(8))));
+    const request = frame(ipv4('198.18.0.1', '198.18.0.10', 1, icmp4(8, 0, (7 << 16) | 2, Buffer.alloc(8))));
+    const { engine } = run([reply, request]);
+    expect(engine.listSessions()).toEqual([expect.objectContaining({ client: '198.18.0.1', server: '198.18.0.10', pktsToServer: 1, pktsToClient: 1 })]);
+  });
+});
 
 describe('TCP state machine', () => {
   it('handshake, data, FIN both ways: one session, closed, ends with reason fin after the close timeout', () => {
