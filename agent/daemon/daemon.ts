@@ -26,7 +26,7 @@ import { desiredDpMessages, endpointMessages } from './dp-state.js';
 import { TollgateError } from '../../shared/errors.js';
 import { isWorkloadMode, MODES } from '../../shared/policy-actions.js';
 import { run } from '../../shared/exec.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
 
@@ -285,6 +285,11 @@ export class Daemon {
     await this.api?.stop();
     await this.supervisor?.stop();
     this.consumer?.close();
+    try {
+      unlinkSync(this.eventsEndpoint.slice('ipc://'.length));
+    } catch {
+      /* already gone */
+    }
     this.log.info('agent stopped (topology and steering left in place; "agent down" removes them)');
   }
 }

@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { apiSocketPath, callDaemon } from '../../agent/daemon/api.js';
+import type { DaemonStatus } from '../../agent/daemon/daemon.js';
+import { run } from '../../shared/exec.js';
+
+const agentBin = fileURLToPath(new URL('../../bin/agent.js', import.meta.url));
+
+export interface AgentLabSpec {
+  prefix: string;
+  workloads: { name: string; ip: string; mac: string; mode?: string }[];
+}
+
+/** Writes a lab spec file for `agent run --config`. */
+export function writeSpec(spec: AgentLabSpec, dir = mkdtempSync(join(tmpdir(), 'tg-agent-'))): { path: string; dir: string } {
+  const path = join(dir, 'lab.json');
+  writeFileSync(path, JSON.stringify({ prefix: spec.prefix, hostSide: { name: 'host', address: '198.18.0.1/24' }, agentNs: 'agent', steering: 'auto', workloads: spec.workloads }, null, 2));
+  return { path, dir };
+}
+
+/** A real `agent run` process (the compiled agent, which starts the real dp). */
+export class AgentProcess {
+  proc: ChildProcess | undefined;
+  log = '';
+  readonly apiPath: string;
+
+  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5') {
+    this.apiPath = apiSocketPath(`${prefix}agent`);
+  }
+
+  async start(): Promise<void> {
+    const p = spawn('node', [agentBin, 'run', '--config', this.specPath, '--rules', this.rulesPath, '--report-interval', this.reportInterval], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
+    });
+    this.proc = p;
+    p.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (p.exitCode !== null) throw new Error(`agent exited (${p.exitCode}):\n${this.log.slice(-3000)}`);
+      const s = (await this.call('status').catch(() => null)) as DaemonStatus | null;
+      if (s?.dp.healthy) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`agent did not become ready:\n${this.log.slice(-3000)}`);
+  }
+
+  call(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    return callDaemon(this.apiPath, cmd, args, 20_000);
+  }
+
+  status(): Promise<DaemonStatus> {
+    return this.call('status') as Promise<DaemonStatus>;
+  }
+
+  /** Runs the agent CLI (a separate process, as a user would). */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return run(['node', agentBin, ...args], { allowFail: true });
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const done = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    const t = setTimeout(() => p.kill('SIGKILL'), 8000);
+    await done;
+    clearTimeout(t);
+  }
+}
+
+/** Polls `fn` until it returns a truthy value or `ms` pass; returns the last value. */
+export async function waitFor<T>(fn: () => Promise<T>, ms = 10_000, stepMs = 200): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await fn();
+  while (!v && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, stepMs));
+    v = await fn();
+  }
+  return v;
+}
