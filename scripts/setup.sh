@@ -33,13 +33,15 @@ fi
 # --- 2. npm dependencies --------------------------------------------------------
 # Install-script approvals for cap, zeromq, msgpackr-extract and unix-dgram live in
 # package.json (allowScripts); without them npm 11 skips cap's native build.
-stamp=node_modules/.package-lock.json
-if [[ ! -f $stamp || package.json -nt $stamp || ( -f package-lock.json && package-lock.json -nt $stamp ) \
+# Reinstall only when the lock file changed (its hash is kept in node_modules) or a
+# native addon is missing; editing package.json scripts must not trigger `npm ci`.
+stamp=node_modules/.tollgate-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" \
       || ! -f node_modules/cap/build/Release/cap.node || ! -f node_modules/unix-dgram/build/Release/unix_dgram.node ]]; then
-  log "installing npm dependencies"
-  if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund >/dev/null 2>&1 || npm ci --no-audit --no-fund
-  else npm install --no-audit --no-fund; fi
-  touch "$stamp"
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
 fi
 
 # --- 3. TypeScript build ---------------------------------------------------------
