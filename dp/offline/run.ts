@@ -30,12 +30,23 @@ export interface OfflineOptions {
   inputs: string[];
   /** Where JSONL goes: a stream, a file path (created/truncated, closed at the end), or stdout when absent. */
   out?: NodeJS.WritableStream | string | undefined;
-  /** Write frames the engine drops to this pcap (inline mode drops malformed and denied frames). */
+  /**
+   * Write frames the engine drops to this pcap (inline mode drops malformed and denied
+   * frames). Asking for it without a mode means inline: in tap mode nothing is ever dropped.
+   */
   dropPcap?: string | undefined;
   mode?: 'tap' | 'inline';
   policy?: PolicyHook;
   /** Also write session.start events (default true). */
   sessionStarts?: boolean;
+  /**
+   * Direction of frame `index` (1-based over all inputs): true = toward the endpoint.
+   * Default: every frame is ingress (NeuVector's pcap mode). Live-replay comparisons pass
+   * the real direction so offline sessions get the same client/ingress as in the lab.
+   */
+  ingressOf?: (index: number) => boolean;
+  /** Called with every frame's verdict (1-based index over all inputs). */
+  onVerdict?: (index: number, verdict: Verdict) => void;
 }
 
 export interface FileErrorEvent {
@@ -70,7 +81,7 @@ const BATCH = 65536;
 const FLUSH_CHARS = 1 << 16;
 
 export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> {
-  const mode = opts.mode ?? 'tap';
+  const mode = opts.mode ?? (opts.dropPcap ? 'inline' : 'tap');
   const ownStream = typeof opts.out === 'string' ? createWriteStream(opts.out) : null;
   const out: NodeJS.WritableStream = ownStream ?? (typeof opts.out === 'object' ? opts.out : process.stdout);
   let pending = '';
@@ -98,6 +109,8 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
   let forwarded = 0;
   let dropped = 0;
   let fileErrors = 0;
+  let frameIndex = 0;
+  const { ingressOf, onVerdict } = opts;
   const { files, missing } = listCaptureFiles(opts.inputs);
   for (const m of missing) {
     fileErrors++;
@@ -122,13 +135,16 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
         for (let i = 0; i < BATCH; i++) {
           if (!r.next()) { more = false; break; }
           n++;
+          frameIndex++;
           if (r.linkType !== LINKTYPE_ETHERNET) { skipped++; continue; }
           const ts = r.tsMs;
           if (ts >= nextTick) {
             engine.tick(ts);
             nextTick = engine.nowMs + 1000;
           }
-          const v = engine.processAt(r.buf, r.off, r.capLen, r.wireLen, ts, ep, true);
+          const ingress = ingressOf ? ingressOf(frameIndex) : true;
+          const v = engine.processAt(r.buf, r.off, r.capLen, r.wireLen, ts, ep, ingress);
+          if (onVerdict) onVerdict(frameIndex, v);
           if (v === Verdict.Forward) forwarded++;
           else {
             dropped++;
