@@ -39,8 +39,11 @@ stamp=node_modules/.tollgate-lock-sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" \
       || ! -f node_modules/cap/build/Release/cap.node || ! -f node_modules/unix-dgram/build/Release/unix_dgram.node ]]; then
-  log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  log "installing npm dependencies"
+  # `npm install` with the committed lock, not `npm ci`: npm 11 on this machine type
+  # writes lock files without the other platforms' optional msgpackr-extract entries and
+  # then refuses them in `npm ci` ("Missing: @msgpackr-extract/... from lock file").
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
 
