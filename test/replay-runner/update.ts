@@ -17,7 +17,7 @@ export function updateCase(c: ReplayCase, results: readonly CheckResult[], dryRu
     const v = r.actual;
     doc.setIn(r.path, v !== null && typeof v === 'object' ? doc.createNode(v, { flow: true }) : v);
   }
-  const text = doc.toString();
+  const text = doc.toString({ flowCollectionPadding: false });
   if (!dryRun) writeFileSync(c.file, text);
   return text;
 }
