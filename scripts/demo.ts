@@ -89,12 +89,13 @@ async function show(list: Flow[]): Promise<boolean[]> {
 async function main(): Promise<number> {
   say('Tollgate demo: learn who talks to whom, then enforce it.');
   say(`Lab: namespaces ${ns.host} (the network, 198.18.0.1), ${ns.workload('web')} (198.18.0.10), ${ns.workload('db')} (198.18.0.11),`);
-  say(`and ${ns.agent}, the enforcer namespace where the dp runs on vth. Steering: ${spec.steering} (probed).`);
+  say(`and ${ns.agent}, the enforcer namespace where the dp runs on vth.`);
   say();
-  const daemon = new Daemon({ spec, rulesPath: join(work, 'rules.yaml'), log: createLogger('agent', 'warn'), reportInterval: 0.5 });
+  const daemon = new Daemon({ spec, rulesPath: join(work, 'rules.yaml'), log: createLogger('agent', 'error'), reportInterval: 0.5 });
   await daemon.start();
   const st = daemon.status();
   say(`1. The agent built the lab, pulled each workload's eth0 inline behind ${ns.agent}, programmed ${st.steering} steering`);
+  say(`   (chosen by probing the kernel: u32+pedit where act_pedit exists, else a TC BPF program)`);
   say(`   and started the dp (pid ${st.dp.pid}). Both workloads are in LEARN mode: traffic passes directly, the dp sees copies.`);
   await serve(ns.workload('web'), 8080, 'web');
   await serve(ns.workload('web'), 2222, 'web-admin');
