@@ -20,7 +20,6 @@ const program = new Command()
   .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
   .option('-n, --workers <n>', 'data workers (accepted; one event loop is used, see docs/CONTROL.md)', '1')
   .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
-  .option('--notify <path>', 'notify socket path (reserved; events go over --events)')
   .option('--events <endpoint>', 'ZeroMQ endpoint of the agent event PULL socket, e.g. ipc:///run/tollgate/lab.events')
   .option('--report-interval <seconds>', 'connection/violation/counter report interval', '2')
   .option('-i, --iface <iface>', 'open this service port at start (as ctrl_add_srvc_port)')
@@ -32,7 +31,6 @@ const program = new Command()
 interface Opts {
   workers: string;
   ctrl: string;
-  notify?: string;
   events?: string;
   reportInterval: string;
   iface?: string;
