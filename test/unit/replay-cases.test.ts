@@ -3,6 +3,7 @@
  * `npm run replay -- CASE[,CASE]` sets REPLAY_CASE; `-- --update` sets REPLAY_UPDATE=1,
  * which rewrites the expected values of failing checks instead of failing).
  */
+import { rmSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { loadCase } from '../replay-runner/case-file.js';
 import { caseDirs } from '../replay-runner/discover.js';
@@ -22,6 +23,7 @@ describe('offline replay cases', () => {
       if (run.ok) return;
       if (update) {
         updateCase(c, run.results);
+        if (run.keptDir) rmSync(run.keptDir, { recursive: true, force: true });
         console.log(`${run.failureText}\n  → rewrote ${c.file} with the actual values; review with git diff`);
         return;
       }
