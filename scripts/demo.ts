@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Daemon } from '../agent/daemon/daemon.js';
 import { downLab } from '../agent/topology/down.js';
 import { labNamespaces, parseLabSpec, type LabSpec } from '../agent/topology/spec.js';
+import { DEFAULT_LAB } from '../agent/topology/default-lab.js';
 import { formatRules } from '../agent/cli/daemon-commands.js';
 import { createLogger } from '../shared/log.js';
 import { netnsArgv, run } from '../shared/exec.js';
@@ -28,16 +29,8 @@ const say = (s = '') => process.stdout.write(s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const prefix = newRunPrefix('tgdemo');
-const specInput = {
-  prefix,
-  hostSide: { name: 'host', address: '198.18.0.1/24' },
-  agentNs: 'agent',
-  steering: 'auto',
-  workloads: [
-    { name: 'web', ip: '198.18.0.10/24', mac: '02:74:67:00:00:0a', mode: 'learn' },
-    { name: 'db', ip: '198.18.0.11/24', mac: '02:74:67:00:00:0b', mode: 'learn' },
-  ],
-};
+// The embedded default lab, under a per-run prefix so parallel runs never collide.
+const specInput = { ...DEFAULT_LAB, prefix };
 const spec: LabSpec = parseLabSpec(specInput);
 const ns = labNamespaces(spec);
 const children: ChildProcess[] = [];

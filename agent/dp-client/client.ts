@@ -7,20 +7,11 @@
  * keep-alive reply are exactly this request's replies. A late reply of an earlier,
  * timed-out request can therefore never be taken for the answer to a later one.
  */
-import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { TollgateError } from '../../shared/errors.js';
+import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 
-const require = createRequire(import.meta.url);
-
-interface UnixDgramSocket {
-  bind(path: string): void;
-  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
-  close(): void;
-  on(ev: 'message', fn: (buf: Buffer) => void): void;
-  on(ev: 'error', fn: (e: Error) => void): void;
-}
 
 export type DpReply = Record<string, unknown>;
 
@@ -45,8 +36,7 @@ export class DpClient {
 
   open(): void {
     if (this.sock) return;
-    const unix = require('unix-dgram') as { createSocket(t: 'unix_dgram'): UnixDgramSocket };
-    const s = unix.createSocket('unix_dgram');
+    const s = createUnixDgramSocket();
     s.on('error', () => {
       /* send errors are reported per request through their callbacks */
     });

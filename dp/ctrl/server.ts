@@ -1,23 +1,13 @@
 import { chmodSync, unlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { errorMessage } from '../../shared/errors.js';
+import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 import { dispatchDatagram } from './dispatch.js';
 import type { DpState } from './state.js';
-
-const require = createRequire(import.meta.url);
 
 const REPLY_RETRY_MS = 1;
 const REPLY_GIVE_UP_MS = 2000;
 /** unix-dgram's codes for a full receiver queue: 1 (connected send), -EAGAIN, -ENOBUFS (sendto). */
 const CONGESTION_CODES = new Set<unknown>([1, -11, -105]);
-
-interface UnixDgramSocket {
-  bind(path: string): void;
-  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
-  close(): void;
-  on(ev: 'message', fn: (buf: Buffer, rinfo: { path?: string }) => void): void;
-  on(ev: 'error' | 'listening', fn: (e?: Error) => void): void;
-}
 
 /**
  * The control socket: AF_UNIX SOCK_DGRAM at `path` (unlinked first, mode 0600), one
@@ -30,13 +20,12 @@ export class CtrlServer {
   constructor(readonly path: string, private readonly state: DpState) {}
 
   start(): void {
-    const unix = require('unix-dgram') as { createSocket(t: 'unix_dgram'): UnixDgramSocket };
     try {
       unlinkSync(this.path);
     } catch {
       /* not there */
     }
-    const sock = unix.createSocket('unix_dgram');
+    const sock = createUnixDgramSocket();
     let bindError: Error | undefined;
     sock.on('error', (e) => {
       bindError = e;

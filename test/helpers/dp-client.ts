@@ -1,18 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
-const require = createRequire(import.meta.url);
-
-interface UnixDgramSocket {
-  bind(path: string): void;
-  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
-  close(): void;
-  on(ev: 'message', fn: (buf: Buffer) => void): void;
-  on(ev: 'error', fn: (e: Error) => void): void;
-}
+import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 
 export type ReplyObject = Record<string, any>;
 
@@ -33,8 +24,7 @@ export class DpClient {
   private waiter: (() => void) | undefined;
 
   constructor(readonly server: string) {
-    const unix = require('unix-dgram') as { createSocket(t: 'unix_dgram'): UnixDgramSocket };
-    this.sock = unix.createSocket('unix_dgram');
+    this.sock = createUnixDgramSocket();
     this.sock.on('error', () => {});
     this.sock.on('message', (buf) => {
       this.queue.push(JSON.parse(buf.toString('utf8')) as ReplyObject);
