@@ -5,10 +5,11 @@
  * a protect case denies.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCase } from '../replay-runner/case-file.js';
+import { SHARED_PCAPS, loadCase } from '../replay-runner/case-file.js';
+import { caseDirs } from '../replay-runner/discover.js';
 import { runCase } from '../replay-runner/run-case.js';
 import { updateCase } from '../replay-runner/update.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
@@ -122,5 +123,17 @@ checks:
     expect(n).toBe(run.summary.dropped);
     // The same frames as the engine's policy drops: nothing malformed was in the capture.
     expect(run.summary.counters.policyDrops).toBe(n);
+  });
+
+  it('every shared capture has at least one case, and every case folder a README', () => {
+    const captures = readdirSync(SHARED_PCAPS).filter((f) => /\.(pcap|pcapng)$/.test(f)).sort();
+    expect(captures.length).toBeGreaterThanOrEqual(40);
+    const cases = caseDirs().map((d) => loadCase(d));
+    const covered = new Set(cases.map((c) => c.spec.pcap).filter((p): p is string => p !== undefined));
+    expect(captures.filter((f) => !covered.has(f))).toEqual([]);
+    expect(cases.filter((c) => !existsSync(join(c.dir, 'README.md'))).map((c) => c.name)).toEqual([]);
+    // Learn, monitor and protect verdicts all appear on real traffic, and at least five live cases exist.
+    expect(new Set(cases.filter((c) => c.pcapPath !== null).map((c) => c.mode))).toEqual(new Set(['learn', 'monitor', 'protect']));
+    expect(cases.filter((c) => c.spec.live).length).toBeGreaterThanOrEqual(5);
   });
 });
