@@ -63,6 +63,8 @@ export class Daemon {
   private lastCounters: CountersRecord | null = null;
   private violations: ViolationRecord[] = [];
   private violationCount = 0;
+  private pendingConnections: ConnectionRecord[] = [];
+  private learnTimer: NodeJS.Timeout | undefined;
   /** Serializes state changes (mode switches, rule edits, learning pushes). */
   private lock: Promise<unknown> = Promise.resolve();
   readonly ctrlPath: string;
@@ -177,7 +179,15 @@ export class Daemon {
       this.log.warn({ workload: wl, client: r.client, server: r.server, port: r.serverPort, proto: r.proto, ruleId: r.ruleId, action: r.action, dropped: r.dropped, count: r.count }, 'policy violation');
       return;
     }
-    void this.serial(() => this.learn([r]));
+    // Batch: one learn pass (and at most one rules-file write) per burst of reports.
+    this.pendingConnections.push(r);
+    if (!this.learnTimer) {
+      this.learnTimer = setTimeout(() => {
+        this.learnTimer = undefined;
+        const batch = this.pendingConnections.splice(0);
+        void this.serial(() => this.learn(batch));
+      }, 200);
+    }
   }
 
   private async learn(records: ConnectionRecord[]): Promise<void> {
@@ -282,6 +292,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    if (this.learnTimer) clearTimeout(this.learnTimer);
     await this.api?.stop();
     await this.supervisor?.stop();
     this.consumer?.close();
