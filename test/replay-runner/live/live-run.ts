@@ -216,7 +216,7 @@ export async function runLiveCase(env: LiveEnv, c: ReplayCase): Promise<LiveResu
   });
   const offlineEvents = parseJsonl(offlineOut);
   const offlineFlows = [...new Set(offlineEvents.filter((e) => e.type === 'session.start' || e.type === 'policy.deny')
-    .map((e) => flowKey({ ...e, proto: e.ipProto })))].sort();
+    .map((e) => flowKey({ client: e.client, server: e.server, serverPort: e.serverPort, proto: e.ipProto, action: e.action })))].sort();
 
   // The dp: this case's policy, no sessions left from an earlier case, events flushed.
   const icmp = await env.cli.call({ ctrl_enable_icmp_policy: { enable_icmp_policy: c.spec.policy.icmpPolicy } });
