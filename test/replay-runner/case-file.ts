@@ -11,37 +11,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PolicyAction, type WorkloadMode } from '../../shared/policy-actions.js';
+import type { WorkloadMode } from '../../shared/policy-actions.js';
 import type { WireRule } from '../../dp/policy/policy-table.js';
+import { actionNumber, modeSchema, policyBlockSchema, toWireRules } from '../../dp/offline/policy-file.js';
+
+export { actionNumber } from '../../dp/offline/policy-file.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CASES_DIR = join(REPO_ROOT, 'test', 'replay');
 export const SHARED_PCAPS = resolve(REPO_ROOT, '..', 'shared', 'pcaps');
-
-const ACTION_NAMES: Record<string, number> = {
-  open: PolicyAction.OPEN, learn: PolicyAction.LEARN, allow: PolicyAction.ALLOW,
-  violate: PolicyAction.VIOLATE, deny: PolicyAction.DENY,
-};
-const PROTO_NAMES: Record<string, number> = { any: 0, icmp: 1, tcp: 6, udp: 17, icmpv6: 58 };
-
-const action = z.union([z.number().int().min(0).max(7), z.enum(Object.keys(ACTION_NAMES) as [string, ...string[]])]);
-const proto = z.union([z.number().int().min(0).max(255), z.enum(Object.keys(PROTO_NAMES) as [string, ...string[]])]);
-const port = z.number().int().min(0).max(65535);
-
-/** A rule as written in a case: ctrl_cfg_policy's shape, with names and "any" shorthands. */
-const caseRule = z.strictObject({
-  id: z.number().int().min(0),
-  sip: z.string().optional(),
-  sipr: z.string().optional(),
-  dip: z.string().optional(),
-  dipr: z.string().optional(),
-  port: port.optional(),
-  portr: port.optional(),
-  proto: proto.optional(),
-  action,
-  /** Toward the endpoint (the capture's clients are outside it). Default true. */
-  ingress: z.boolean().default(true),
-});
 
 const where = z.record(z.string(), z.unknown());
 const check = z.union([
@@ -63,12 +41,8 @@ const caseSchema = z.strictObject({
   description: z.string(),
   pcap: z.string().optional(),
   generate: z.strictObject({ case: z.string(), seed: z.number().int().default(1) }).optional(),
-  mode: z.enum(['learn', 'monitor', 'protect']),
-  policy: z.strictObject({
-    defaultAction: action.optional(),
-    icmpPolicy: z.boolean().default(false),
-    rules: z.array(caseRule).default([]),
-  }).prefault({}),
+  mode: modeSchema,
+  policy: policyBlockSchema,
   live: z.strictObject({
     /** Capture address that becomes the host side (its flows start there). */
     client: z.string(),
@@ -92,42 +66,6 @@ export interface ReplayCase {
   pcapPath: string | null;
   rules: WireRule[];
   defaultAction: number | undefined;
-}
-
-export function actionNumber(a: number | string): number {
-  return typeof a === 'number' ? a : ACTION_NAMES[a]!;
-}
-
-export function protoNumber(p: number | string): number {
-  return typeof p === 'number' ? p : PROTO_NAMES[p]!;
-}
-
-const V4_ANY = ['0.0.0.0', '255.255.255.255'] as const;
-const V6_ANY = ['::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'] as const;
-
-/** Case rules → wire rules; an omitted address means any, in both families unless the other side fixes one. */
-export function toWireRules(rules: CaseSpec['policy']['rules']): WireRule[] {
-  const out: WireRule[] = [];
-  for (const r of rules) {
-    const given = r.sip ?? r.dip;
-    const families = given === undefined ? [V4_ANY, V6_ANY] : [given.includes(':') ? V6_ANY : V4_ANY];
-    for (const any of families) {
-      const w: WireRule = {
-        id: r.id,
-        sip: r.sip ?? any[0], dip: r.dip ?? any[0],
-        action: actionNumber(r.action), ingress: r.ingress,
-      };
-      const sipr = r.sip === undefined ? any[1] : r.sipr;
-      const dipr = r.dip === undefined ? any[1] : r.dipr;
-      if (sipr !== undefined) w.sipr = sipr;
-      if (dipr !== undefined) w.dipr = dipr;
-      if (r.port !== undefined) w.port = r.port;
-      if (r.portr !== undefined) w.portr = r.portr;
-      if (r.proto !== undefined) w.proto = protoNumber(r.proto);
-      out.push(w);
-    }
-  }
-  return out;
 }
 
 function issuesText(e: z.ZodError): string {

@@ -8,12 +8,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHARED_PCAPS, loadCase } from '../replay-runner/case-file.js';
+import { CASES_DIR as CASES_DIR_FOR_TEST, SHARED_PCAPS, loadCase } from '../replay-runner/case-file.js';
 import { caseDirs } from '../replay-runner/discover.js';
 import { runCase } from '../replay-runner/run-case.js';
 import { updateCase } from '../replay-runner/update.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { decodeFrame } from '../../dp/decode/decode.js';
+import { loadPolicyFile } from '../../dp/offline/policy-file.js';
+import { offlineEngineMode, offlinePolicy } from '../../dp/offline/policy.js';
+import { runOffline } from '../../dp/offline/run.js';
 import { PacketView } from '../../dp/decode/packet.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tg-replay-runner-'));
@@ -135,5 +138,19 @@ checks:
     // Learn, monitor and protect verdicts all appear on real traffic, and at least five live cases exist.
     expect(new Set(cases.filter((c) => c.pcapPath !== null).map((c) => c.mode))).toEqual(new Set(['learn', 'monitor', 'protect']));
     expect(cases.filter((c) => c.spec.live).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a case file doubles as a policy file for dp -p (loadPolicyFile): same verdicts as the case run', async () => {
+    const file = join(CASES_DIR_FOR_TEST, 'nmap-scan-protect-allow-dns', 'case.yaml');
+    const { mode, config } = loadPolicyFile(file);
+    expect(mode).toBe('protect');
+    const drops = join(tmp, 'nmap-drops.pcap');
+    const s = await runOffline({ inputs: [join(SHARED_PCAPS, 'nmap-scan-arp-syn-rst.pcap')], out: join(tmp, 'nmap.jsonl'), dropPcap: drops, mode: offlineEngineMode(mode), policy: offlinePolicy(mode, config) });
+    const run = await runCase(loadCase(join(CASES_DIR_FOR_TEST, 'nmap-scan-protect-allow-dns')));
+    expect(run.ok).toBe(true);
+    expect([s.forwarded, s.dropped]).toEqual([run.summary.forwarded, run.summary.dropped]);
+    const bad = join(tmp, 'bad-policy.yaml');
+    writeFileSync(bad, 'mode: protect\npolicy:\n  rules:\n    - {id: 1, action: alow}\n');
+    expect(() => loadPolicyFile(bad)).toThrow(/bad-policy\.yaml: policy\.rules\.0\.action/);
   });
 });
