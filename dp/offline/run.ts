@@ -24,6 +24,8 @@ import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { PcapWriter } from '../../shared/pcap/writer.js';
 import { LINKTYPE_ETHERNET, type PcapError } from '../../shared/pcap/format.js';
 import { listCaptureFiles } from './files.js';
+import { loadPolicyFile } from './policy-file.js';
+import { offlineEngineMode, offlinePolicy } from './policy.js';
 import { type DeviceCounters, nonZeroMalformed } from '../stats/counters.js';
 
 export interface OfflineOptions {
@@ -37,6 +39,12 @@ export interface OfflineOptions {
   dropPcap?: string | undefined;
   mode?: 'tap' | 'inline';
   policy?: PolicyHook;
+  /**
+   * `dp -p --policy FILE`: a replay case.yaml (or any YAML/JSON with `mode` and `policy`,
+   * see policy-file.ts) gives the mode and the policy, unless mode/policy are passed too.
+   * A bad file throws (TollgateError naming the field) before any frame is read.
+   */
+  policyFile?: string | undefined;
   /** Also write session.start events (default true). */
   sessionStarts?: boolean;
   /**
@@ -81,7 +89,9 @@ const BATCH = 65536;
 const FLUSH_CHARS = 1 << 16;
 
 export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> {
-  const mode = opts.mode ?? (opts.dropPcap ? 'inline' : 'tap');
+  const fromFile = opts.policyFile ? loadPolicyFile(opts.policyFile) : null;
+  const mode = opts.mode ?? (fromFile ? offlineEngineMode(fromFile.mode) : opts.dropPcap ? 'inline' : 'tap');
+  const policy = opts.policy ?? (fromFile ? offlinePolicy(fromFile.mode, fromFile.config) : undefined);
   const ownStream = typeof opts.out === 'string' ? createWriteStream(opts.out) : null;
   const out: NodeJS.WritableStream = ownStream ?? (typeof opts.out === 'object' ? opts.out : process.stdout);
   let pending = '';
@@ -99,7 +109,7 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
     if (ev.type === 'session.start' && !sessionStarts) return;
     write(ev);
   };
-  const engine = new Engine(opts.policy ? { emit, policy: opts.policy } : { emit });
+  const engine = new Engine(policy ? { emit, policy } : { emit });
   const ep: Endpoint = {
     id: 0, iface: 'pcap', mac: '00:00:00:00:00:00', ucmac: '00:00:00:00:00:00', bcmac: '00:00:00:00:00:00',
     macNum: 0, ucmacNum: 0, tap: mode === 'tap', counters: newCounters(),

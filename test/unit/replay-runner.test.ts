@@ -149,6 +149,9 @@ checks:
     const run = await runCase(loadCase(join(CASES_DIR_FOR_TEST, 'nmap-scan-protect-allow-dns')));
     expect(run.ok).toBe(true);
     expect([s.forwarded, s.dropped]).toEqual([run.summary.forwarded, run.summary.dropped]);
+    // The same through runOffline's policyFile (what `dp -p --policy FILE` passes).
+    const viaFile = await runOffline({ inputs: [join(SHARED_PCAPS, 'nmap-scan-arp-syn-rst.pcap')], out: join(tmp, 'nmap2.jsonl'), policyFile: file });
+    expect([viaFile.mode, viaFile.forwarded, viaFile.dropped]).toEqual(['inline', s.forwarded, s.dropped]);
     const bad = join(tmp, 'bad-policy.yaml');
     writeFileSync(bad, 'mode: protect\npolicy:\n  rules:\n    - {id: 1, action: alow}\n');
     expect(() => loadPolicyFile(bad)).toThrow(/bad-policy\.yaml: policy\.rules\.0\.action/);
