@@ -34,6 +34,10 @@ describe.skipIf(!isRoot || cases.length === 0)('live replay through lab + dp (pr
       expect(r.received.workload, `frames arriving at the workload ${where}`).toEqual(r.expected.workload);
       expect(r.received.host, `frames arriving at the host side ${where}`).toEqual(r.expected.host);
       expect(r.missing, where).toEqual([]);
+      // Spelled out: no frame the offline run drops shows up on either side.
+      const arrived = new Set([...r.received.host, ...r.received.workload]);
+      const leaked = r.frames.filter((f, i) => r.verdicts[i] !== 0 && arrived.has(f.bytes.toString('hex'))).map((f) => f.index);
+      expect(leaked, `capture frames that should have been dropped ${where}`).toEqual([]);
       expect(r.liveFlows, `dp flow decisions vs offline ${where}`).toEqual(r.offlineFlows);
       expect(r.offlineFlows.length).toBeGreaterThan(0);
       rmSync(r.workDir, { recursive: true, force: true });
