@@ -5,7 +5,7 @@ import type { EngineApi } from './pipeline.js';
 export interface LoadedEngine {
   createEngine(opts?: EngineOptions): EngineApi;
   forwardVerdict: number;
-  runOffline(opts: { inputs: string[]; out?: string | undefined; dropPcap?: string | undefined }): Promise<unknown>;
+  runOffline(opts: { inputs: string[]; out?: string | undefined; dropPcap?: string | undefined; policyFile?: string | undefined }): Promise<unknown>;
 }
 
 /**

@@ -26,6 +26,7 @@ const program = new Command()
   .option('-p, --pcap <fileOrDir>', 'offline mode: replay pcap/pcapng file(s) and exit')
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
   .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
+  .option('--policy <file>', 'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)')
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'));
 
 interface Opts {
@@ -37,6 +38,7 @@ interface Opts {
   pcap?: string;
   out?: string;
   dropPcap?: string;
+  policy?: string;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -55,7 +57,7 @@ async function main(): Promise<number> {
 
 async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
   const { runOffline } = await loadEngine();
-  const summary = await runOffline({ inputs: [opts.pcap!], out: opts.out, dropPcap: opts.dropPcap });
+  const summary = await runOffline({ inputs: [opts.pcap!], out: opts.out, dropPcap: opts.dropPcap, policyFile: opts.policy });
   log.info({ summary }, 'offline run done');
   return 0;
 }
