@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
+import type { PipelineCounters } from '../../dp/pipeline.js';
 
 /**
  * A minimal lab of our own: one namespace with a veth pair vbr↔vth (offloads off), the
@@ -78,8 +79,8 @@ function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_see
   return JSON.parse(out) as { received: string[]; marker_seen: boolean };
 }
 
-async function pipelineCounters(): Promise<Record<string, number>> {
-  return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline;
+async function pipelineCounters(): Promise<PipelineCounters> {
+  return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline as PipelineCounters;
 }
 
 describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
