@@ -1,0 +1,65 @@
+import { NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
+import { median } from './bench-iperf.js';
+import type { LivePath, LiveResult } from './bench-live.js';
+
+/**
+ * Reference figures NOT measured in this run (shared/reference/platform-notes.md, same
+ * machine type, same method): shown beside the same-run numbers, never divided into them
+ * except as an indication.
+ */
+export const LIVE_REFERENCE: Record<LivePath, { tcp: string; udp: string }> = {
+  kernel: { tcp: '5.45', udp: '231' },
+  detour: { tcp: '3.64', udp: '182' },
+  naive: { tcp: '1.14', udp: '100' },
+  dp: { tcp: 'NeuVector C dp 1.35 (target); naive cap forwarder 1.14', udp: 'NeuVector C dp 99 (target 100); naive 100' },
+};
+
+export interface BenchReport {
+  offline: OfflineBenchRow[];
+  live: LiveResult[];
+  machine: string;
+  secs: number;
+  tcpRuns: number;
+  udpRuns: number;
+  wallSecs: number;
+}
+
+const spread = (xs: number[], d: number): string =>
+  xs.length > 1 ? ` (${Math.min(...xs).toFixed(d)}..${Math.max(...xs).toFixed(d)})` : '';
+
+/** One markdown table: offline rows, then live TCP and UDP rows with ratios vs the same-run kernel path. */
+export function formatBenchTable(r: BenchReport): string {
+  const M = (x: number): string => `${(x / 1e6).toFixed(2)} M`;
+  const rows: string[] = [
+    `Tollgate bench: ${r.machine}; live: iperf3 ${r.secs} s host side -> workload, median of ${r.tcpRuns} TCP / ${r.udpRuns} UDP runs; whole run ${r.wallSecs.toFixed(0)} s`,
+    '',
+    '| test | path / input | result: median (min..max) | same-run baseline | ratio to baseline | reference (not this run) | forwarder CPU % of a core | forwarder RSS MiB |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const o of r.offline) {
+    rows.push(
+      `| offline engine pkt/s | ${o.name} (${o.packets} pkts, ${o.sessions} sessions) | ${M(o.enginePps)} (${M(o.engineMin)}..${M(o.engineMax)}) | read-only loop ${M(o.readPps)} | ${o.vsRead.toFixed(2)} | NeuVector dp -p ${M(NEUVECTOR_OFFLINE_PPS)} (x${o.vsNeuVector.toFixed(2)}); target >= 2 M | ~100 (one core) | ${o.rssMiB.toFixed(0)} (bench process) |`,
+    );
+  }
+  const kernel = r.live.find((l) => l.path === 'kernel');
+  const kTcp = kernel ? median(kernel.tcpGbps) : NaN;
+  const kUdp = kernel ? median(kernel.udpKpps) : NaN;
+  const ratio = (v: number, base: number): string => (Number.isFinite(v) && Number.isFinite(base) && base > 0 ? v / base : NaN).toFixed(2);
+  const cpu = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(0));
+  for (const [test, pick, unit, d] of [
+    ['live TCP Gbit/s', (l: LiveResult) => l.tcpGbps, 'tcp', 2],
+    ['live 64-byte UDP kpps delivered', (l: LiveResult) => l.udpKpps, 'udp', 0],
+  ] as const) {
+    const base = unit === 'tcp' ? kTcp : kUdp;
+    for (const l of r.live) {
+      const xs = pick(l);
+      const v = median(xs);
+      const result = l.error && !xs.length ? `failed: ${l.error.slice(0, 80)}` : `${v.toFixed(d)}${spread(xs, d)}`;
+      const baseText = l.path === 'kernel' ? '(is the baseline)' : `kernel only ${base.toFixed(d)}`;
+      rows.push(
+        `| ${test} | ${l.label} | ${result} | ${baseText} | ${ratio(v, base)} | ${LIVE_REFERENCE[l.path][unit]} | ${l.path === 'dp' || l.path === 'naive' ? cpu(unit === 'tcp' ? l.tcpCpu : l.udpCpu) : '-'} | ${l.rssMiB !== undefined ? l.rssMiB.toFixed(0) : '-'} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}

@@ -1,0 +1,104 @@
+/**
+ * `npm run bench` (as root): offline engine packets/s and live inline throughput,
+ * with the baselines measured in the same run, printed as ONE markdown table.
+ *   node dist/scripts/bench.js [--secs 5] [--tcp-runs 3] [--udp-runs 3]
+ *        [--paths kernel,detour,naive,dp] [--no-offline] [--no-live] [--dp-prof DIR]
+ * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
+ * taken down at the end, on an error and on Ctrl-C.
+ */
+import { cpus, release } from 'node:os';
+import { runOfflineBench, NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
+import { runLiveBench, type LivePath, type LiveResult } from './bench-live.js';
+import { downAllBenchLabs } from './bench-lab.js';
+import { median } from './bench-iperf.js';
+import { formatBenchTable, LIVE_REFERENCE } from './bench-table.js';
+
+interface Args {
+  secs: number;
+  tcpRuns: number;
+  udpRuns: number;
+  paths: LivePath[];
+  offline: boolean;
+  live: boolean;
+  dpProf?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (k: string): string | undefined => {
+    const i = argv.indexOf(k);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const num = (k: string, d: number): number => {
+    const v = get(k);
+    const n = v === undefined ? d : Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 60) throw new Error(`${k} must be an integer in 0..60, got ${v}`);
+    return n;
+  };
+  const paths = (get('--paths') ?? 'kernel,detour,naive,dp').split(',').map((p) => p.trim());
+  for (const p of paths) if (!['kernel', 'detour', 'naive', 'dp'].includes(p)) throw new Error(`--paths: unknown path "${p}" (kernel, detour, naive, dp)`);
+  const dpProf = get('--dp-prof');
+  return {
+    secs: num('--secs', 5),
+    tcpRuns: num('--tcp-runs', 3),
+    udpRuns: num('--udp-runs', 3),
+    paths: paths as LivePath[],
+    offline: !argv.includes('--no-offline'),
+    live: !argv.includes('--no-live'),
+    ...(dpProf ? { dpProf } : {}),
+  };
+}
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.live && process.getuid?.() !== 0) throw new Error('the live bench builds namespaces: run as root (or pass --no-live)');
+  let interrupted = false;
+  const onSignal = (sig: string): void => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`bench: ${sig}, taking the labs down`);
+    void downAllBenchLabs().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+
+  const t0 = Date.now();
+  let offline: OfflineBenchRow[] = [];
+  if (args.offline) {
+    log('offline: engine over the synthetic mix and the shared captures...');
+    offline = runOfflineBench({ runs: 3 });
+  }
+  let live: LiveResult[] = [];
+  if (args.live) {
+    live = await runLiveBench({
+      secs: args.secs,
+      tcpRuns: args.tcpRuns,
+      udpRuns: args.udpRuns,
+      paths: args.paths,
+      ...(args.dpProf ? { dpNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.dpProf}`] } : {}),
+      log,
+    });
+  }
+  const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
+  process.stdout.write(
+    formatBenchTable({ offline, live, machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
+  );
+  const failed = live.filter((r) => r.error);
+  for (const r of failed) log(`bench: ${r.path} failed: ${r.error}`);
+  return failed.length ? 1 : 0;
+}
+
+export { median, NEUVECTOR_OFFLINE_PPS, LIVE_REFERENCE };
+
+main().then(
+  async (code) => {
+    await downAllBenchLabs();
+    process.exit(code);
+  },
+  async (e: Error) => {
+    log(`bench: ${e.message}`);
+    await downAllBenchLabs();
+    process.exit(1);
+  },
+);
