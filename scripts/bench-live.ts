@@ -35,6 +35,8 @@ export interface LiveOptions {
   paths: LivePath[];
   /** Extra node flags for the dp (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   dpNodeArgs?: string[];
+  /** Run both user-space forwarders (naive and dp) under `nice -n N` (e.g. -5). */
+  forwarderNice?: number;
   log?: (s: string) => void;
 }
 
@@ -78,8 +80,11 @@ async function measure(lab: BenchLab, opts: LiveOptions, res: LiveResult, pid?: 
   }
 }
 
-async function startNaive(lab: BenchLab): Promise<ChildProcess> {
-  const [cmd, ...args] = netnsArgv(lab.agentNs, ['node', NAIVE, 'vth']);
+/** `nice -n N` in front of a forwarder's argv (nice execs, so the pid stays node's). */
+const niced = (nice: number | undefined, argv: string[]): string[] => (nice === undefined ? argv : ['nice', '-n', String(nice), ...argv]);
+
+async function startNaive(lab: BenchLab, nice?: number): Promise<ChildProcess> {
+  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', NAIVE, 'vth']));
   const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.setEncoding('utf8').once('data', () => resolve());
@@ -88,8 +93,8 @@ async function startNaive(lab: BenchLab): Promise<ChildProcess> {
   return child;
 }
 
-async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[]): Promise<ChildProcess> {
-  const [cmd, ...args] = netnsArgv(lab.agentNs, ['node', ...nodeArgs, DP_MAIN, '-n', '1', '--ctrl', ctrl, '--log-level', 'warn']);
+async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: number): Promise<ChildProcess> {
+  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', ...nodeArgs, DP_MAIN, '-n', '1', '--ctrl', ctrl, '--log-level', 'warn']));
   const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(ctrl); i++) {
     if (child.exitCode !== null) throw new Error(`dp exited (${child.exitCode})`);
@@ -132,7 +137,7 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
     if (naive) {
       let fwd: ChildProcess | undefined;
       try {
-        fwd = await startNaive(lab);
+        fwd = await startNaive(lab, opts.forwarderNice);
         await measure(lab, opts, naive, fwd.pid);
       } catch (e) {
         naive.error = (e as Error).message;
@@ -143,7 +148,7 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
     const dpRes = results.get('dp');
     if (dpRes) {
       try {
-        dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? []);
+        dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? [], opts.forwarderNice);
         ctrl = new BenchCtrl(ctrlPath);
         for (const m of inlineConfig(lab.wlMac, lab.ucMac)) await ctrl.call(m);
         await measure(lab, opts, dpRes, dp.pid);

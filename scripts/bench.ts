@@ -3,6 +3,7 @@
  * with the baselines measured in the same run, printed as ONE markdown table.
  *   node dist/scripts/bench.js [--secs 5] [--tcp-runs 3] [--udp-runs 3]
  *        [--paths kernel,detour,naive,dp] [--no-offline] [--no-live] [--dp-prof DIR]
+ *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
@@ -21,6 +22,7 @@ interface Args {
   offline: boolean;
   live: boolean;
   dpProf?: string;
+  forwarderNice?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -37,6 +39,9 @@ function parseArgs(argv: string[]): Args {
   const paths = (get('--paths') ?? 'kernel,detour,naive,dp').split(',').map((p) => p.trim());
   for (const p of paths) if (!['kernel', 'detour', 'naive', 'dp'].includes(p)) throw new Error(`--paths: unknown path "${p}" (kernel, detour, naive, dp)`);
   const dpProf = get('--dp-prof');
+  const niceText = get('--forwarder-nice');
+  const nice = niceText === undefined ? undefined : Number(niceText);
+  if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19)) throw new Error(`--forwarder-nice must be an integer in -20..19, got ${niceText}`);
   return {
     secs: num('--secs', 5),
     tcpRuns: num('--tcp-runs', 3),
@@ -45,6 +50,7 @@ function parseArgs(argv: string[]): Args {
     offline: !argv.includes('--no-offline'),
     live: !argv.includes('--no-live'),
     ...(dpProf ? { dpProf } : {}),
+    ...(nice !== undefined ? { forwarderNice: nice } : {}),
   };
 }
 
@@ -76,6 +82,7 @@ async function main(): Promise<number> {
       tcpRuns: args.tcpRuns,
       udpRuns: args.udpRuns,
       paths: args.paths,
+      ...(args.forwarderNice !== undefined ? { forwarderNice: args.forwarderNice } : {}),
       ...(args.dpProf ? { dpNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.dpProf}`] } : {}),
       log,
     });
