@@ -26,6 +26,7 @@ import { desiredDpMessages, endpointMessages } from './dp-state.js';
 import { TollgateError } from '../../shared/errors.js';
 import { isWorkloadMode, MODES } from '../../shared/policy-actions.js';
 import { run } from '../../shared/exec.js';
+import { dpCommand } from '../../shared/repo-root.js';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
@@ -116,7 +117,8 @@ export class Daemon {
       agentNs: labNamespaces(this.spec).agent,
       ctrlPath: this.ctrlPath,
       eventsEndpoint: this.eventsEndpoint,
-      command: ['ip', 'netns', 'exec', labNamespaces(this.spec).agent, 'dp', '-n', '1', '--ctrl', this.ctrlPath, '--events', this.eventsEndpoint, ...dpArgs],
+      // `ip netns exec <agent-ns> dp`, with this checkout's dp rather than whichever is on PATH.
+      command: ['ip', 'netns', 'exec', labNamespaces(this.spec).agent, ...dpCommand(), '-n', '1', '--ctrl', this.ctrlPath, '--events', this.eventsEndpoint, ...dpArgs],
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
     });
