@@ -11,10 +11,11 @@ import { Engine, Verdict } from '../dp/engine.js';
 import { newCounters, type Endpoint } from '../dp/endpoints/endpoint.js';
 import { PcapReader, isPcapError } from '../shared/pcap/reader.js';
 import { writeBenchMix } from './pcapgen/bench-mix.js';
+import { sharedPcapsDir } from '../shared/repo-root.js';
 
 export const NEUVECTOR_OFFLINE_PPS = 1.9e6;
 export const DEFAULT_BENCH_PCAP = '/tmp/tollgate-bench-mix.pcap';
-const SHARED = '/work/shared/pcaps';
+const SHARED = sharedPcapsDir();
 
 export interface OfflineBenchRow {
   name: string;

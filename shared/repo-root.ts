@@ -20,3 +20,8 @@ export function repoRoot(): string {
 export function dpCommand(): string[] {
   return [process.execPath, join(repoRoot(), 'bin', 'dp.js')];
 }
+
+/** The shared capture corpus: `../shared/pcaps` beside the checkout (TOLLGATE_PCAPS overrides). */
+export function sharedPcapsDir(): string {
+  return process.env.TOLLGATE_PCAPS ?? join(dirname(repoRoot()), 'shared', 'pcaps');
+}

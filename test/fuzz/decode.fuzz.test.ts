@@ -12,8 +12,9 @@ import { Engine, Verdict } from '../../dp/engine.js';
 import { newCounters, type Endpoint } from '../../dp/endpoints/endpoint.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { CASES, buildCase } from '../../scripts/pcapgen/cases.js';
+import { sharedPcapsDir } from '../../shared/repo-root.js';
 
-const DIR = '/work/shared/pcaps';
+const DIR = sharedPcapsDir();
 
 function corpus(): Buffer[] {
   const out: Buffer[] = [];

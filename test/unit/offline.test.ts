@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runOffline } from '../../dp/offline/run.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
+import { sharedPcapsDir } from '../../shared/repo-root.js';
 
-const DIR = '/work/shared/pcaps';
+const DIR = sharedPcapsDir();
 
 function collect() {
   const lines: string[] = [];

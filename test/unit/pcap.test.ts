@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { PcapWriter } from '../../shared/pcap/writer.js';
+import { sharedPcapsDir } from '../../shared/repo-root.js';
 
-const DIR = '/work/shared/pcaps';
+const DIR = sharedPcapsDir();
 
 interface ManifestRow { file: string; format: string; packets: number; first_ts: string }
 function manifest(): ManifestRow[] {

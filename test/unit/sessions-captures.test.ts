@@ -10,8 +10,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runOffline, type OfflineSummary } from '../../dp/offline/run.js';
+import { sharedPcapsDir } from '../../shared/repo-root.js';
 
-const DIR = '/work/shared/pcaps';
+const DIR = sharedPcapsDir();
 
 interface Row { file: string; tcp: number; udp: number }
 const rows: Row[] = readFileSync(join(DIR, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => {
