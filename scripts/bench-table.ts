@@ -1,6 +1,7 @@
 import { NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
 import { median } from './bench-iperf.js';
 import type { LivePath, LiveResult } from './bench-live.js';
+import type { PolicyBenchRow } from './bench-policy.js';
 
 /**
  * Reference figures NOT measured in this run (shared/reference/platform-notes.md, same
@@ -17,6 +18,7 @@ export const LIVE_REFERENCE: Record<LivePath, { tcp: string; udp: string }> = {
 export interface BenchReport {
   offline: OfflineBenchRow[];
   live: LiveResult[];
+  policy?: PolicyBenchRow;
   machine: string;
   secs: number;
   tcpRuns: number;
@@ -39,6 +41,12 @@ export function formatBenchTable(r: BenchReport): string {
   for (const o of r.offline) {
     rows.push(
       `| offline engine pkt/s | ${o.name} (${o.packets} pkts, ${o.sessions} sessions) | ${M(o.enginePps)} (${M(o.engineMin)}..${M(o.engineMax)}) | read-only loop ${M(o.readPps)} | ${o.vsRead.toFixed(2)} | NeuVector dp -p ${M(NEUVECTOR_OFFLINE_PPS)} (x${o.vsNeuVector.toFixed(2)}); target >= 2 M | ~100 (one core) | ${o.rssMiB.toFixed(0)} (bench process) |`,
+    );
+  }
+  if (r.policy) {
+    const p = r.policy;
+    rows.push(
+      `| policy lookups/s | ${p.rules} rules, one endpoint, half hits / half misses | ${M(p.indexedPerSec)} | first-match linear scan ${M(p.linearPerSec)} | ${(p.indexedPerSec / p.linearPerSec).toFixed(0)} | - | ~100 (one core) | - |`,
     );
   }
   const kernel = r.live.find((l) => l.path === 'kernel');

@@ -13,6 +13,7 @@ import { runLiveBench, type LivePath, type LiveResult } from './bench-live.js';
 import { downAllBenchLabs } from './bench-lab.js';
 import { median } from './bench-iperf.js';
 import { formatBenchTable, LIVE_REFERENCE } from './bench-table.js';
+import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
 
 interface Args {
   secs: number;
@@ -75,6 +76,11 @@ async function main(): Promise<number> {
     log('offline: engine over the synthetic mix and the shared captures...');
     offline = runOfflineBench({ runs: 3 });
   }
+  let policy: PolicyBenchRow | undefined;
+  if (args.offline) {
+    log('policy: lookups with 5000 rules, index vs linear scan...');
+    policy = runPolicyBench();
+  }
   let live: LiveResult[] = [];
   if (args.live) {
     live = await runLiveBench({
@@ -89,7 +95,7 @@ async function main(): Promise<number> {
   }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
   process.stdout.write(
-    formatBenchTable({ offline, live, machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
+    formatBenchTable({ offline, live, ...(policy ? { policy } : {}), machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
   );
   const failed = live.filter((r) => r.error);
   for (const r of failed) log(`bench: ${r.path} failed: ${r.error}`);
