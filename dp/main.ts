@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { DpRuntime } from './ctrl/runtime.js';
 import { loadEngine } from './engine-loader.js';
+import { IO_BACKENDS, type IoBackend } from './io/live.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
@@ -27,6 +28,11 @@ const program = new Command()
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
   .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
   .option('--policy <file>', 'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)')
+  .addOption(
+    new Option('--io <backend>', 'service port I/O: ring (batched AF_PACKET rings, native addon), cap (libpcap), auto (ring when built)')
+      .choices(IO_BACKENDS)
+      .default(process.env.TOLLGATE_DP_IO ?? 'auto'),
+  )
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'));
 
 interface Opts {
@@ -39,6 +45,7 @@ interface Opts {
   out?: string;
   dropPcap?: string;
   policy?: string;
+  io: IoBackend;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -73,7 +80,9 @@ async function runLive(opts: Opts, workers: number, log: Logger): Promise<number
     ctrlPath: opts.ctrl, createEngine, forwardVerdict, log,
     ...(opts.events ? { eventsEndpoint: opts.events } : {}),
     reportIntervalMs: Math.round(interval * 1000),
+    io: opts.io,
   });
+  log.info({ io: rt.state.ports?.backend }, 'service port I/O backend');
   rt.start();
   if (workers > 1) log.warn({ workers }, 'one data event loop is used whatever -n says (see docs/CONTROL.md)');
   if (opts.iface) {

@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/log.js';
 import { EndpointRegistry } from '../endpoints/registry.js';
-import { ServicePorts } from '../io/live.js';
+import { ServicePorts, type IoBackend } from '../io/live.js';
 import { Pipeline, type EngineApi } from '../pipeline.js';
 import { CtrlCounters } from './counters.js';
 import { InternalNets } from './internal-net.js';
@@ -27,6 +27,8 @@ export interface DpRuntimeOptions {
   log: Logger;
   /** false: no service ports can be opened (control-only tests). Default true. */
   live?: boolean;
+  /** Service port I/O: 'auto' (ring when the addon is built, else cap), 'ring' or 'cap'. */
+  io?: IoBackend;
 }
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
@@ -69,7 +71,18 @@ export class DpRuntime {
     pipelineRef = this.pipeline;
     bridge = new EventBridge(registry, policy, this.publisher ?? null, this.pipeline.frame, () => this.deviceCounters(), opts.log);
     const pipeline = this.pipeline;
-    const ports = opts.live === false ? undefined : new ServicePorts((buf, len, trunc, max, sink) => pipeline.onFrame(buf, len, trunc, max, sink));
+    const ports =
+      opts.live === false
+        ? undefined
+        : new ServicePorts({
+            onFrame: (buf, len, trunc, max, sink) => pipeline.onFrame(buf, len, trunc, max, sink),
+            onBatch: (batch, n) => pipeline.onBatch(batch, n),
+            onTxFail: (n) => {
+              pipeline.counters.txPackets -= n;
+              pipeline.counters.txErrors += n;
+            },
+            io: opts.io ?? 'auto',
+          });
     this.state = {
       registry,
       engine,

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { TollgateError, errorMessage } from '../../shared/errors.js';
 import type { FrameSink } from '../pipeline.js';
+import { RingPort, L2_HEADROOM, type BatchHandler } from './ring-port.js';
+import { ringAddon, ringLoadError } from './ring-native.js';
 
 const require = createRequire(import.meta.url);
 
@@ -50,8 +52,6 @@ function directCapClass(): new (onPacket: PacketFn) => CapHandle {
 const KERNEL_BUFFER_BYTES = 16 * 1024 * 1024;
 /** cap copies each frame into one reused Buffer; 64 KiB + 1 so GSO super-frames show as oversize, not truncated. */
 const FRAME_BUFFER_BYTES = 65536 + 1;
-/** L2 headroom over the MTU: Ethernet header plus two VLAN tags. */
-const L2_HEADROOM = 14 + 8;
 
 export type FrameHandler = (buf: Buffer, len: number, truncated: boolean, maxFrame: number, sink: FrameSink) => void;
 
@@ -80,6 +80,7 @@ export function interfaceMtu(iface: string): number {
  */
 export class LivePort implements FrameSink {
   readonly maxFrame: number;
+  readonly backend = 'cap';
   private readonly cap: CapHandle;
   private readonly buffer = Buffer.alloc(FRAME_BUFFER_BYTES);
   private closed = false;
@@ -120,18 +121,49 @@ export class LivePort implements FrameSink {
   }
 }
 
+/** I/O backend of the service ports: the batched AF_PACKET ring, libpcap via cap, or ring when built. */
+export type IoBackend = 'ring' | 'cap' | 'auto';
+export const IO_BACKENDS: readonly IoBackend[] = ['auto', 'ring', 'cap'];
+
+export interface ServicePortsOptions {
+  onFrame: FrameHandler;
+  onBatch: BatchHandler;
+  /** Forwarded frames the ring's TX side refused after the pipeline counted them as sent. */
+  onTxFail?: (n: number) => void;
+  io?: IoBackend;
+  /** PACKET_FANOUT_HASH group the ring sockets join (dp -n workers). */
+  fanoutGroup?: number;
+}
+
+export type ServicePort = LivePort | RingPort;
+
+/**
+ * Which backend `io` means on this machine: 'auto' is the ring when the addon is built,
+ * else cap; 'ring' without the addon is an error (a forced choice must not silently change).
+ */
+export function resolveIoBackend(io: IoBackend): 'ring' | 'cap' {
+  if (io === 'cap') return 'cap';
+  if (ringAddon()) return 'ring';
+  if (io === 'ring') throw new TollgateError('ENORING', `--io ring: ${ringLoadError()}`, 'io');
+  return 'cap';
+}
+
 /** Open service ports by interface name. */
 export class ServicePorts {
-  private readonly ports = new Map<string, LivePort>();
+  private readonly ports = new Map<string, ServicePort>();
+  readonly backend: 'ring' | 'cap';
 
-  constructor(private readonly onFrame: FrameHandler) {}
+  constructor(private readonly opts: ServicePortsOptions) {
+    this.backend = resolveIoBackend(opts.io ?? 'auto');
+  }
 
   /** Opens `iface` (re-opening if already open: the MTU may have changed). */
-  open(iface: string): LivePort {
+  open(iface: string): ServicePort {
     const mtu = interfaceMtu(iface);
     this.ports.get(iface)?.close();
     this.ports.delete(iface);
-    const port = new LivePort(iface, mtu, this.onFrame);
+    const o = this.opts;
+    const port = this.backend === 'ring' ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup) : new LivePort(iface, mtu, o.onFrame);
     this.ports.set(iface, port);
     return port;
   }
@@ -148,6 +180,10 @@ export class ServicePorts {
   closeAll(): void {
     for (const p of this.ports.values()) p.close();
     this.ports.clear();
+  }
+
+  get(iface: string): ServicePort | undefined {
+    return this.ports.get(iface);
   }
 
   list(): { iface: string; mtu: number }[] {

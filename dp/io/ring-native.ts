@@ -1,0 +1,87 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../../shared/errors.js';
+
+/** Ring geometry and fan-out of one packet socket (native/packet_ring.c open()). */
+export interface RingOptions {
+  /** Bytes per ring frame slot, a power of two; must hold the frame plus ~80 bytes of tpacket header. */
+  frameSize: number;
+  rxFrames: number;
+  txFrames: number;
+  /** Most frames handed to JS per call. */
+  batch: number;
+  /** Join this PACKET_FANOUT_HASH group (workers of one dp share a group). */
+  fanoutGroup?: number;
+  /** Batches per poll wake-up before yielding to the event loop. */
+  maxRounds?: number;
+}
+
+/** The addon's per-socket object. */
+export interface NativeRing {
+  /** The RX ring (external ArrayBuffer over the mmap; detached on close). */
+  readonly ring: ArrayBuffer;
+  /** [offset into ring, caplen, wirelen] per batch entry. */
+  readonly desc: Int32Array;
+  /** One byte per batch entry, 1 = forward; the addon zeroes it before each batch. */
+  readonly verdicts: Uint8Array;
+  /** Counters, indexed by RingStat. */
+  readonly stats: Float64Array;
+  readonly frameSize: number;
+  /** True when the kernel lacks PACKET_IGNORE_OUTGOING and the addon filters by sll_pkttype. */
+  readonly outgoingFilter: boolean;
+  /** Queues a frame on the TX ring (after the forwarded frames of the batch before `cursor`). */
+  send(buf: Buffer, len: number, cursor?: number): boolean;
+  /** Adds the kernel's RX drop count (PACKET_STATISTICS) to stats. */
+  kernelStats(): void;
+  close(): void;
+}
+
+interface RingModule {
+  open(iface: string, opts: RingOptions, onBatch: (n: number) => void): NativeRing;
+}
+
+/** Slots of NativeRing.stats, in native/packet_ring.c order. */
+export const RING_STATS = [
+  'rx', 'rxBytes', 'tx', 'txBytes', 'txRingFull', 'kicks', 'kickErrors', 'batches',
+  'truncated', 'outgoingSkipped', 'injected', 'injectErrors', 'kernelDrops', 'callbackErrors',
+  'txTooBig', 'vlanRestored',
+] as const;
+export type RingStatName = (typeof RING_STATS)[number];
+export const RingStat = Object.fromEntries(RING_STATS.map((n, i) => [n, i])) as Record<RingStatName, number>;
+
+let loaded: RingModule | null | undefined;
+let loadError = '';
+
+/** native/build/Release/packet_ring.node, found from dp/io (sources under vitest) or dist/dp/io. */
+function addonPath(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const p = join(dir, 'native', 'build', 'Release', 'packet_ring.node');
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** The addon, or null when it is not built (then the dp uses cap); see ringLoadError(). */
+export function ringAddon(): RingModule | null {
+  if (loaded !== undefined) return loaded;
+  const p = addonPath();
+  if (!p) {
+    loadError = 'native/build/Release/packet_ring.node not built (scripts/setup.sh builds it)';
+    return (loaded = null);
+  }
+  try {
+    loaded = createRequire(import.meta.url)(p) as RingModule;
+  } catch (e) {
+    loadError = `cannot load ${p}: ${errorMessage(e)}`;
+    loaded = null;
+  }
+  return loaded;
+}
+
+export function ringLoadError(): string {
+  return loadError;
+}
