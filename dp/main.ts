@@ -4,6 +4,7 @@ import { errorMessage } from '../shared/errors.js';
 import { DpRuntime } from './ctrl/runtime.js';
 import { loadEngine } from './engine-loader.js';
 import { IO_BACKENDS, type IoBackend } from './io/live.js';
+import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
@@ -33,6 +34,11 @@ const program = new Command()
       .choices(IO_BACKENDS)
       .default(process.env.TOLLGATE_DP_IO ?? 'auto'),
   )
+  .addOption(
+    new Option('--ring-tx <mode>', 'ring backend: send forwarded frames with one sendmmsg per batch, or through a PACKET_TX_RING')
+      .choices(RING_TX_MODES)
+      .default(process.env.TOLLGATE_DP_RING_TX ?? 'sendmmsg'),
+  )
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'));
 
 interface Opts {
@@ -46,6 +52,7 @@ interface Opts {
   dropPcap?: string;
   policy?: string;
   io: IoBackend;
+  ringTx: RingTx;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -81,8 +88,9 @@ async function runLive(opts: Opts, workers: number, log: Logger): Promise<number
     ...(opts.events ? { eventsEndpoint: opts.events } : {}),
     reportIntervalMs: Math.round(interval * 1000),
     io: opts.io,
+    ringTx: opts.ringTx,
   });
-  log.info({ io: rt.state.ports?.backend }, 'service port I/O backend');
+  log.info({ io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) }, 'service port I/O backend');
   rt.start();
   if (workers > 1) log.warn({ workers }, 'one data event loop is used whatever -n says (see docs/CONTROL.md)');
   if (opts.iface) {

@@ -57,6 +57,9 @@ typedef struct ring_port {
   uint32_t max_rounds;
   uint32_t tx_cursor;    /* frames of the current batch already moved to TX */
   uint32_t tx_pending;   /* frames queued since the last kick */
+  int tx_ring;           /* 1: PACKET_TX_RING; 0: sendmmsg straight from the RX ring */
+  struct mmsghdr *mmsg;  /* mmsg mode: one message per pending frame */
+  struct iovec *iov;
   uint32_t *slots;       /* RX frame index of each batch entry */
   int32_t *desc;         /* [offset, caplen, wirelen] per batch entry */
   uint8_t *verdicts;     /* 1 = forward */
@@ -76,8 +79,36 @@ static inline struct tpacket2_hdr *tx_frame(ring_port *p, uint32_t i) {
   return (struct tpacket2_hdr *)(p->map + (size_t)(p->rx_frames + i) * p->frame_size);
 }
 
+/*
+ * mmsg mode: the pending frames still lie in the RX ring (not yet released), one
+ * sendmmsg sends them all. The kernel copies each into a linear skb; TX ring frames
+ * instead become page-fragment skbs marked zero-copy, which veth must copy again into
+ * fresh pages (skb_copy_ubufs) when they cross to the peer.
+ */
+static void kick_mmsg(ring_port *p) {
+  uint32_t done = 0, n = p->tx_pending;
+  p->tx_pending = 0;
+  while (done < n) {
+    p->stats[ST_KICKS]++;
+    int r = sendmmsg(p->fd, p->mmsg + done, n - done, MSG_DONTWAIT);
+    if (r > 0) {
+      for (uint32_t i = done; i < done + (uint32_t)r; i++) {
+        p->stats[ST_TX]++;
+        p->stats[ST_TX_BYTES] += p->iov[i].iov_len;
+      }
+      done += (uint32_t)r;
+    } else {
+      /* The first message failed (ENOBUFS under load, EMSGSIZE): drop it, go on. */
+      p->stats[ST_KICK_ERRORS]++;
+      p->stats[ST_TX_RING_FULL]++;
+      done++;
+    }
+  }
+}
+
 static void kick(ring_port *p) {
   if (p->tx_pending == 0) return;
+  if (!p->tx_ring) { kick_mmsg(p); return; }
   p->tx_pending = 0;
   p->stats[ST_KICKS]++;
   if (send(p->fd, NULL, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != ENOBUFS) p->stats[ST_KICK_ERRORS]++;
@@ -85,6 +116,13 @@ static void kick(ring_port *p) {
 
 /* Copies one frame into the next TX slot; returns 0 when the ring is full (after one kick). */
 static int tx_queue(ring_port *p, const uint8_t *data, uint32_t len) {
+  if (!p->tx_ring) {
+    /* mmsg mode: data lies in the RX ring until the batch is released. */
+    uint32_t i = p->tx_pending++;
+    p->iov[i].iov_base = (void *)data;
+    p->iov[i].iov_len = len;
+    return 1;
+  }
   if (len > p->frame_size - TX_DATA_OFF) {
     p->stats[ST_TX_TOO_BIG]++;
     return 0;
@@ -257,7 +295,17 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   }
   if (argc >= 3) napi_get_value_uint32(env, argv[2], &cursor);
   if (p->in_batch && cursor > p->tx_cursor) flush_verdicts(p, cursor);
-  int ok = tx_queue(p, data, len);
+  int ok;
+  if (!p->tx_ring) {
+    kick(p); /* the forwarded frames decided before this one go first */
+    ok = send(p->fd, data, len, MSG_DONTWAIT) == (ssize_t)len;
+    if (ok) { p->stats[ST_TX]++; p->stats[ST_TX_BYTES] += len; }
+    if (ok) p->stats[ST_INJECTED]++;
+    else p->stats[ST_INJECT_ERRORS]++;
+    napi_get_boolean(env, ok, &ret);
+    return ret;
+  }
+  ok = tx_queue(p, data, len);
   if (ok) p->stats[ST_INJECTED]++;
   else p->stats[ST_INJECT_ERRORS]++;
   if (!p->in_batch) kick(p);
@@ -301,6 +349,8 @@ static void finalize_port(napi_env env, void *data, void *hint) {
   for (int i = 0; i < 3; i++) napi_delete_reference(env, p->keep[i]);
   napi_async_destroy(env, p->async);
   free(p->slots);
+  free(p->mmsg);
+  free(p->iov);
   free(p);
 }
 
@@ -344,16 +394,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_valuetype cbt;
   napi_typeof(env, argv[2], &cbt);
   if (cbt != napi_function) { napi_throw_type_error(env, "ERING", "onBatch must be a function"); return NULL; }
-  uint32_t frame_size = 2048, rx_frames = 4096, tx_frames = 2048, batch = 256, fanout = 0, max_rounds = 16;
+  uint32_t frame_size = 2048, rx_frames = 4096, tx_frames = 2048, batch = 256, fanout = 0, max_rounds = 16, tx_ring = 1;
   int has_fanout = opt_u32(env, argv[1], "fanoutGroup", &fanout);
   opt_u32(env, argv[1], "frameSize", &frame_size);
   opt_u32(env, argv[1], "rxFrames", &rx_frames);
   opt_u32(env, argv[1], "txFrames", &tx_frames);
   opt_u32(env, argv[1], "batch", &batch);
   opt_u32(env, argv[1], "maxRounds", &max_rounds);
+  opt_u32(env, argv[1], "txRing", &tx_ring);
+  uint32_t qdisc_bypass = 0;
+  opt_u32(env, argv[1], "qdiscBypass", &qdisc_bypass);
   long page = sysconf(_SC_PAGESIZE);
   if (frame_size < 256 || (frame_size & (frame_size - 1)) || batch == 0 || batch > 65536 || max_rounds == 0 ||
-      rx_frames < batch || tx_frames < 16) {
+      rx_frames < batch || (tx_ring && tx_frames < 16)) {
     napi_throw_range_error(env, "ERING", "bad ring geometry (frameSize power of two >= 256, rxFrames >= batch, txFrames >= 16)");
     return NULL;
   }
@@ -362,7 +415,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (block < (uint32_t)page) block = (uint32_t)page;
   uint32_t per_block = block / frame_size;
   rx_frames = (rx_frames + per_block - 1) / per_block * per_block;
-  tx_frames = (tx_frames + per_block - 1) / per_block * per_block;
+  tx_frames = tx_ring ? (tx_frames + per_block - 1) / per_block * per_block : 0;
 
   unsigned ifindex = if_nametoindex(ifname);
   if (ifindex == 0) return throw_errno(env, "if_nametoindex", errno);
@@ -376,8 +429,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   /* Loss mode: a TX frame the kernel refuses is skipped instead of blocking the ring. */
   else if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) < 0) step = "PACKET_LOSS";
   else if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) < 0) step = "PACKET_RX_RING";
-  else if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) < 0) step = "PACKET_TX_RING";
+  else if (tx_ring && setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) < 0) step = "PACKET_TX_RING";
   if (step) { int e = errno; close(fd); return throw_errno(env, step, e); }
+  /* Frames go straight to the driver, skipping the qdisc layer (veth has noqueue anyway). */
+  if (qdisc_bypass) setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   /* Older kernels lack it: then collect() drops PACKET_OUTGOING frames itself. */
   int ignore_outgoing = setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
   size_t map_len = (size_t)(rx_frames + tx_frames) * frame_size;
@@ -394,6 +449,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   p->slots = calloc(batch, sizeof *p->slots);
   p->env = env; p->fd = fd; p->map = map; p->map_len = map_len; p->frame_size = frame_size;
   p->rx_frames = rx_frames; p->tx_frames = tx_frames; p->batch = batch; p->max_rounds = max_rounds;
+  p->tx_ring = tx_ring != 0;
+  if (!p->tx_ring) {
+    p->mmsg = calloc(batch, sizeof *p->mmsg);
+    p->iov = calloc(batch, sizeof *p->iov);
+    for (uint32_t i = 0; i < batch; i++) {
+      p->mmsg[i].msg_hdr.msg_iov = &p->iov[i];
+      p->mmsg[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
 
   napi_value obj, ring, desc, verdicts, stats, name, b;
   napi_create_object(env, &obj);

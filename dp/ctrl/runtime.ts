@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log.js';
 import { EndpointRegistry } from '../endpoints/registry.js';
 import { ServicePorts, type IoBackend } from '../io/live.js';
+import type { RingTx } from '../io/ring-port.js';
 import { Pipeline, type EngineApi } from '../pipeline.js';
 import { CtrlCounters } from './counters.js';
 import { InternalNets } from './internal-net.js';
@@ -29,6 +30,8 @@ export interface DpRuntimeOptions {
   live?: boolean;
   /** Service port I/O: 'auto' (ring when the addon is built, else cap), 'ring' or 'cap'. */
   io?: IoBackend;
+  /** Ring backend: how forwarded frames are sent (default sendmmsg). */
+  ringTx?: RingTx;
 }
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
@@ -82,6 +85,7 @@ export class DpRuntime {
               pipeline.counters.txErrors += n;
             },
             io: opts.io ?? 'auto',
+            ...(opts.ringTx ? { ringTx: opts.ringTx } : {}),
           });
     this.state = {
       registry,

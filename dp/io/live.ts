@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { TollgateError, errorMessage } from '../../shared/errors.js';
 import type { FrameSink } from '../pipeline.js';
-import { RingPort, L2_HEADROOM, type BatchHandler } from './ring-port.js';
+import { RingPort, L2_HEADROOM, type BatchHandler, type RingTx } from './ring-port.js';
 import { ringAddon, ringLoadError } from './ring-native.js';
 
 const require = createRequire(import.meta.url);
@@ -133,6 +133,8 @@ export interface ServicePortsOptions {
   io?: IoBackend;
   /** PACKET_FANOUT_HASH group the ring sockets join (dp -n workers). */
   fanoutGroup?: number;
+  /** How the ring backend sends forwarded frames. */
+  ringTx?: RingTx;
 }
 
 export type ServicePort = LivePort | RingPort;
@@ -163,7 +165,7 @@ export class ServicePorts {
     this.ports.get(iface)?.close();
     this.ports.delete(iface);
     const o = this.opts;
-    const port = this.backend === 'ring' ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup) : new LivePort(iface, mtu, o.onFrame);
+    const port = this.backend === 'ring' ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup, o.ringTx) : new LivePort(iface, mtu, o.onFrame);
     this.ports.set(iface, port);
     return port;
   }

@@ -14,6 +14,13 @@ export interface RingOptions {
   batch: number;
   /** Join this PACKET_FANOUT_HASH group (workers of one dp share a group). */
   fanoutGroup?: number;
+  /**
+   * 1: forwarded frames go through a PACKET_TX_RING; 0: one sendmmsg per batch straight
+   * from the RX ring (no TX ring; see native/packet_ring.c kick_mmsg). Default 1.
+   */
+  txRing?: number;
+  /** 1: PACKET_QDISC_BYPASS (frames skip the egress qdisc layer and tc egress hooks). */
+  qdiscBypass?: number;
   /** Batches per poll wake-up before yielding to the event loop. */
   maxRounds?: number;
 }

@@ -5,6 +5,7 @@ import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
 import type { PipelineCounters } from '../../dp/pipeline.js';
 import { ringAddon } from '../../dp/io/ring-native.js';
+import { RING_TX_MODES } from '../../dp/io/ring-port.js';
 
 /**
  * The ring backend specifics (dp --io ring): a burst far larger than one batch comes back
@@ -95,121 +96,124 @@ function udpFrame(n: number, payload: Buffer, vlan?: number): Buffer {
 const MARKER = udpFrame(1, Buffer.from('marker'));
 
 const prefix = testPrefix();
-const NS = `${prefix}ring`;
-let dp: DpProcess | undefined;
-let cli: DpClient;
 
 function sh(...argv: string[]): string {
   return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
 }
-function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
-  const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), marker: MARKER.toString('hex'), timeout });
-  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', BURST_PROBE, 'vbr'], {
-    input, encoding: 'utf8', maxBuffer: 64 << 20,
-  });
-  return JSON.parse(out) as { received: string[]; marker_seen: boolean };
-}
-async function counters(): Promise<PipelineCounters> {
-  return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline as PipelineCounters;
-}
-async function warmUp(): Promise<void> {
-  for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
-}
 
-describe.skipIf(!isRoot || !ringAddon())('dp ring backend (--io ring, own netns lab)', () => {
-  beforeAll(async () => {
-    sh('ip', 'netns', 'add', NS);
-    sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
-    sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
-    for (const l of ['vbr', 'vth']) {
-      sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU), 'up');
-      sh('nsenter', `--net=/run/netns/${NS}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
+for (const tx of RING_TX_MODES) {
+  describe.skipIf(!isRoot || !ringAddon())(`dp ring backend (--io ring --ring-tx ${tx}, own netns lab)`, () => {
+    const NS = `${prefix}ring-${tx === 'txring' ? 't' : 'm'}`;
+    let dp: DpProcess | undefined;
+    let cli: DpClient;
+    function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
+      const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), marker: MARKER.toString('hex'), timeout });
+      const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', BURST_PROBE, 'vbr'], {
+        input, encoding: 'utf8', maxBuffer: 64 << 20,
+      });
+      return JSON.parse(out) as { received: string[]; marker_seen: boolean };
     }
-    for (let i = 0; i < 100; i++) {
-      const l = sh('ip', '-n', NS, 'link', 'show', 'vbr') + sh('ip', '-n', NS, 'link', 'show', 'vth');
-      if (!l.includes('qdisc noop') && !l.includes('state DOWN') && !l.includes('LOWERLAYERDOWN')) break;
-      await new Promise((r) => setTimeout(r, 100));
+    async function counters(): Promise<PipelineCounters> {
+      return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline as PipelineCounters;
     }
-    dp = await startDp({ netns: NS, ctrl: tempSockPath('dpring'), args: ['--io', 'ring'] });
-    sh('python3', SEND, dp.ctrl, ...FOUR);
-    cli = new DpClient(dp.ctrl);
-    await cli.sync();
-    await warmUp();
-  });
-
-  afterAll(async () => {
-    cli?.close();
-    if (dp) await stopDp(dp);
-    try {
-      sh('ip', 'netns', 'del', NS);
-    } catch {
-      /* gone */
+    async function warmUp(): Promise<void> {
+      for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
     }
-  });
 
-  it('runs on the ring backend', () => {
-    expect(dp!.logs.some((l) => l.includes('"io":"ring"'))).toBe(true);
-  });
+    beforeAll(async () => {
+      sh('ip', 'netns', 'add', NS);
+      sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+      sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
+      for (const l of ['vbr', 'vth']) {
+        sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU), 'up');
+        sh('nsenter', `--net=/run/netns/${NS}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
+      }
+      for (let i = 0; i < 100; i++) {
+        const l = sh('ip', '-n', NS, 'link', 'show', 'vbr') + sh('ip', '-n', NS, 'link', 'show', 'vth');
+        if (!l.includes('qdisc noop') && !l.includes('state DOWN') && !l.includes('LOWERLAYERDOWN')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      dp = await startDp({ netns: NS, ctrl: tempSockPath('dpring'), args: ['--io', 'ring', '--ring-tx', tx] });
+      sh('python3', SEND, dp.ctrl, ...FOUR);
+      cli = new DpClient(dp.ctrl);
+      await cli.sync();
+      await warmUp();
+    });
 
-  it('a 5000-frame burst comes back complete, in order, byte-identical, in batches; nothing sent is re-captured', async () => {
-    const frames = Array.from({ length: 5000 }, (_, i) => udpFrame(i + 2, Buffer.from(`burst-${i}-`.padEnd(40 + (i % 900), 'x'))));
-    const before = await counters();
-    const r = probe(frames, 30);
-    expect(r.marker_seen).toBe(true);
-    expect(r.received.length).toBe(frames.length);
-    expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
-    const after = await counters();
-    // Exactly the frames sent (and the marker) came in: none of the 5001 the dp sent came back to it.
-    expect(after.rxPackets - before.rxPackets).toBe(frames.length + 1);
-    expect(after.txPackets - before.txPackets).toBe(frames.length + 1);
-    expect(after.notSteered - before.notSteered).toBe(0);
-    expect(after.txErrors - before.txErrors).toBe(0);
-    // Batching: at least one JS call carried more than one frame.
-    const batches = after.batches - before.batches;
-    expect(batches).toBeGreaterThan(0);
-    expect(batches).toBeLessThan(frames.length + 1);
-  });
+    afterAll(async () => {
+      cli?.close();
+      if (dp) await stopDp(dp);
+      try {
+        sh('ip', 'netns', 'del', NS);
+      } catch {
+        /* gone */
+      }
+    });
 
-  it('802.1Q-tagged frames come back with their tag (the kernel strips it into tp_vlan_tci)', () => {
-    const frames = [udpFrame(7, Buffer.from('vlan-7'), 7), udpFrame(8, Buffer.from('vlan-4000'), 4000), udpFrame(9, Buffer.from('untagged'))];
-    const r = probe(frames);
-    expect(r.marker_seen).toBe(true);
-    expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
-  });
+    it('runs on the ring backend', () => {
+      expect(dp!.logs.some((l) => l.includes('"io":"ring"') && l.includes(`"ringTx":"${tx}"`))).toBe(true);
+    });
 
-  it('frames over the frame limit or cut by the ring slot are counted as oversize and dropped', async () => {
-    // The port was opened at MTU 1500 (frame limit 1522, 2 KiB ring slots). Raise the
-    // links' MTU under it: a 1700-byte frame then fits the slot but exceeds the limit,
-    // a 3000-byte one is cut by the slot (snaplen < len).
-    for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '4000');
-    try {
+    it('a 5000-frame burst comes back complete, in order, byte-identical, in batches; nothing sent is re-captured', async () => {
+      const frames = Array.from({ length: 5000 }, (_, i) => udpFrame(i + 2, Buffer.from(`burst-${i}-`.padEnd(40 + (i % 900), 'x'))));
       const before = await counters();
-      const big = [udpFrame(10, Buffer.alloc(1700 - 46, 0x61)), udpFrame(11, Buffer.alloc(3000 - 46, 0x62))];
-      const r = probe(big);
+      const r = probe(frames, 30);
       expect(r.marker_seen).toBe(true);
-      expect(r.received).toEqual([]);
+      expect(r.received.length).toBe(frames.length);
+      expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
       const after = await counters();
-      expect(after.oversize - before.oversize).toBe(2);
-      expect(after.rxPackets - before.rxPackets).toBe(3);
-    } finally {
-      for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU));
-    }
-  });
+      // Exactly the frames sent (and the marker) came in: none of the 5001 the dp sent came back to it.
+      expect(after.rxPackets - before.rxPackets).toBe(frames.length + 1);
+      expect(after.txPackets - before.txPackets).toBe(frames.length + 1);
+      expect(after.notSteered - before.notSteered).toBe(0);
+      expect(after.txErrors - before.txErrors).toBe(0);
+      // Batching: at least one JS call carried more than one frame.
+      const batches = after.batches - before.batches;
+      expect(batches).toBeGreaterThan(0);
+      expect(batches).toBeLessThan(frames.length + 1);
+    });
 
-  it('closes on ctrl_del_srvc_port (nothing forwarded or counted) and works again after ctrl_add_srvc_port', async () => {
-    expect((await cli.call({ ctrl_del_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
-    const before = await counters();
-    const gone = probe([udpFrame(20, Buffer.from('while-closed'))], 2);
-    expect(gone.marker_seen).toBe(false);
-    expect(gone.received).toEqual([]);
-    expect((await counters()).rxPackets).toBe(before.rxPackets);
-    expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
-    // Opening twice re-opens (a new socket and ring) and keeps working.
-    expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
-    await warmUp();
-    const frames = Array.from({ length: 600 }, (_, i) => udpFrame(100 + i, Buffer.from(`again-${i}`)));
-    const r = probe(frames);
-    expect(r.marker_seen).toBe(true);
-    expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
+    it('802.1Q-tagged frames come back with their tag (the kernel strips it into tp_vlan_tci)', () => {
+      const frames = [udpFrame(7, Buffer.from('vlan-7'), 7), udpFrame(8, Buffer.from('vlan-4000'), 4000), udpFrame(9, Buffer.from('untagged'))];
+      const r = probe(frames);
+      expect(r.marker_seen).toBe(true);
+      expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
+    });
+
+    it('frames over the frame limit or cut by the ring slot are counted as oversize and dropped', async () => {
+      // The port was opened at MTU 1500 (frame limit 1522, 2 KiB ring slots). Raise the
+      // links' MTU under it: a 1700-byte frame then fits the slot but exceeds the limit,
+      // a 3000-byte one is cut by the slot (snaplen < len).
+      for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '4000');
+      try {
+        const before = await counters();
+        const big = [udpFrame(10, Buffer.alloc(1700 - 46, 0x61)), udpFrame(11, Buffer.alloc(3000 - 46, 0x62))];
+        const r = probe(big);
+        expect(r.marker_seen).toBe(true);
+        expect(r.received).toEqual([]);
+        const after = await counters();
+        expect(after.oversize - before.oversize).toBe(2);
+        expect(after.rxPackets - before.rxPackets).toBe(3);
+      } finally {
+        for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU));
+      }
+    });
+
+    it('closes on ctrl_del_srvc_port (nothing forwarded or counted) and works again after ctrl_add_srvc_port', async () => {
+      expect((await cli.call({ ctrl_del_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
+      const before = await counters();
+      const gone = probe([udpFrame(20, Buffer.from('while-closed'))], 2);
+      expect(gone.marker_seen).toBe(false);
+      expect(gone.received).toEqual([]);
+      expect((await counters()).rxPackets).toBe(before.rxPackets);
+      expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
+      // Opening twice re-opens (a new socket and ring) and keeps working.
+      expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
+      await warmUp();
+      const frames = Array.from({ length: 600 }, (_, i) => udpFrame(100 + i, Buffer.from(`again-${i}`)));
+      const r = probe(frames);
+      expect(r.marker_seen).toBe(true);
+      expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
+    });
   });
-});
+}
