@@ -77,12 +77,14 @@ export interface PipelineCounters {
   injected: number;
   /** Ring backend: JS calls, each carrying a batch of frames (0 with cap, which calls per frame). */
   batches: number;
+  /** Ring backend: frames the kernel dropped because the RX ring was full (refreshed every second). */
+  ringDrops: number;
 }
 
 export function newPipelineCounters(): PipelineCounters {
   return {
     rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, dropPackets: 0, txErrors: 0,
-    noWorkload: 0, notSteered: 0, oversize: 0, runt: 0, tapPackets: 0, injected: 0, batches: 0,
+    noWorkload: 0, notSteered: 0, oversize: 0, runt: 0, tapPackets: 0, injected: 0, batches: 0, ringDrops: 0,
   };
 }
 

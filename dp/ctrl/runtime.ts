@@ -112,6 +112,7 @@ export class DpRuntime {
     }, CLOCK_MS);
     const tick = setInterval(() => {
       try {
+        if (this.state.ports?.backend === 'ring') this.pipeline.counters.ringDrops = this.state.ports.ringDrops();
         this.state.engine.tick(Date.now());
       } catch (e) {
         this.state.log.error({ err: e }, 'engine tick failed');

@@ -154,6 +154,8 @@ export function resolveIoBackend(io: IoBackend): 'ring' | 'cap' {
 export class ServicePorts {
   private readonly ports = new Map<string, ServicePort>();
   readonly backend: 'ring' | 'cap';
+  /** Drops of ring ports closed since start, so the total never goes backwards. */
+  private closedRingDrops = 0;
 
   constructor(private readonly opts: ServicePortsOptions) {
     this.backend = resolveIoBackend(opts.io ?? 'auto');
@@ -162,7 +164,7 @@ export class ServicePorts {
   /** Opens `iface` (re-opening if already open: the MTU may have changed). */
   open(iface: string): ServicePort {
     const mtu = interfaceMtu(iface);
-    this.ports.get(iface)?.close();
+    this.retire(this.ports.get(iface));
     this.ports.delete(iface);
     const o = this.opts;
     const port = this.backend === 'ring' ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup, o.ringTx) : new LivePort(iface, mtu, o.onFrame);
@@ -174,14 +176,27 @@ export class ServicePorts {
   close(iface: string): boolean {
     const p = this.ports.get(iface);
     if (!p) return false;
-    p.close();
+    this.retire(p);
     this.ports.delete(iface);
     return true;
   }
 
   closeAll(): void {
-    for (const p of this.ports.values()) p.close();
+    for (const p of this.ports.values()) this.retire(p);
     this.ports.clear();
+  }
+
+  private retire(p: ServicePort | undefined): void {
+    if (!p) return;
+    if (p instanceof RingPort) this.closedRingDrops += p.kernelDrops();
+    p.close();
+  }
+
+  /** Kernel RX drops summed over the open ring ports (PACKET_STATISTICS; a syscall per port). */
+  ringDrops(): number {
+    let n = this.closedRingDrops;
+    for (const p of this.ports.values()) if (p instanceof RingPort) n += p.kernelDrops();
+    return n;
   }
 
   get(iface: string): ServicePort | undefined {

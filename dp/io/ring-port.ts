@@ -106,6 +106,12 @@ export class RingPort implements FrameBatch {
     return out;
   }
 
+  /** Frames the kernel dropped because the RX ring was full, since open. */
+  kernelDrops(): number {
+    if (!this.closed) this.native.kernelStats();
+    return this.native.stats[RingStat.kernelDrops]!;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -173,6 +173,30 @@ for (const tx of RING_TX_MODES) {
       expect(batches).toBeLessThan(frames.length + 1);
     });
 
+    it('a burst larger than the RX ring while the dp is stopped: the ring keeps what fits, the rest is counted as ringDrops', async () => {
+      const before = await counters();
+      const frames = Array.from({ length: 10000 }, (_, i) => udpFrame(i + 20000, Buffer.from(`flood-${i}`)));
+      dp!.child.kill('SIGSTOP');
+      try {
+        probe(frames, 0); // send only: the stopped dp cannot forward anything yet
+      } finally {
+        dp!.child.kill('SIGCONT');
+      }
+      // ringDrops is refreshed by the dp's 1 s tick, and the dp drains the ring in rounds of
+      // 16 batches between control datagrams: wait (bounded) until every frame is accounted for.
+      const settled = (c: PipelineCounters): boolean => c.rxPackets - before.rxPackets + c.ringDrops - before.ringDrops >= frames.length + 1;
+      let after = await counters();
+      for (let i = 0; i < 50 && !settled(after); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = await counters();
+      }
+      const rx = after.rxPackets - before.rxPackets;
+      const drops = after.ringDrops - before.ringDrops;
+      expect(rx).toBe(8192); // the ring's slots (scripts: dp/io/ring-port.ts RX_FRAMES)
+      expect(rx + drops).toBe(frames.length + 1); // + the marker
+      expect(after.txPackets - before.txPackets).toBe(rx);
+    });
+
     it('802.1Q-tagged frames come back with their tag (the kernel strips it into tp_vlan_tci)', () => {
       const frames = [udpFrame(7, Buffer.from('vlan-7'), 7), udpFrame(8, Buffer.from('vlan-4000'), 4000), udpFrame(9, Buffer.from('untagged'))];
       const r = probe(frames);
