@@ -11,9 +11,8 @@ import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
  * datagrams (docs/CONTROL.md). Offline mode (-p): pcap replay through the same engine.
  *
  * -n N is accepted for NeuVector compatibility; the data path runs on one event loop
- * whatever N is. cap hands frames to JS one at a time in its poll callback, into one
- * buffer that is reused for the next frame, so spreading frames over worker_threads
- * would need a copy and a message per frame: more CPU than the whole per-frame verdict.
+ * whatever N is (docs/CONTROL.md "Workers"). The ring addon can already put N sockets in
+ * one PACKET_FANOUT_HASH group; worker threads with replicated control are not built.
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -42,9 +42,10 @@ const TICK_MS = 1000;
 /**
  * A running dp: control socket, endpoint registry, service ports and the pipeline,
  * all on one event loop. With `dp -n 1` (the only mode NeuVector's monitor uses) the
- * control thread and the data path share the loop: cap delivers frames synchronously
- * in its poll callback and control datagrams are handled between poll rounds, so a
- * config change is never seen half-applied by a frame and needs no locking.
+ * control thread and the data path share the loop: the I/O backend (ring batches or cap
+ * frames) delivers frames synchronously in its poll callback and control datagrams are
+ * handled between poll rounds, so a config change is never seen half-applied by a frame
+ * and needs no locking.
  */
 export class DpRuntime {
   readonly state: DpState;
