@@ -431,6 +431,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   else if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) < 0) step = "PACKET_RX_RING";
   else if (tx_ring && setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) < 0) step = "PACKET_TX_RING";
   if (step) { int e = errno; close(fd); return throw_errno(env, step, e); }
+  /* sendmmsg mode: room for a few batches of skbs in flight, so a burst never hits EAGAIN. */
+  int sndbuf = 4 << 20;
+  if (!tx_ring && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   /* Frames go straight to the driver, skipping the qdisc layer (veth has noqueue anyway). */
   if (qdisc_bypass) setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   /* Older kernels lack it: then collect() drops PACKET_OUTGOING frames itself. */
