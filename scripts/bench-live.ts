@@ -5,6 +5,7 @@ import { netnsArgv } from '../shared/exec.js';
 import { benchLabUp, type BenchLab } from './bench-lab.js';
 import { BenchCtrl, inlineConfig } from './bench-ctrl.js';
 import { median, rssMiB, stopChild, tcpGbps, udp64Kpps, withCpu } from './bench-iperf.js';
+import { resolveIoBackend, type IoBackend } from '../dp/io/live.js';
 
 /**
  * Live bench: iperf3 from the host side to the workload through three paths, built
@@ -47,8 +48,18 @@ export const PATH_LABELS: Record<LivePath, string> = {
   kernel: 'kernel only: u32 + mirred vex<->vin, offloads off',
   detour: 'vbr/vth detour, BPF steering + in-kernel reflector on vth',
   naive: 'naive Node forwarder on vth (cap, frame straight back)',
-  dp: 'Tollgate dp inline (protect, cap on vth)',
+  dp: `Tollgate dp inline (protect, ${dpIoLabel()} on vth)`,
 };
+
+/** The I/O backend the dp will pick (dp --io auto, or TOLLGATE_DP_IO), for the table label. */
+function dpIoLabel(): string {
+  try {
+    const io = (process.env.TOLLGATE_DP_IO ?? 'auto') as IoBackend;
+    return resolveIoBackend(io) === 'ring' ? 'AF_PACKET ring backend' : 'cap backend';
+  } catch {
+    return 'backend?';
+  }
+}
 
 const tcBatch = (lab: BenchLab, lines: string[]) => lab.exec(lab.agentNs, ['tc', '-batch', '-'], { input: lines.join('\n') + '\n' });
 
