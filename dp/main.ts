@@ -3,23 +3,26 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { DpRuntime } from './ctrl/runtime.js';
 import { loadEngine } from './engine-loader.js';
-import { IO_BACKENDS, type IoBackend } from './io/live.js';
+import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
+import { CtrlServer } from './ctrl/server.js';
+import { WorkerPool } from './workers/pool.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
  * datagrams (docs/CONTROL.md). Offline mode (-p): pcap replay through the same engine.
  *
- * -n N is accepted for NeuVector compatibility; the data path runs on one event loop
- * whatever N is (docs/CONTROL.md "Workers"). The ring addon can already put N sockets in
- * one PACKET_FANOUT_HASH group; worker threads with replicated control are not built.
+ * -n 1 (NeuVector's monitor default): control socket and data path on one event loop.
+ * -n N ≥ 2: N worker_threads each own a data path with ring sockets in one
+ * PACKET_FANOUT_HASH group; the main thread owns the control socket, posts every
+ * datagram to every worker and merges the replies (docs/CONTROL.md "Workers").
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const program = new Command()
   .name('dp')
   .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
-  .option('-n, --workers <n>', 'data workers (accepted; one event loop is used, see docs/CONTROL.md)', '1')
+  .option('-n, --workers <n>', 'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by flow hash (ring backend)', '1')
   .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
   .option('--events <endpoint>', 'ZeroMQ endpoint of the agent event PULL socket, e.g. ipc:///run/tollgate/lab.events')
   .option('--report-interval <seconds>', 'connection/violation/counter report interval', '2')
@@ -65,7 +68,8 @@ async function main(): Promise<number> {
     return 2;
   }
   if (opts.pcap) return runOfflineMode(opts, log);
-  return runLive(opts, workers, log);
+  if (workers > 1) return runWorkers(opts, workers, log);
+  return runLive(opts, log);
 }
 
 async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
@@ -75,23 +79,29 @@ async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
   return 0;
 }
 
-async function runLive(opts: Opts, workers: number, log: Logger): Promise<number> {
-  const { createEngine, forwardVerdict } = await loadEngine();
+/** --report-interval in ms, or undefined (logged) when out of range. */
+function reportIntervalMs(opts: Opts, log: Logger): number | undefined {
   const interval = Number(opts.reportInterval);
   if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
     log.error({ reportInterval: opts.reportInterval }, '--report-interval must be seconds in (0, 3600]');
-    return 2;
+    return undefined;
   }
+  return Math.round(interval * 1000);
+}
+
+async function runLive(opts: Opts, log: Logger): Promise<number> {
+  const { createEngine, forwardVerdict } = await loadEngine();
+  const intervalMs = reportIntervalMs(opts, log);
+  if (intervalMs === undefined) return 2;
   const rt = new DpRuntime({
     ctrlPath: opts.ctrl, createEngine, forwardVerdict, log,
     ...(opts.events ? { eventsEndpoint: opts.events } : {}),
-    reportIntervalMs: Math.round(interval * 1000),
+    reportIntervalMs: intervalMs,
     io: opts.io,
     ringTx: opts.ringTx,
   });
   log.info({ io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) }, 'service port I/O backend');
   rt.start();
-  if (workers > 1) log.warn({ workers }, 'one data event loop is used whatever -n says (see docs/CONTROL.md)');
   if (opts.iface) {
     const port = rt.state.ports!.open(opts.iface);
     log.info({ iface: port.iface, mtu: port.mtu }, 'service port open (-i)');
@@ -105,6 +115,66 @@ async function runLive(opts: Opts, workers: number, log: Logger): Promise<number
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+}
+
+/**
+ * dp -n N: the main thread owns the control socket, the workers own the data. The
+ * socket opens only once every worker is ready, so a client that sees it can configure
+ * all of them. A lost worker ends the dp with a non-zero code.
+ */
+async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<number> {
+  const intervalMs = reportIntervalMs(opts, log);
+  if (intervalMs === undefined) return 2;
+  let backend: 'ring' | 'cap';
+  try {
+    backend = resolveIoBackend(opts.io);
+  } catch (e) {
+    log.error({ io: opts.io, err: errorMessage(e) }, '-n ≥ 2 needs the ring backend');
+    return 2;
+  }
+  if (backend !== 'ring') {
+    log.error({ io: opts.io, workers }, '-n ≥ 2 needs the ring backend (PACKET_FANOUT); libpcap (cap) cannot share a port between workers: use --io ring or -n 1');
+    return 2;
+  }
+  let server: CtrlServer | undefined;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const pool = new WorkerPool(
+    workers,
+    {
+      // Unique per dp process in this netns: a second dp on another port must not join it.
+      fanoutGroup: process.pid & 0xffff,
+      ...(opts.events ? { eventsEndpoint: opts.events } : {}),
+      reportIntervalMs: intervalMs,
+      io: 'ring',
+      ringTx: opts.ringTx,
+      logLevel: opts.logLevel,
+      ...(opts.iface ? { iface: opts.iface } : {}),
+    },
+    log,
+    () => {
+      server?.stop();
+      finish(1);
+    },
+  );
+  try {
+    await pool.start();
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, 'data workers did not start');
+    await pool.stop();
+    return 1;
+  }
+  log.info({ io: 'ring', ringTx: opts.ringTx, workers }, 'service port I/O backend');
+  server = new CtrlServer(opts.ctrl, { log, ctrlCounters: pool.ctrlCounters, dispatch: (buf) => pool.dispatch(buf) });
+  server.start();
+  const shutdown = (sig: string): void => {
+    log.info({ sig }, 'shutting down');
+    server?.stop();
+    void pool.stop().then(() => finish(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return done;
 }
 
 main().then(

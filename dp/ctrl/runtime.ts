@@ -6,6 +6,8 @@ import { Pipeline, type EngineApi } from '../pipeline.js';
 import { CtrlCounters } from './counters.js';
 import { InternalNets } from './internal-net.js';
 import { CtrlServer } from './server.js';
+import { dispatchDatagram } from './dispatch.js';
+import { WorkerEventPublisher } from '../workers/worker-publisher.js';
 import type { DpState } from './state.js';
 import { PolicyTable } from '../policy/policy-table.js';
 import { PolicyChunks } from '../policy/policy-chunks.js';
@@ -32,6 +34,14 @@ export interface DpRuntimeOptions {
   io?: IoBackend;
   /** Ring backend: how forwarded frames are sent (default sendmmsg). */
   ringTx?: RingTx;
+  /**
+   * dp -n N data worker: this runtime's id (0..N-1). Its service ports join `fanoutGroup`,
+   * its counters records carry `worker`, and it serves no control socket (the main
+   * thread owns it and posts every datagram to every worker).
+   */
+  worker?: number;
+  /** PACKET_FANOUT_HASH group of the ring sockets (dp -n N). */
+  fanoutGroup?: number;
 }
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
@@ -54,12 +64,15 @@ export class DpRuntime {
   private timers: NodeJS.Timeout[] = [];
 
   private readonly publisher: EventPublisher | undefined;
+  private readonly worker: number | undefined;
   private readonly reportIntervalMs: number;
 
   constructor(opts: DpRuntimeOptions) {
     const registry = new EndpointRegistry();
     const policy = new PolicyTable();
-    this.publisher = opts.eventsEndpoint ? new EventPublisher({ endpoint: opts.eventsEndpoint, log: opts.log }) : undefined;
+    const pubOpts = opts.eventsEndpoint ? { endpoint: opts.eventsEndpoint, log: opts.log } : undefined;
+    this.publisher = !pubOpts ? undefined : opts.worker === undefined ? new EventPublisher(pubOpts) : new WorkerEventPublisher(pubOpts, opts.worker);
+    this.worker = opts.worker;
     this.reportIntervalMs = opts.reportIntervalMs ?? 2000;
     // The engine and the pipeline refer to each other through the bridge and inject hooks.
     let pipelineRef: Pipeline | undefined;
@@ -87,6 +100,7 @@ export class DpRuntime {
             },
             io: opts.io ?? 'auto',
             ...(opts.ringTx ? { ringTx: opts.ringTx } : {}),
+            ...(opts.fanoutGroup !== undefined ? { fanoutGroup: opts.fanoutGroup } : {}),
           });
     this.state = {
       registry,
@@ -103,11 +117,19 @@ export class DpRuntime {
       baseLogLevel: opts.log.level,
       startedAtMs: Date.now(),
     };
-    this.server = new CtrlServer(opts.ctrlPath, this.state);
+    const state = this.state;
+    this.server = new CtrlServer(opts.ctrlPath, {
+      get log() {
+        return state.log;
+      },
+      ctrlCounters: state.ctrlCounters,
+      dispatch: (buf) => dispatchDatagram(buf, state),
+    });
   }
 
   start(): void {
-    this.server.start();
+    // A data worker's control datagrams come from the main thread (dp/workers/pool.ts).
+    if (this.worker === undefined) this.server.start();
     const clock = setInterval(() => {
       this.pipeline.nowMs = Date.now();
     }, CLOCK_MS);

@@ -1,13 +1,25 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
-import { dispatchDatagram } from './dispatch.js';
-import type { DpState } from './state.js';
+import type { Logger } from '../../shared/log.js';
+import type { CtrlCounters } from './counters.js';
 
 const REPLY_RETRY_MS = 1;
 const REPLY_GIVE_UP_MS = 2000;
 /** unix-dgram's codes for a full receiver queue: 1 (connected send), -EAGAIN, -ENOBUFS (sendto). */
 const CONGESTION_CODES = new Set<unknown>([1, -11, -105]);
+
+/**
+ * What the socket needs: a logger, the reply counters, and the handler of one datagram.
+ * `dispatch` returns the replies synchronously (one data event loop: dispatchDatagram on
+ * the dp's state) or as a promise (dp -n N: every worker applies it, replies merged).
+ * Promises must resolve in datagram order; replies are sent in that order.
+ */
+export interface CtrlServerDeps {
+  readonly log: Logger;
+  readonly ctrlCounters: CtrlCounters;
+  dispatch(buf: Buffer): string[] | Promise<string[]>;
+}
 
 /**
  * The control socket: AF_UNIX SOCK_DGRAM at `path` (unlinked first, mode 0600), one
@@ -17,7 +29,7 @@ const CONGESTION_CODES = new Set<unknown>([1, -11, -105]);
 export class CtrlServer {
   private sock: UnixDgramSocket | undefined;
 
-  constructor(readonly path: string, private readonly state: DpState) {}
+  constructor(readonly path: string, private readonly state: CtrlServerDeps) {}
 
   start(): void {
     try {
@@ -40,16 +52,24 @@ export class CtrlServer {
   }
 
   private onDatagram(buf: Buffer, from: string | undefined): void {
-    let replies: string[];
+    let replies: string[] | Promise<string[]>;
     try {
-      replies = dispatchDatagram(buf, this.state);
+      replies = this.state.dispatch(buf);
     } catch (e) {
       // dispatchDatagram does not throw; this is the last line of defence for the process.
       this.state.log.error({ err: e }, 'control dispatch failed');
       return;
     }
-    if (!from) return;
-    for (const r of replies) this.send(r, from);
+    if (Array.isArray(replies)) {
+      if (from) for (const r of replies) this.send(r, from);
+      return;
+    }
+    replies.then(
+      (rs) => {
+        if (from && this.sock) for (const r of rs) this.send(r, from);
+      },
+      (e: unknown) => this.state.log.error({ err: e }, 'control dispatch failed'),
+    );
   }
 
   /**

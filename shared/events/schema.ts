@@ -65,6 +65,8 @@ export interface CountersRecord {
   endpoints: { mac: string; tap: boolean; rxPackets: number; rxBytes: number; dropPackets: number; sessions: number; curSessions: number }[];
   /** Records dropped because the agent was slow or absent (bounded queue full). */
   eventsDropped: number;
+  /** dp -n N: the data worker (0..N-1) whose counters these are; absent with one worker. */
+  worker?: number;
 }
 
 export type EventRecord = ConnectionRecord | ViolationRecord | CountersRecord;
