@@ -62,6 +62,8 @@ export class Daemon {
   private api: ApiServer | undefined;
   private ucmacs = new Map<string, string>();
   private lastCounters: CountersRecord | null = null;
+  /** dp -n N: the latest counters record of each data worker (lastCounters is their sum). */
+  private workerCounters = new Map<number, CountersRecord>();
   private violations: ViolationRecord[] = [];
   private violationCount = 0;
   private pendingConnections: ConnectionRecord[] = [];
@@ -168,9 +170,35 @@ export class Daemon {
 
   // --- events ----------------------------------------------------------------------
 
+  /**
+   * Keeps the latest record per worker (no `worker`: a one-worker dp, id 0) and returns
+   * their sum: device counters and per-endpoint counters added, the rest from the newest.
+   * Workers silent for 10 s (a dp restarted with fewer workers) drop out of the sum.
+   */
+  private sumWorkerCounters(r: CountersRecord): CountersRecord {
+    const byWorker = this.workerCounters;
+    byWorker.set(r.worker ?? 0, r);
+    for (const [w, c] of byWorker) if (c.at < r.at - 10) byWorker.delete(w);
+    if (byWorker.size === 1) return r;
+    const device: Record<string, number> = {};
+    const eps = new Map<string, CountersRecord['endpoints'][number]>();
+    let eventsDropped = 0;
+    for (const c of byWorker.values()) {
+      for (const [k, v] of Object.entries(c.device)) device[k] = (device[k] ?? 0) + v;
+      for (const e of c.endpoints) {
+        const s = eps.get(e.mac);
+        if (!s) eps.set(e.mac, { ...e });
+        else for (const k of ['rxPackets', 'rxBytes', 'dropPackets', 'sessions', 'curSessions'] as const) s[k] += e[k];
+      }
+      eventsDropped += c.eventsDropped;
+    }
+    const { worker: _w, ...rest } = r;
+    return { ...rest, device, endpoints: [...eps.values()], eventsDropped };
+  }
+
   private onRecord(r: EventRecord): void {
     if (r.type === 'counters') {
-      this.lastCounters = r;
+      this.lastCounters = this.sumWorkerCounters(r);
       return;
     }
     if (r.type === 'violation') {
