@@ -38,6 +38,8 @@ export interface LiveOptions {
   dpNodeArgs?: string[];
   /** Run both user-space forwarders (naive and dp) under `nice -n N` (e.g. -5). */
   forwarderNice?: number;
+  /** dp -n N (default 1); N ≥ 2 runs worker threads sharing vth by flow hash. */
+  dpWorkers?: number;
   log?: (s: string) => void;
 }
 
@@ -104,8 +106,8 @@ async function startNaive(lab: BenchLab, nice?: number): Promise<ChildProcess> {
   return child;
 }
 
-async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: number): Promise<ChildProcess> {
-  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', ...nodeArgs, DP_MAIN, '-n', '1', '--ctrl', ctrl, '--log-level', 'warn']));
+async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: number, workers = 1): Promise<ChildProcess> {
+  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', ...nodeArgs, DP_MAIN, '-n', String(workers), '--ctrl', ctrl, '--log-level', 'warn']));
   const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(ctrl); i++) {
     if (child.exitCode !== null) throw new Error(`dp exited (${child.exitCode})`);
@@ -159,7 +161,7 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
     const dpRes = results.get('dp');
     if (dpRes) {
       try {
-        dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? [], opts.forwarderNice);
+        dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? [], opts.forwarderNice, opts.dpWorkers);
         ctrl = new BenchCtrl(ctrlPath);
         for (const m of inlineConfig(lab.wlMac, lab.ucMac)) await ctrl.call(m);
         await measure(lab, opts, dpRes, dp.pid);

@@ -4,6 +4,7 @@
  *   node dist/scripts/bench.js [--secs 5] [--tcp-runs 3] [--udp-runs 3]
  *        [--paths kernel,detour,naive,dp] [--no-offline] [--no-live] [--dp-prof DIR]
  *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
+ *        [--dp-workers N]       (dp -n N; default 1)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
@@ -24,6 +25,7 @@ interface Args {
   live: boolean;
   dpProf?: string;
   forwarderNice?: number;
+  dpWorkers?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -43,6 +45,9 @@ function parseArgs(argv: string[]): Args {
   const niceText = get('--forwarder-nice');
   const nice = niceText === undefined ? undefined : Number(niceText);
   if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19)) throw new Error(`--forwarder-nice must be an integer in -20..19, got ${niceText}`);
+  const workersText = get('--dp-workers');
+  const dpWorkers = workersText === undefined ? undefined : Number(workersText);
+  if (dpWorkers !== undefined && (!Number.isInteger(dpWorkers) || dpWorkers < 1 || dpWorkers > 64)) throw new Error(`--dp-workers must be an integer in 1..64, got ${workersText}`);
   return {
     secs: num('--secs', 5),
     tcpRuns: num('--tcp-runs', 3),
@@ -52,6 +57,7 @@ function parseArgs(argv: string[]): Args {
     live: !argv.includes('--no-live'),
     ...(dpProf ? { dpProf } : {}),
     ...(nice !== undefined ? { forwarderNice: nice } : {}),
+    ...(dpWorkers !== undefined ? { dpWorkers } : {}),
   };
 }
 
@@ -89,6 +95,7 @@ async function main(): Promise<number> {
       udpRuns: args.udpRuns,
       paths: args.paths,
       ...(args.forwarderNice !== undefined ? { forwarderNice: args.forwarderNice } : {}),
+      ...(args.dpWorkers !== undefined ? { dpWorkers: args.dpWorkers } : {}),
       ...(args.dpProf ? { dpNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.dpProf}`] } : {}),
       log,
     });
