@@ -148,7 +148,9 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
     expect(existsSync(agent.apiPath)).toBe(false);
     agent = new AgentProcess(specPath, rulesPath, prefix);
     await agent.start();
-    expect(await rules()).toEqual(rulesBefore);
+    // Hit counts may still grow from reports of connections made before the restart.
+    const identity = (rs: AllowRule[]) => rs.map(({ hits: _h, lastUsed: _l, ...rest }) => rest);
+    expect(identity(await rules())).toEqual(identity(rulesBefore));
     expect((await agent.status()).workloads.find((w) => w.name === 'web')?.mode).toBe('protect');
     expect(await tcDump()).toEqual(dumpBefore);
     expect(namespacesWith(prefix).sort()).toEqual(nsBefore);
