@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
 import type { PipelineCounters } from '../../dp/pipeline.js';
+import { fourDatagrams, ipv4HeaderChecksum, udpFrame } from '../helpers/steered-frames.js';
 
 /**
  * A minimal lab of our own: one namespace with a veth pair vbr↔vth (offloads off), the
@@ -20,43 +21,9 @@ const TAP_UCMAC = '4e:65:75:56:00:b5';
 const UNKNOWN_UCMAC = '4e:65:75:56:00:c0';
 const PEER_MAC = '02:99:00:00:00:01';
 
-const FOUR = [
-  '{"ctrl_cfg_internal_net":{"flag":3,"subnet_addr":[{"ip":"198.18.0.0","mask":"255.254.0.0"},{"ip":"198.18.0.66","mask":"255.255.255.0","iptype":"devip"}]}}',
-  '{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}',
-  `{"ctrl_add_mac":{"iface":"vth","mac":"${WL_MAC}","ucmac":"${UCMAC}","bcmac":"ff:ff:ff:00:00:b4","oldmac":"","pmac":"","pips":null}}`,
-  `{"ctrl_cfg_mac":{"tap":false,"macs":["${WL_MAC}"]}}`,
-];
+const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
-function mac(s: string): Buffer {
-  return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
-}
-function ip4(s: string): Buffer {
-  return Buffer.from(s.split('.').map(Number));
-}
-function ipChecksum(h: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
-/** Ethernet/IPv4/UDP frame (UDP checksum 0 = none, legal for IPv4). */
-function udpFrame(da: string, sa: string, sip: string, dip: string, sport: number, dport: number, payload: Buffer): Buffer {
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(sport, 0);
-  udp.writeUInt16BE(dport, 2);
-  udp.writeUInt16BE(8 + payload.length, 4);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + 8 + payload.length, 2);
-  ip.writeUInt16BE(0x1234, 4);
-  ip[8] = 64;
-  ip[9] = 17;
-  ip4(sip).copy(ip, 12);
-  ip4(dip).copy(ip, 16);
-  ip.writeUInt16BE(ipChecksum(ip), 10);
-  return Buffer.concat([mac(da), mac(sa), Buffer.from([0x08, 0x00]), ip, udp, payload]);
-}
 
 const ingress = (n: number, da = UCMAC): Buffer =>
   udpFrame(da, PEER_MAC, '198.18.0.1', '198.18.0.2', 40000 + n, 5353, Buffer.from(`ingress-${n}`));
@@ -169,7 +136,7 @@ describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
     const badLen = Buffer.from(good);
     badLen.writeUInt16BE(1400, 14 + 2); // total length far beyond the frame
     badLen.writeUInt16BE(0, 14 + 10);
-    badLen.writeUInt16BE(ipChecksum(badLen.subarray(14, 34)), 14 + 10);
+    badLen.writeUInt16BE(ipv4HeaderChecksum(badLen.subarray(14, 34)), 14 + 10);
     const badVersion = Buffer.from(good);
     badVersion[14] = 0x35; // IP version 3
     const headerOnly = good.subarray(0, 14); // Ethernet header, no IPv4 header at all

@@ -6,6 +6,7 @@ import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../help
 import type { PipelineCounters } from '../../dp/pipeline.js';
 import { ringAddon } from '../../dp/io/ring-native.js';
 import { RING_TX_MODES } from '../../dp/io/ring-port.js';
+import { fourDatagrams, udpFrame as steeredUdp } from '../helpers/steered-frames.js';
 
 /**
  * The ring backend specifics (dp --io ring): a burst far larger than one batch comes back
@@ -59,39 +60,12 @@ const UCMAC = '4e:65:75:56:00:b4';
 const PEER_MAC = '02:99:00:00:00:01';
 const MTU = 1500;
 
-const FOUR = [
-  '{"ctrl_cfg_internal_net":{"flag":3,"subnet_addr":[{"ip":"198.18.0.0","mask":"255.254.0.0"},{"ip":"198.18.0.66","mask":"255.255.255.0","iptype":"devip"}]}}',
-  '{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}',
-  `{"ctrl_add_mac":{"iface":"vth","mac":"${WL_MAC}","ucmac":"${UCMAC}","bcmac":"ff:ff:ff:00:00:b4","oldmac":"","pmac":"","pips":null}}`,
-  `{"ctrl_cfg_mac":{"tap":false,"macs":["${WL_MAC}"]}}`,
-];
+const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
-const mac = (s: string): Buffer => Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
-const ip4 = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
-function ipChecksum(h: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
-/** Ethernet(/802.1Q)/IPv4/UDP toward the workload (DA = its ucmac), UDP checksum 0. */
+/** Ethernet(/802.1Q)/IPv4/UDP toward the workload (DA = its ucmac). */
 function udpFrame(n: number, payload: Buffer, vlan?: number): Buffer {
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(40000 + (n % 20000), 0);
-  udp.writeUInt16BE(5353, 2);
-  udp.writeUInt16BE(8 + payload.length, 4);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + 8 + payload.length, 2);
-  ip.writeUInt16BE(n & 0xffff, 4);
-  ip[8] = 64;
-  ip[9] = 17;
-  ip4('198.18.0.1').copy(ip, 12);
-  ip4('198.18.0.2').copy(ip, 16);
-  ip.writeUInt16BE(ipChecksum(ip), 10);
-  const tag = vlan === undefined ? Buffer.alloc(0) : Buffer.from([0x81, 0x00, vlan >> 8, vlan & 0xff]);
-  return Buffer.concat([mac(UCMAC), mac(PEER_MAC), tag, Buffer.from([0x08, 0x00]), ip, udp, payload]);
+  return steeredUdp(UCMAC, PEER_MAC, '198.18.0.1', '198.18.0.2', 40000 + (n % 20000), 5353, payload, vlan === undefined ? undefined : [vlan]);
 }
 const MARKER = udpFrame(1, Buffer.from('marker'));
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DP_BIN, DpClient, startDp, stopDp, tempSockPath, type DpProcess, type ReplyObject } from '../helpers/dp-client.js';
 import { ringAddon } from '../../dp/io/ring-native.js';
+import { fourDatagrams, udpFrame } from '../helpers/steered-frames.js';
 
 /**
  * `dp -n 2`: two worker threads share vth through one PACKET_FANOUT_HASH group. Own lab:
@@ -46,40 +47,8 @@ const CLIENT_IP = '198.18.1.1';
 const WL_IP = '198.18.0.2';
 const FLOWS = 64;
 
-const FOUR = [
-  '{"ctrl_cfg_internal_net":{"flag":3,"subnet_addr":[{"ip":"198.18.0.0","mask":"255.254.0.0"},{"ip":"198.18.0.66","mask":"255.255.255.0","iptype":"devip"}]}}',
-  '{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}',
-  `{"ctrl_add_mac":{"iface":"vth","mac":"${WL_MAC}","ucmac":"${UCMAC}","bcmac":"ff:ff:ff:00:00:b4","oldmac":"","pmac":"","pips":null}}`,
-  `{"ctrl_cfg_mac":{"tap":false,"macs":["${WL_MAC}"]}}`,
-];
+const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
-function mac(s: string): Buffer {
-  return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
-}
-function ip4(s: string): Buffer {
-  return Buffer.from(s.split('.').map(Number));
-}
-function ipChecksum(h: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-function udpFrame(da: string, sa: string, sip: string, dip: string, sport: number, dport: number, payload: Buffer): Buffer {
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(sport, 0);
-  udp.writeUInt16BE(dport, 2);
-  udp.writeUInt16BE(8 + payload.length, 4);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + 8 + payload.length, 2);
-  ip[8] = 64;
-  ip[9] = 17;
-  ip4(sip).copy(ip, 12);
-  ip4(dip).copy(ip, 16);
-  ip.writeUInt16BE(ipChecksum(ip), 10);
-  return Buffer.concat([mac(da), mac(sa), Buffer.from([0x08, 0x00]), ip, udp, payload]);
-}
 
 /** Flow i of a batch: client sport → workload dport 6000+i (ingress: DA is the ucmac), and the reply (egress). */
 const ingress = (sport: number, i: number, da = UCMAC): Buffer =>
