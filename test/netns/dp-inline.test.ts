@@ -5,6 +5,7 @@ import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
 import type { PipelineCounters } from '../../dp/pipeline.js';
 import { fourDatagrams, ipv4HeaderChecksum, udpFrame } from '../helpers/steered-frames.js';
+import { netnsDel, vthPairUp } from '../helpers/vth-lab.js';
 
 /**
  * A minimal lab of our own: one namespace with a veth pair vbr↔vth (offloads off), the
@@ -52,20 +53,7 @@ async function pipelineCounters(): Promise<PipelineCounters> {
 
 describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
   beforeAll(async () => {
-    sh('ip', 'netns', 'add', NS);
-    // No IPv6: the links' own router solicitations / MLD reports would show up on vbr.
-    sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
-    sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
-    for (const l of ['vbr', 'vth']) {
-      sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '2048', 'up');
-      sh('nsenter', `--net=/run/netns/${NS}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
-    }
-    // Until linkwatch activates the qdisc (noop → noqueue), frames sent on vbr vanish.
-    for (let i = 0; i < 100; i++) {
-      const l = sh('ip', '-n', NS, 'link', 'show', 'vbr') + sh('ip', '-n', NS, 'link', 'show', 'vth');
-      if (!l.includes('qdisc noop') && !l.includes('state DOWN') && !l.includes('LOWERLAYERDOWN')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await vthPairUp(NS);
     dp = await startDp({ netns: NS, ctrl: tempSockPath('dpin') });
     // The four datagrams, as-is, from a plain unbound python unixgram client.
     sh('python3', SEND, dp.ctrl, ...FOUR);
@@ -81,11 +69,7 @@ describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
   afterAll(async () => {
     cli?.close();
     if (dp) await stopDp(dp);
-    try {
-      sh('ip', 'netns', 'del', NS);
-    } catch {
-      /* gone */
-    }
+    netnsDel(NS);
   });
 
   it('the four datagrams opened vth and registered an inline EP', async () => {

@@ -7,6 +7,7 @@ import type { PipelineCounters } from '../../dp/pipeline.js';
 import { ringAddon } from '../../dp/io/ring-native.js';
 import { RING_TX_MODES } from '../../dp/io/ring-port.js';
 import { fourDatagrams, udpFrame as steeredUdp } from '../helpers/steered-frames.js';
+import { netnsDel, vthPairUp } from '../helpers/vth-lab.js';
 
 /**
  * The ring backend specifics (dp --io ring): a burst far larger than one batch comes back
@@ -95,18 +96,7 @@ for (const tx of RING_TX_MODES) {
     }
 
     beforeAll(async () => {
-      sh('ip', 'netns', 'add', NS);
-      sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
-      sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
-      for (const l of ['vbr', 'vth']) {
-        sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU), 'up');
-        sh('nsenter', `--net=/run/netns/${NS}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
-      }
-      for (let i = 0; i < 100; i++) {
-        const l = sh('ip', '-n', NS, 'link', 'show', 'vbr') + sh('ip', '-n', NS, 'link', 'show', 'vth');
-        if (!l.includes('qdisc noop') && !l.includes('state DOWN') && !l.includes('LOWERLAYERDOWN')) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await vthPairUp(NS, MTU);
       dp = await startDp({ netns: NS, ctrl: tempSockPath('dpring'), args: ['--io', 'ring', '--ring-tx', tx] });
       sh('python3', SEND, dp.ctrl, ...FOUR);
       cli = new DpClient(dp.ctrl);
@@ -117,11 +107,7 @@ for (const tx of RING_TX_MODES) {
     afterAll(async () => {
       cli?.close();
       if (dp) await stopDp(dp);
-      try {
-        sh('ip', 'netns', 'del', NS);
-      } catch {
-        /* gone */
-      }
+      netnsDel(NS);
     });
 
     it('runs on the ring backend', () => {

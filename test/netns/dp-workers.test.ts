@@ -6,6 +6,7 @@ import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DP_BIN, DpClient, startDp, stopDp, tempSockPath, type DpProcess, type ReplyObject } from '../helpers/dp-client.js';
 import { ringAddon } from '../../dp/io/ring-native.js';
 import { fourDatagrams, udpFrame } from '../helpers/steered-frames.js';
+import { netnsDel, vthPairUp } from '../helpers/vth-lab.js';
 
 /**
  * `dp -n 2`: two worker threads share vth through one PACKET_FANOUT_HASH group. Own lab:
@@ -89,18 +90,7 @@ async function rxReaches(base: number, n: number): Promise<void> {
 
 describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout group (own netns lab)', () => {
   beforeAll(async () => {
-    sh('ip', 'netns', 'add', NS);
-    sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
-    sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
-    for (const l of ['vbr', 'vth']) {
-      sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '2048', 'up');
-      sh('nsenter', `--net=/run/netns/${NS}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
-    }
-    for (let i = 0; i < 100; i++) {
-      const l = sh('ip', '-n', NS, 'link', 'show', 'vbr') + sh('ip', '-n', NS, 'link', 'show', 'vth');
-      if (!l.includes('qdisc noop') && !l.includes('state DOWN') && !l.includes('LOWERLAYERDOWN')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await vthPairUp(NS);
     dp = await startDp({ netns: NS, ctrl: tempSockPath('dpw'), args: ['-n', '2', '--io', 'ring'] });
     sh('python3', SEND, dp.ctrl, ...FOUR);
     cli = new DpClient(dp.ctrl);
@@ -117,11 +107,7 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
   afterAll(async () => {
     cli?.close();
     if (dp) await stopDp(dp);
-    try {
-      sh('ip', 'netns', 'del', NS);
-    } catch {
-      /* gone */
-    }
+    netnsDel(NS);
   });
 
   it('the four datagrams configured every worker: one merged reply per query, configuration not multiplied', async () => {
