@@ -5,18 +5,11 @@
  * packet, never per forwarded packet, so building a string key here is acceptable.
  */
 import { isViolation } from '../../shared/policy-actions.js';
-import { EVENT_SCHEMA_VERSION, type ConnectionRecord, type EventRecord, type ViolationRecord } from '../../shared/events/schema.js';
+import { EVENT_SCHEMA_VERSION, type ConnectionRecord, type EventRecord, type FlowDecision, type ViolationRecord } from '../../shared/events/schema.js';
 
-export interface ConnectionSample {
-  ep: string;
-  client: string;
-  server: string;
-  serverPort: number;
-  proto: number;
-  ingress: boolean;
+/** A session outcome to account: the flow and decision, whether the peer is external, and when. */
+export interface ConnectionSample extends FlowDecision {
   external: boolean;
-  ruleId: number;
-  action: number;
   nowSec: number;
 }
 

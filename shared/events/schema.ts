@@ -5,10 +5,8 @@
  */
 export const EVENT_SCHEMA_VERSION = 1;
 
-/** Connections aggregated per (ep, client, server, server port, proto, direction, rule, action). */
-export interface ConnectionRecord {
-  type: 'connection';
-  v: number;
+/** The flow a connection or violation record is about, and the policy decision on it. */
+export interface FlowDecision {
   /** Workload MAC of the endpoint the session belongs to ("" offline). */
   ep: string;
   client: string;
@@ -18,11 +16,17 @@ export interface ConnectionRecord {
   proto: number;
   /** true: the workload is the server (traffic came in to it). */
   ingress: boolean;
-  /** Peer outside ctrl_cfg_internal_net. */
-  external: boolean;
   ruleId: number;
   /** PolicyAction code (0 open, 1 learn, 2 allow, 6 violate, 7 deny). */
   action: number;
+}
+
+/** Connections aggregated per (ep, client, server, server port, proto, direction, rule, action). */
+export interface ConnectionRecord extends FlowDecision {
+  type: 'connection';
+  v: number;
+  /** Peer outside ctrl_cfg_internal_net. */
+  external: boolean;
   /** Bytes since the previous report of this key, both directions. */
   bytes: number;
   /** Sessions started since the previous report of this key. */
@@ -35,17 +39,9 @@ export interface ConnectionRecord {
 }
 
 /** One policy violation (action ≥ VIOLATE), deduplicated per key within a report interval. */
-export interface ViolationRecord {
+export interface ViolationRecord extends FlowDecision {
   type: 'violation';
   v: number;
-  ep: string;
-  client: string;
-  server: string;
-  serverPort: number;
-  proto: number;
-  ingress: boolean;
-  ruleId: number;
-  action: number;
   /** true when the packet was dropped (inline endpoint, DENY). */
   dropped: boolean;
   /** How many packets hit this violation in the interval. */
