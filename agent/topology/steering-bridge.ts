@@ -21,16 +21,8 @@ export function servicePair(agentNs: string, vbrIfindex: number): ServicePair {
   return { agentNs, vbr: VBR, vth: VTH, vbrIfindex };
 }
 
-export function steeredPort(p: {
-  workload: string;
-  agentNs: string;
-  vex: string;
-  vin: string;
-  vexIfindex: number;
-  vinIfindex: number;
-  wlMac: string;
-  mode: Mode;
-}): SteeredPort {
+/** A port as the topology knows it (a workload mode, no ucmac yet) → the steering's view. */
+export function steeredPort(p: Omit<SteeredPort, 'ucMac' | 'mode'> & { mode: Mode }): SteeredPort {
   return { ...p, ucMac: ucmacForIfindex(p.vexIfindex), mode: steeringModeOf(p.mode) };
 }
 
