@@ -63,8 +63,11 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
     expect(await tcpWorks(ns('host'), WEB.ip, 8080)).toBe(true);
     const learned = await waitFor(async () => (await ruleFor('web', 8080, 'tcp')) && (await ruleFor('web', 0, 'icmp')), 10_000);
     expect(learned).toBeTruthy();
-    // The rules file is written and readable by a person.
-    const text = readFileSync(rulesPath, 'utf8');
+    // The rules file is written (right after the rules are learned) and readable by a person.
+    const text = await waitFor(async () => {
+      const t = existsSync(rulesPath) ? readFileSync(rulesPath, 'utf8') : '';
+      return t.includes('port: 8080') ? t : '';
+    }, 5000);
     expect(text).toContain('to: web');
     expect(text).toContain('port: 8080');
   });
