@@ -9,7 +9,7 @@ import {
   MAP_COUNTERS, MAP_PORTS, MAP_UCMACS, PROG_VBR, PROG_VEX, PROG_VIN, mapDeleteArgv, mapPath, mapUpdateArgv,
   portKey, portValue, progPath, ucKey, ucValue,
 } from './bpf-maps.js';
-import { readIngress, type IngressState } from './tc-state.js';
+import { qdiscRemoval, readIngress, type IngressState } from './tc-state.js';
 import { checkPair, checkPort } from './validate.js';
 
 /** Our one filter per device: clsact ingress, pref 1, handle 1. */
@@ -127,10 +127,7 @@ export class BpfSteering implements SteeringBackend {
   async planRemovePort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan> {
     checkPort(port, pair);
     const plan = emptyPlan();
-    for (const dev of [port.vex, port.vin]) {
-      const st = await readIngress(pair.agentNs, dev);
-      if (st.qdisc) plan.tc.push(`qdisc del dev ${dev} ${st.qdisc}`);
-    }
+    for (const dev of [port.vex, port.vin]) plan.tc.push(...(await qdiscRemoval(pair.agentNs, dev)));
     if (await mapHasKey(this.pinDir, MAP_UCMACS, ucKey(port.ucMac)))
       plan.commands.push(mapDeleteArgv(this.pinDir, MAP_UCMACS, ucKey(port.ucMac)));
     for (const ifx of [port.vexIfindex, port.vinIfindex])
@@ -141,8 +138,7 @@ export class BpfSteering implements SteeringBackend {
   async planRemoveService(pair: ServicePair): Promise<SteeringPlan> {
     checkPair(pair);
     const plan = emptyPlan();
-    const st = await readIngress(pair.agentNs, pair.vbr);
-    if (st.qdisc) plan.tc.push(`qdisc del dev ${pair.vbr} ${st.qdisc}`);
+    plan.tc.push(...(await qdiscRemoval(pair.agentNs, pair.vbr)));
     // Unpinning does not pull programs out from under filters still attached elsewhere:
     // the kernel keeps them alive until their last filter goes.
     if (existsSync(this.pinDir)) plan.commands.push(['rm', '-rf', this.pinDir]);

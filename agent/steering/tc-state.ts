@@ -79,3 +79,9 @@ function parseJsonArray<T>(text: string): T[] {
     return [];
   }
 }
+
+/** The tc line that removes `dev`'s ingress/clsact qdisc (its filters go with it), or none. */
+export async function qdiscRemoval(ns: string, dev: string): Promise<string[]> {
+  const st = await readIngress(ns, dev);
+  return st.qdisc ? [`qdisc del dev ${dev} ${st.qdisc}`] : [];
+}

@@ -1,7 +1,7 @@
 import { TollgateError } from '../../shared/errors.js';
 import { emptyPlan, type ServicePair, type SteeredPort, type SteeringBackend, type SteeringMode, type SteeringPlan } from './backend.js';
 import { applySteeringPlan } from './apply.js';
-import { readIngress, type IngressState } from './tc-state.js';
+import { qdiscRemoval, readIngress, type IngressState } from './tc-state.js';
 import {
   PREF_ALL, PREF_IP, PREF_IPV6, PREF_SWAP_IP, PREF_SWAP_IPV6, catchAllRule, serviceLines, unicastRule, unicastRules,
   vbrPref, vbrRules,
@@ -95,18 +95,14 @@ export class U32Steering implements SteeringBackend {
     const vbr = await readIngress(pair.agentNs, pair.vbr);
     for (const p of [vbrPref(port.vinIfindex), vbrPref(port.vexIfindex)])
       if (vbr.filters.has(p)) plan.tc.push(`filter del dev ${pair.vbr} parent ffff: pref ${p}`);
-    for (const dev of [port.vin, port.vex]) {
-      const st = await readIngress(pair.agentNs, dev);
-      if (st.qdisc) plan.tc.push(`qdisc del dev ${dev} ${st.qdisc}`);
-    }
+    for (const dev of [port.vin, port.vex]) plan.tc.push(...(await qdiscRemoval(pair.agentNs, dev)));
     return plan;
   }
 
   async planRemoveService(pair: ServicePair): Promise<SteeringPlan> {
     checkPair(pair);
     const plan = emptyPlan();
-    const st = await readIngress(pair.agentNs, pair.vbr);
-    if (st.qdisc) plan.tc.push(`qdisc del dev ${pair.vbr} ${st.qdisc}`);
+    plan.tc.push(...(await qdiscRemoval(pair.agentNs, pair.vbr)));
     return plan;
   }
 
