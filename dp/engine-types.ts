@@ -31,11 +31,8 @@ export interface SessionStartEvent extends SessionTuple {
   ruleId: number;
 }
 
-export interface SessionEndEvent extends SessionTuple {
-  type: 'session.end';
-  ts: number;
-  reason: SessionEndReason;
-  durationMs: number;
+/** What a session carried and how it was decided: in its end event and in session lists. */
+export interface SessionStats {
   tcpState?: string;
   pktsToServer: number;
   pktsToClient: number;
@@ -43,6 +40,13 @@ export interface SessionEndEvent extends SessionTuple {
   bytesToClient: number;
   action: number;
   ruleId: number;
+}
+
+export interface SessionEndEvent extends SessionTuple, SessionStats {
+  type: 'session.end';
+  ts: number;
+  reason: SessionEndReason;
+  durationMs: number;
 }
 
 export interface MalformedEvent {
@@ -77,16 +81,9 @@ export interface SessionPolicyEvent extends SessionTuple {
 
 export type EngineEvent = SessionStartEvent | SessionEndEvent | MalformedEvent | PolicyDenyEvent | SessionPolicyEvent;
 
-export interface SessionRecord extends SessionTuple {
+export interface SessionRecord extends SessionTuple, SessionStats {
   startMs: number;
   lastMs: number;
-  tcpState?: string;
-  pktsToServer: number;
-  pktsToClient: number;
-  bytesToServer: number;
-  bytesToClient: number;
-  action: number;
-  ruleId: number;
 }
 
 /** Reused by the engine for every policy question (no allocation). sip = client, dip = server. */
