@@ -1,90 +1,212 @@
-import type { Command } from 'commander';
-import { loadLabSpec } from '../topology/spec.js';
-import { labNamespaces } from '../topology/spec.js';
+import { existsSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import ipaddr from 'ipaddr.js';
+import { labNamespaces, loadLabSpec, type Mode, type SteeringChoice } from '../topology/spec.js';
 import { apiSocketPath, callDaemon } from '../daemon/api.js';
-import { Daemon } from '../daemon/daemon.js';
+import { Daemon, defaultStateDir, type WorkloadStatus } from '../daemon/daemon.js';
+import { openRuntime, RUNTIME_CHOICES } from '../runtime/detect.js';
+import { parseSelectors } from '../runtime/identity.js';
+import { offlineDecision, parseOciState } from '../runtime/oci-hook.js';
 import { createLogger } from '../../shared/log.js';
-import { TollgateError } from '../../shared/errors.js';
+import { isTollgateError, TollgateError } from '../../shared/errors.js';
 import type { AllowRule } from '../learn/rule.js';
 import { POLICY_ACTION_NAMES } from '../../shared/policy-actions.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
-import { action, print } from './common.js';
+import { action, print, steeringOption } from './common.js';
 
-/** Where a lab's rules file lives unless --rules says otherwise. */
-export function defaultRulesPath(labId: string): string {
-  return `/var/lib/tollgate/${labId}/rules.yaml`;
+/** Where an instance's rules file lives unless --rules says otherwise. */
+export function defaultRulesPath(name: string): string {
+  return `${defaultStateDir(name)}/rules.yaml`;
 }
 
-async function apiPathFor(spec?: string): Promise<string> {
-  return apiSocketPath(labNamespaces(await loadLabSpec(spec)).agent);
+/** The default instance name when neither --name nor a spec says. */
+export const DEFAULT_INSTANCE = 'tollgate';
+
+export interface InstanceFlags {
+  name?: string;
+  config?: string;
 }
 
-/** `agent run`, `agent mode`, `agent rules`: the daemon and the commands that talk to it. */
+/**
+ * Which daemon a command talks to: --name, else the lab of --config, else the default
+ * instance when one runs, else the embedded lab's (the demo's) daemon.
+ */
+export async function apiPathFor(flags: InstanceFlags): Promise<string> {
+  if (flags.name) return apiSocketPath(checkInstanceName(flags.name));
+  if (flags.config) return apiSocketPath(labNamespaces(await loadLabSpec(flags.config)).agent);
+  const def = apiSocketPath(DEFAULT_INSTANCE);
+  if (existsSync(def)) return def;
+  return apiSocketPath(labNamespaces(await loadLabSpec()).agent);
+}
+
+export function checkInstanceName(name: string): string {
+  if (!/^[a-z][a-z0-9-]{0,15}$/.test(name)) throw new TollgateError('EBADARG', `--name "${name}" must match ^[a-z][a-z0-9-]{0,15}$ (it names a network namespace)`, 'name');
+  return name;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const nameOption = () => new Option('--name <name>', 'agent instance (default: the lab of --config, else "tollgate")');
+
+/** `agent run`, `agent mode`, `agent rules`, `agent workloads`, `agent hook`: the daemon and the commands that talk to it. */
 export function registerDaemonCommands(program: Command): void {
   program
     .command('run')
-    .description('run the agent daemon: topology, steering, dp supervision, learning, mode switching')
-    .option('--config <file>', 'lab spec (YAML/JSON); default: the embedded lab')
-    .option('--rules <file>', 'rules file (default /var/lib/tollgate/<lab>/rules.yaml)')
+    .description('run the agent daemon: containers from the runtime (and/or a lab), steering, dp supervision, learning, mode switching')
+    .addOption(nameOption())
+    .option('--config <file>', 'lab spec (YAML/JSON) whose workloads to build and enforce too')
+    .option('--rules <file>', 'rules file (default /var/lib/tollgate/<name>/rules.yaml)')
+    .addOption(new Option('--runtime <kind>', 'container runtime to follow').choices([...RUNTIME_CHOICES]).default('auto'))
+    .option('--runtime-socket <path>', 'Docker-API socket of dockerd or `podman system service`')
+    .option('--select <label=value>', 'only containers with this label (repeatable; all must match)', collect, [])
+    .option('--internal-net <cidr>', 'an internal (east-west) network besides the runtime\'s (repeatable)', collect, [])
+    .addOption(new Option('--default-mode <mode>', 'mode of groups not seen before').choices(['learn', 'monitor', 'protect']).default('learn'))
+    .option('--hooks-dir <dir>', 'install the OCI hook here (podman: a hooks_dir of containers.conf) so containers are enrolled before their first packet')
+    .addOption(steeringOption())
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
     .action(
-      action(async (flags: { config?: string; rules?: string; reportInterval: string }) => {
-        const spec = await loadLabSpec(flags.config);
-        const labId = labNamespaces(spec).agent;
-        const log = createLogger('agent');
+      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; steering?: string; reportInterval: string }) => {
+        const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
         const interval = Number(flags.reportInterval);
         if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
           throw new TollgateError('EBADARG', `--report-interval must be a number of seconds in (0, 3600], got "${flags.reportInterval}"`);
         }
-        const d = new Daemon({ spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log, reportInterval: interval });
+        for (const c of flags.internalNet) if (!isCidr(c)) throw new TollgateError('EBADARG', `--internal-net "${c}" is not a CIDR`, 'internal-net');
+        const selectors = parseSelectors(flags.select);
+        const runtime = await openRuntime(flags.runtime, flags.runtimeSocket);
+        if (!spec && !runtime)
+          throw new TollgateError('ENORUNTIME', 'no container runtime answered (tried podman and docker sockets) and no lab spec was given; pass --runtime-socket PATH, or --config SPEC for a lab');
+        const name = flags.name ? checkInstanceName(flags.name) : spec ? labNamespaces(spec).agent : DEFAULT_INSTANCE;
+        const log = createLogger('agent');
+        const d = new Daemon({
+          name,
+          ...(spec ? { spec } : {}),
+          rulesPath: flags.rules ?? defaultRulesPath(name),
+          log,
+          runtime,
+          selectors,
+          internalNets: flags.internalNet,
+          defaultMode: flags.defaultMode,
+          ...(flags.hooksDir ? { hooksDir: flags.hooksDir } : {}),
+          ...(flags.steering ? { steering: flags.steering as SteeringChoice } : {}),
+          reportInterval: interval,
+        });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);
         process.once('SIGINT', shutdown);
         await d.start();
-        process.stdout.write(`agent running for lab ${labId}; API ${d.apiPath}\n`);
+        process.stdout.write(`agent ${name} running (enforcer ${d.agentNs}${runtime ? `, ${runtime.kind} at ${runtime.socketPath}` : ''}); API ${d.apiPath}\n`);
       }),
     );
 
   program
     .command('mode')
-    .description('switch a workload to learn, monitor or protect')
-    .argument('<workload>')
+    .description('switch a group (or the group of a container or workload) to learn, monitor or protect')
+    .argument('<group>', 'group name, container name or workload name')
     .argument('<mode>', 'learn | monitor | protect')
+    .addOption(nameOption())
     .option('--config <file>', 'lab spec of the running daemon')
     .action(
-      action(async (workload: string, mode: string, flags: { config?: string }) => {
-        const r = (await callDaemon(await apiPathFor(flags.config), 'mode', { workload, mode })) as { from: string; to: string };
-        print([`${workload}: ${r.from} → ${r.to}`]);
+      action(async (group: string, mode: string, flags: InstanceFlags) => {
+        const r = (await callDaemon(await apiPathFor(flags), 'mode', { group, mode }, STATE_CHANGE_TIMEOUT_MS)) as { group: string; from: string; to: string; members: number };
+        print([`${r.group}: ${r.from} → ${r.to} (${r.members} workload${r.members === 1 ? '' : 's'})`]);
       }),
     );
 
   program
     .command('rules')
-    .description('learned and user rules with hit counts and last use')
+    .description('learned and user rules between groups, with hit counts and last use')
+    .addOption(nameOption())
     .option('--config <file>', 'lab spec of the running daemon')
+    .option('--group <group>', 'only rules of this group')
     .option('--json', 'machine-readable output')
     .option('--delete <id>', 'remove a rule (sessions it allowed are cut in protect mode)')
     .action(
-      action(async (flags: { config?: string; json?: boolean; delete?: string }) => {
-        const path = await apiPathFor(flags.config);
+      action(async (flags: InstanceFlags & { json?: boolean; delete?: string; group?: string }) => {
+        const path = await apiPathFor(flags);
         if (flags.delete !== undefined) {
           const id = Number(flags.delete);
           if (!Number.isInteger(id) || id <= 0) throw new TollgateError('EBADARG', `--delete needs a rule id, got "${flags.delete}"`);
-          await callDaemon(path, 'rule-delete', { id });
+          await callDaemon(path, 'rule-delete', { id }, STATE_CHANGE_TIMEOUT_MS);
           print([`rule ${id} removed`]);
           return;
         }
-        const rules = (await callDaemon(path, 'rules')) as AllowRule[];
+        const rules = (await callDaemon(path, 'rules', flags.group ? { group: flags.group } : {})) as AllowRule[];
         if (flags.json) return print([JSON.stringify(rules, null, 2)]);
         print(formatRules(rules));
       }),
     );
+
+  program
+    .command('workloads')
+    .description('the workloads the daemon enforces: container, id, group, mode, IP, MAC, state and since when')
+    .addOption(nameOption())
+    .option('--config <file>', 'lab spec of the running daemon')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (flags: InstanceFlags & { json?: boolean }) => {
+        const ws = (await callDaemon(await apiPathFor(flags), 'workloads')) as WorkloadStatus[];
+        if (flags.json) return print([JSON.stringify(ws, null, 2)]);
+        print(formatWorkloads(ws));
+      }),
+    );
+
+  program
+    .command('hook')
+    .description('OCI createRuntime hook (run by the container runtime, OCI state on stdin): enrol the container before its process starts')
+    .requiredOption('--name <name>', 'agent instance')
+    .action(
+      action(async (flags: { name: string }) => {
+        const name = checkInstanceName(flags.name);
+        const st = parseOciState(await readStdin());
+        try {
+          const r = (await callDaemon(apiSocketPath(name), 'hook-enrol', { id: st.id, pid: st.pid, annotations: st.annotations ?? {} }, HOOK_TIMEOUT_MS)) as { enrolled: number; warning?: string };
+          if (r.warning) process.stderr.write(`tollgate: ${r.warning}\n`);
+        } catch (e) {
+          if (isTollgateError(e) && e.code === 'ENODAEMON') {
+            const refusal = offlineDecision(defaultStateDir(name), st, name);
+            if (refusal) throw new TollgateError('EHOOKREFUSED', refusal);
+            process.stderr.write(`tollgate: agent ${name} is not running; container ${st.id.slice(0, 12)} starts and is enrolled when the agent resyncs\n`);
+            return;
+          }
+          throw e;
+        }
+      }),
+    );
+}
+
+/** State changes queue behind each other in the daemon: wait for the answer, do not give up behind its back. */
+const STATE_CHANGE_TIMEOUT_MS = 300_000;
+/** Under the hook's own timeout in the hook file (30 s). */
+const HOOK_TIMEOUT_MS = 25_000;
+
+async function readStdin(): Promise<string> {
+  let s = '';
+  for await (const chunk of process.stdin) s += String(chunk);
+  return s;
+}
+
+function isCidr(s: string): boolean {
+  try {
+    ipaddr.parseCIDR(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function formatWorkloads(ws: readonly WorkloadStatus[]): string[] {
+  if (!ws.length) return ['no workloads'];
+  const head = ['workload', 'container', 'group', 'mode', 'ip', 'mac', 'state', 'since'];
+  const rows = ws.map((w) => [w.name, w.container?.slice(0, 12) ?? '-', w.group, w.mode, w.ip || '-', w.mac, `${w.steeringMode} (${w.reason})`, w.since]);
+  const wd = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(wd[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)];
 }
 
 export function formatRules(rules: readonly AllowRule[]): string[] {
   if (!rules.length) return ['no rules yet'];
-  const head = ['id', 'from', 'to', 'port', 'proto', 'origin', 'hits', 'last used'];
-  const rows = rules.map((r) => [String(r.id), r.from, r.to, String(r.port), r.proto, r.origin, String(r.hits), r.lastUsed ?? '-']);
+  const head = ['id', 'from', 'to', 'port', 'proto', 'applies at', 'origin', 'hits', 'last used'];
+  const rows = rules.map((r) => [String(r.id), r.from, r.to, String(r.port), r.proto, r.side === 'both' ? 'both ends' : r.side === 'egress' ? 'client egress' : 'server ingress', r.origin, String(r.hits), r.lastUsed ?? '-']);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
   return [line(head), ...rows.map(line)];
@@ -92,11 +214,12 @@ export function formatRules(rules: readonly AllowRule[]): string[] {
 
 export function formatDaemonStatus(s: DaemonStatus): string[] {
   const out = [
-    `agent: lab ${s.lab}, steering ${s.steering}`,
+    `agent: ${s.name} (enforcer ${s.agentNs}), steering ${s.steering}, runtime ${s.runtime ? `${s.runtime.kind} ${s.runtime.connected ? 'connected' : `DISCONNECTED (${s.runtime.lastError ?? '?'})`}` : 'none'}`,
     `dp: ${s.dp.healthy ? 'healthy' : 'NOT healthy'} (pid ${s.dp.pid ?? '-'}, restarts ${s.dp.restarts}, last keep-alive ${s.dp.lastKeepAlive ?? '-'})`,
     `rules: ${s.rules}; events received ${s.events.received}, violations ${s.events.violations}, dropped by dp ${s.events.eventsDroppedByDp}`,
   ];
-  for (const w of s.workloads) out.push(`  ${w.name.padEnd(10)} ${w.ip.padEnd(15)} ${w.mode.padEnd(8)} (${w.steeringMode}) ucmac ${w.ucmac ?? '-'}`);
+  for (const g of s.groups) out.push(`group ${g.name}: ${g.mode} (${g.members} workload${g.members === 1 ? '' : 's'})`);
+  for (const w of s.workloads) out.push(`  ${w.name.padEnd(12)} ${w.group.padEnd(10)} ${w.ip.padEnd(15)} ${w.mode.padEnd(8)} (${w.steeringMode}) ucmac ${w.ucmac ?? '-'}`);
   if (s.counters) {
     const d = s.counters.device;
     out.push(`counters: rx ${d.rx ?? 0}, tx ${d.tx ?? 0}, dropped ${d.rxDrop ?? 0}, sessions ${d.totalSessions ?? 0}`);

@@ -13,15 +13,16 @@ export function registerPullRestore(program: Command): void {
     .description("pull a namespace's eth0 inline behind the enforcer namespace (vex/vin), keeping MAC, addresses and routes")
     .requiredOption('--netns <ns>', 'namespace name or path (/run/netns/X, /proc/PID/ns/net)')
     .option('--agent-ns <name>', 'enforcer namespace', DEFAULT_AGENT_NS)
-    .option('--name <label>', 'port label (links vex-<label>/vin-<label>)')
+    .option('--label <label>', 'port label (links vex-<label>/vin-<label>)')
+    .option('--group <group>', 'policy group of the workload (default: the label)')
     .addOption(new Option('--mode <mode>', 'workload mode').choices(['learn', 'monitor', 'protect']).default('learn'))
     .addOption(steeringOption())
     .addOption(noSteeringOption())
     .option('--dry-run', 'print the commands only')
     .action(
-      action(async (o: { netns: string; agentNs: string; name?: string; mode: Mode; steering?: string | false; dryRun?: boolean }) => {
+      action(async (o: { netns: string; agentNs: string; label?: string; group?: string; mode: Mode; steering?: string | false; dryRun?: boolean }) => {
         const steering: SteeringChoice = o.steering === false ? 'none' : ((o.steering as SteeringChoice | undefined) ?? 'auto');
-        const r = await pullPort({ ns: o.netns, agentNs: o.agentNs, mode: o.mode, steering, dryRun: o.dryRun === true, ...(o.name ? { label: o.name } : {}) });
+        const r = await pullPort({ ns: o.netns, agentNs: o.agentNs, mode: o.mode, steering, dryRun: o.dryRun === true, ...(o.label ? { label: o.label } : {}), ...(o.group ? { group: o.group } : {}) });
         print(o.dryRun ? r.commands : [`pulled ${o.netns} eth0 as ${r.vex}/${r.vin} in ${o.agentNs}`]);
       }),
     );

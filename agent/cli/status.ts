@@ -12,8 +12,13 @@ export function registerStatus(program: Command): void {
     .description('what exists: namespaces, links (ifindex, MAC, state), workloads with mode and steering')
     .argument('[spec]', 'lab spec file')
     .option('--json', 'machine-readable output')
+    .option('--name <name>', 'an agent instance without a lab: only its daemon status')
     .action(
-      action(async (path: string | undefined, flags: { json?: boolean }) => {
+      action(async (path: string | undefined, flags: { json?: boolean; name?: string }) => {
+        if (flags.name && !path) {
+          const st = (await callDaemon(apiSocketPath(flags.name), 'status', {}, 5000)) as DaemonStatus;
+          return print(flags.json ? [JSON.stringify({ agent: st }, null, 2)] : formatDaemonStatus(st));
+        }
         const spec = await loadLabSpec(path);
         const s = await labStatus(spec);
         // The running daemon (if any) adds modes, dp health and counters.

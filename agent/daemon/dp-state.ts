@@ -11,10 +11,10 @@ import type { WorkloadView } from '../policy/compile.js';
 export const SERVICE_IFACE = 'vth';
 
 export interface DesiredDp {
-  /** CIDR of the east-west address space (everything else is external). */
-  internalNet: string;
+  /** IPv4 CIDRs of the east-west address space (everything else is external). */
+  internalNets: readonly string[];
   workloads: readonly WorkloadView[];
-  /** Workload name → its unique steering MAC. */
+  /** Port label → its unique steering MAC. */
   ucmacs: ReadonlyMap<string, string>;
 }
 
@@ -28,20 +28,37 @@ export function endpointMessages(_name: string, mac: string, _ucmac: string, mod
   return [{ ctrl_cfg_mac: { macs: [mac], tap: MODES[mode].tap } }];
 }
 
+/** One workload's endpoint and tap flag (its policy follows from the policy compiler). */
+export function registerMessages(w: WorkloadView, ucmac: string): object[] {
+  // NeuVector's pips are IPv4 (the dp's schema says so); IPv6 addresses only feed the rules.
+  const ips = [...new Set([w.ip, ...(w.ips ?? [])].filter((a) => a && !a.includes(':')))];
+  return [
+    { ctrl_add_mac: { iface: SERVICE_IFACE, mac: w.mac, ucmac, bcmac: bcmacOf(ucmac), oldmac: '', pmac: '', pips: ips.map((ip) => ({ ip })) } },
+    { ctrl_cfg_mac: { macs: [w.mac], tap: MODES[w.mode].tap } },
+  ];
+}
+
+/** IPv4 CIDRs as the dp's subnet list (the dp's internal/external test is IPv4). */
+export function internalNetMessage(cidrs: readonly string[]): object {
+  const subnets = [];
+  for (const c of cidrs) {
+    const [addr, bits] = ipaddr.parseCIDR(c);
+    if (addr.kind() !== 'ipv4') continue;
+    subnets.push({ ip: ipaddr.IPv4.networkAddressFromCIDR(c).toString(), mask: ipaddr.IPv4.subnetMaskFromPrefixLength(bits).toString() });
+  }
+  return { ctrl_cfg_internal_net: { flag: 3, subnet_addr: subnets } };
+}
+
 export function desiredDpMessages(d: DesiredDp): object[] {
-  const [addr, bits] = ipaddr.parseCIDR(d.internalNet);
-  const mask = ipaddr.IPv4.subnetMaskFromPrefixLength(bits).toString();
   const out: object[] = [
-    { ctrl_cfg_internal_net: { flag: 3, subnet_addr: [{ ip: addr.toString(), mask }] } },
+    internalNetMessage(d.internalNets),
     // ICMP is learned and enforced like TCP/UDP (NeuVector allows all ICMP unless told).
     { ctrl_enable_icmp_policy: { enable_icmp_policy: true } },
     { ctrl_add_srvc_port: { iface: SERVICE_IFACE, jumboframe: false } },
   ];
   for (const w of d.workloads) {
     const ucmac = d.ucmacs.get(w.name);
-    if (!ucmac) continue;
-    out.push({ ctrl_add_mac: { iface: SERVICE_IFACE, mac: w.mac, ucmac, bcmac: bcmacOf(ucmac), oldmac: '', pmac: '', pips: [{ ip: w.ip }] } });
-    out.push({ ctrl_cfg_mac: { macs: [w.mac], tap: MODES[w.mode].tap } });
+    if (ucmac) out.push(...registerMessages(w, ucmac));
   }
   return out;
 }

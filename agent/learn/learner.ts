@@ -1,8 +1,8 @@
 /**
  * Consumes the dp's connection records: sessions reported as LEARN become allow rules
- * (deduplicated per client peer, server peer, server port and protocol), and sessions
- * that matched a rule count as hits on it. Peers are named by workload when the address
- * is a known workload, otherwise by a host CIDR.
+ * (deduplicated per client peer, server peer, server port and protocol) for the side that
+ * reported them, and sessions that matched a rule count as hits on it. Peers are named by
+ * group when the address is a known workload's, otherwise by a host CIDR.
  */
 import type { ConnectionRecord } from '../../shared/events/schema.js';
 import { PolicyAction } from '../../shared/policy-actions.js';
@@ -15,9 +15,10 @@ export interface LearnResult {
   hit: AllowRule[];
 }
 
-function peerName(ip: string, workloads: readonly WorkloadView[]): string {
-  const w = workloads.find((x) => x.ip === ip);
-  if (w) return w.name;
+/** The group of the workload with address `ip`, else the address as a host CIDR. */
+export function peerName(ip: string, workloads: readonly WorkloadView[]): string {
+  const w = workloads.find((x) => x.ip === ip || x.ips?.includes(ip));
+  if (w) return w.group;
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
@@ -30,7 +31,10 @@ export function learnFrom(records: readonly ConnectionRecord[], store: RuleStore
       const from = peerName(c.client, workloads);
       const to = peerName(c.server, workloads);
       const port = proto === 'icmp' || proto === 'icmpv6' ? 0 : c.serverPort;
-      const { rule, added } = store.add({ from, to, port, proto, origin: 'learned' });
+      // Learned only for the end that reported it, the one in learn mode: a learning client
+      // opens its own egress, never the ingress of a server that is not learning.
+      const side = c.ingress ? 'ingress' : 'egress';
+      const { rule, added } = store.add({ from, to, side, port, proto, origin: 'learned' });
       if (added) res.added.push(rule);
     } else if (c.action === PolicyAction.ALLOW && c.ruleId > 0 && c.sessions > 0) {
       const rule = store.byId(c.ruleId);

@@ -9,12 +9,13 @@ import { dirname, basename, join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { TollgateError } from '../../shared/errors.js';
-import { type AllowRule, LEARNED_ID_BASE, ruleKey } from './rule.js';
+import { type AllowRule, LEARNED_ID_BASE, mergeSides, ruleKey } from './rule.js';
 
 const ruleSchema = z.object({
   id: z.number().int().positive(),
   from: z.string().min(1),
   to: z.string().min(1),
+  side: z.enum(['both', 'egress', 'ingress']).default('both'),
   port: z.number().int().min(0).max(65535),
   proto: z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'any']),
   origin: z.enum(['learned', 'user']).default('user'),
@@ -25,7 +26,7 @@ const ruleSchema = z.object({
 
 const fileSchema = z.object({
   version: z.literal(1),
-  /** Workload name → mode; persisted so modes survive agent restarts. */
+  /** Group name → mode; persisted so modes survive agent restarts. */
   modes: z.record(z.string(), z.enum(['learn', 'monitor', 'protect'])).default({}),
   rules: z.array(ruleSchema).default([]),
 });
@@ -72,7 +73,7 @@ export class RuleStore {
   async save(): Promise<void> {
     const doc: RulesFile = { version: 1, modes: this.modes, rules: this.list() };
     const text =
-      '# Tollgate rules: learned and user allow rules, and workload modes.\n' +
+      '# Tollgate rules: learned and user allow rules between groups, and group modes.\n' +
       '# Edit freely (the agent re-reads it on start); keep ids unique.\n' +
       YAML.stringify(doc);
     await fs.mkdir(dirname(this.path), { recursive: true });
@@ -95,11 +96,19 @@ export class RuleStore {
     return this.rules.get(key);
   }
 
-  /** Adds a rule unless an identical one exists; returns it and whether it is new. */
+  /**
+   * Adds a rule unless an identical one exists; returns it and whether it changed (new,
+   * or an existing rule that now also applies at another side).
+   */
   add(r: Omit<AllowRule, 'id' | 'hits' | 'lastUsed' | 'createdAt'>): { rule: AllowRule; added: boolean } {
     const k = ruleKey(r);
     const have = this.rules.get(k);
-    if (have) return { rule: have, added: false };
+    if (have) {
+      const side = mergeSides(have.side, r.side);
+      if (side === have.side) return { rule: have, added: false };
+      have.side = side;
+      return { rule: have, added: true };
+    }
     const id = Math.max(LEARNED_ID_BASE - 1, ...[...this.rules.values()].map((x) => x.id)) + 1;
     const rule: AllowRule = { ...r, id, hits: 0, lastUsed: null, createdAt: new Date().toISOString() };
     this.rules.set(k, rule);

@@ -20,6 +20,8 @@ export interface IpLink {
   master?: string;
   ifalias?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  /** "ether", "loopback", …: which links a runtime gave a container. */
+  link_type?: string;
 }
 
 export interface IpAddrInfo {

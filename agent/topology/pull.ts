@@ -3,7 +3,7 @@ import { execute, formatCommands, ip, type Command } from './commands.js';
 import { readLinks, listNamespaces } from './ip-state.js';
 import { defaultPortLabel, freeIfindex, netnsPath, pinDirFor, VBR, VIN_IFINDEX_BASE, vexName, vinName } from './names.js';
 import { offloadCommand, offloadOffNew, readOffloads, type OffloadKey } from './offload.js';
-import { encodeMarker } from './port-marker.js';
+import { encodeMarker, type PortSource } from './port-marker.js';
 import { addrCommands, capturePort, neighbourCommands, routeCommands, type PortState } from './port-state.js';
 import { planCreateNamespace, planServicePair, serviceMtu } from './agent-ns.js';
 import type { Mode, SteeringChoice } from './spec.js';
@@ -31,6 +31,10 @@ export interface PullTarget {
   /** ifindex for the new vin in the enforcer namespace (see names.ts VIN_IFINDEX_BASE). */
   vinIfindex: number;
   ifname?: string;
+  /** Who owns the port (recorded in the marker); `agent pull` when not said. */
+  source?: PortSource;
+  containerId?: string;
+  group?: string;
 }
 
 /** The commands of a pull, from a captured (or, for a lab being built, expected) state. */
@@ -40,7 +44,16 @@ export function planPull(state: PortState, t: PullTarget, offloadsOn: readonly O
   const eth = state.ifname;
   const vex = vexName(t.label);
   const vin = vinName(t.label);
-  const marker = encodeMarker({ label: t.label, mode: t.mode, steering: t.steering, offloadsOn: [...offloadsOn], ...(state.alias ? { alias: state.alias } : {}) });
+  const marker = encodeMarker({
+    label: t.label,
+    mode: t.mode,
+    steering: t.steering,
+    offloadsOn: [...offloadsOn],
+    source: t.source ?? 'pull',
+    ...(t.containerId ? { containerId: t.containerId } : {}),
+    ...(t.group ? { group: t.group } : {}),
+    ...(state.alias ? { alias: state.alias } : {}),
+  });
   const mtu = String(state.mtu);
   return [
     { ...ip(W, 'link', 'set', eth, 'down'), note: `pull ${eth} of ${W} inline as ${vex}/${vin} in ${A}` },
@@ -70,6 +83,8 @@ export interface PullOptions {
   mode?: Mode;
   steering?: SteeringChoice;
   ifname?: string;
+  /** Policy group recorded in the marker (a daemon adopting the port uses it). */
+  group?: string;
   /** Only compute and return the commands. */
   dryRun?: boolean;
 }
@@ -103,7 +118,7 @@ export async function pullPort(o: PullOptions): Promise<PullResult> {
 
   const backend = await openSteering(choice, pinDirFor(o.agentNs));
   const steering = backend?.kind ?? 'none';
-  cmds.push(...planPull(state, { ns: path, agentNs: o.agentNs, label, mode, steering, ifname, vinIfindex: freeIfindex(agentLinks, VIN_IFINDEX_BASE) }, offloads.on));
+  cmds.push(...planPull(state, { ns: path, agentNs: o.agentNs, label, mode, steering, ifname, vinIfindex: freeIfindex(agentLinks, VIN_IFINDEX_BASE), source: 'pull', group: o.group ?? label }, offloads.on));
   const printed = formatCommands(cmds);
   if (o.dryRun) return { label, vex: vexName(label), vin: vinName(label), commands: printed };
   await execute(cmds);

@@ -1,3 +1,4 @@
+import { TollgateError } from '../../shared/errors.js';
 import type { SteeringBackend } from '../steering/index.js';
 import { planCreateNamespace, planServicePair, serviceMtu } from './agent-ns.js';
 import { execute, ip, type Command } from './commands.js';
@@ -5,7 +6,7 @@ import { readLinks } from './ip-state.js';
 import { portsIn, readLabState, workloadProblem, type LabState } from './lab-state.js';
 import { BRIDGE, freeIfindex, hostPeerName, VBR, VBR_IFINDEX, VIN_IFINDEX_BASE, vexName, vinName } from './names.js';
 import { OFFLOADS, offloadOffExisting, offloadOffNew } from './offload.js';
-import { encodeMarker } from './port-marker.js';
+import { encodeMarker, type PortMarker } from './port-marker.js';
 import { planPull } from './pull.js';
 import { labNamespaces, type LabSpec, type WorkloadSpec } from './spec.js';
 import { isEmptyPlan, servicePair, steeredPort, steeringCommands } from './steering-bridge.js';
@@ -67,6 +68,9 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
   const vbrIndex = state.agent.links.find((l) => l.ifname === VBR)?.ifindex ?? VBR_IFINDEX;
   for (const [label, p] of ports) {
     if (wanted.has(label)) continue;
+    // Only ports this lab built are the spec's to remove: a pulled namespace or an enrolled
+    // container that shares the enforcer is never deleted by a spec that does not list it.
+    if (!isLabPort(spec, state, label, p.marker)) continue;
     plan.changes.push(`remove workload ${label}`);
     if (steering && p.vex && p.vin && p.marker && p.marker.steering !== 'none') {
       const sp = steeredPort({ workload: label, agentNs: ns.agent, vex: p.vex.ifname, vin: p.vin.ifname, vexIfindex: p.vex.ifindex, vinIfindex: p.vin.ifindex, wlMac: p.vex.address ?? '', mode: p.marker.mode });
@@ -79,6 +83,11 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
   const takenVex = new Set<number>();
   const takenVin = new Set<number>();
   for (const w of spec.workloads) {
+    const existing = ports.get(w.name);
+    if (existing && !isLabPort(spec, state, w.name, existing.marker)) {
+      const owner = existing.marker?.containerId ? `container ${existing.marker.containerId.slice(0, 12)}` : 'a pulled namespace';
+      throw new TollgateError('EOWNED', `port ${vexName(w.name)} in ${ns.agent} belongs to ${owner}, not to this lab; rename workload "${w.name}" in the spec, or run "agent restore" on that namespace first`, `workloads.${w.name}`);
+    }
     const problem = workloadProblem(w, state);
     const marker = ports.get(w.name)?.marker;
     if (problem) {
@@ -106,6 +115,15 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
   return plan;
 }
 
+/**
+ * A port the lab built: marked `src=lab`, or (markers written before ports recorded their
+ * owner) one whose workload namespace is the lab's own `<prefix><label>`.
+ */
+export function isLabPort(spec: LabSpec, state: LabState, label: string, marker: PortMarker | null): boolean {
+  if (marker?.source) return marker.source === 'lab';
+  return state.namespaces.includes(labNamespaces(spec).workload(label)) || state.host.links.some((l) => l.ifname === hostPeerName(label));
+}
+
 /** The CNI's part (eth0 in the workload, its peer on the bridge), then the pull. */
 function buildWorkload(spec: LabSpec, w: WorkloadSpec, vexIndex: number, vinIndex: number, steering: string): Command[] {
   const ns = labNamespaces(spec);
@@ -130,7 +148,7 @@ function buildWorkload(spec: LabSpec, w: WorkloadSpec, vexIndex: number, vinInde
     routes: w.gateway ? [{ dst: 'default', gateway: w.gateway, dev: 'eth0' }] : [],
     neighbours: [],
   };
-  cmds.push(...planPull(expected, { ns: W, agentNs: ns.agent, label: w.name, mode: w.mode, steering, vinIfindex: vinIndex }, OFFLOADS.map((f) => f.key)));
+  cmds.push(...planPull(expected, { ns: W, agentNs: ns.agent, label: w.name, mode: w.mode, steering, vinIfindex: vinIndex, source: 'lab', group: w.name }, OFFLOADS.map((f) => f.key)));
   return cmds;
 }
 
@@ -180,6 +198,7 @@ export async function applyLab(spec: LabSpec, steering: SteeringBackend | null):
     const vbr = state.agent.links.find((l) => l.ifname === VBR);
     for (const [label, p] of portsIn(state.agent.links)) {
       if (spec.workloads.some((w) => w.name === label) || !p.vex || !p.vin || !p.marker) continue;
+      if (!isLabPort(spec, state, label, p.marker)) continue;
       const sp = steeredPort({ workload: label, agentNs: ns.agent, vex: p.vex.ifname, vin: p.vin.ifname, vexIfindex: p.vex.ifindex, vinIfindex: p.vin.ifindex, wlMac: p.vex.address ?? '', mode: p.marker.mode });
       await steering.applyPlan(ns.agent, await steering.planRemovePort(sp, servicePair(ns.agent, vbr?.ifindex ?? VBR_IFINDEX)));
     }

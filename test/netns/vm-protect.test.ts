@@ -52,7 +52,7 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
   const allowedPort = randomPort();
   let learned: AllowRule | undefined;
   const L = (): VmLab => lab!;
-  const workload = (mode: WorkloadView['mode']): WorkloadView => ({ name: WL_NAME, ip: GUEST_IP, mac: L().mac, mode });
+  const workload = (mode: WorkloadView['mode']): WorkloadView => ({ name: WL_NAME, group: WL_NAME, ip: GUEST_IP, mac: L().mac, mode });
 
   /** Waits (bounded) for an event record matching `pred`; records seen before count too. */
   async function waitForRecord<T extends EventRecord>(pred: (r: EventRecord) => r is T, timeoutMs = 15_000): Promise<T> {

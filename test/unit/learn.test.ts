@@ -8,8 +8,8 @@ import { policyMessages, type WorkloadView } from '../../agent/policy/compile.js
 import type { ConnectionRecord } from '../../shared/events/schema.js';
 
 const wls: WorkloadView[] = [
-  { name: 'web', ip: '198.18.0.10', mac: '02:00:00:00:00:0a', mode: 'learn' },
-  { name: 'db', ip: '198.18.0.11', mac: '02:00:00:00:00:0b', mode: 'protect' },
+  { name: 'web', group: 'web', ip: '198.18.0.10', mac: '02:00:00:00:00:0a', mode: 'learn' },
+  { name: 'db', group: 'db', ip: '198.18.0.11', mac: '02:00:00:00:00:0b', mode: 'protect' },
 ];
 const conn = (o: Partial<ConnectionRecord>): ConnectionRecord => ({
   type: 'connection', v: 1, ep: '', client: '198.18.0.1', server: '198.18.0.10', serverPort: 80, proto: 6,
@@ -47,15 +47,15 @@ describe('learning and the rules file', () => {
 
   it('compiles per-workload policy with ingress and egress rules, chunked under 8120 bytes', async () => {
     const store = new RuleStore('/nonexistent/never-written.yaml');
-    store.add({ from: '198.18.0.1/32', to: 'web', port: 80, proto: 'tcp', origin: 'learned' });
-    store.add({ from: 'web', to: 'db', port: 5432, proto: 'tcp', origin: 'learned' });
+    store.add({ from: '198.18.0.1/32', to: 'web', port: 80, proto: 'tcp', side: 'both', origin: 'learned' });
+    store.add({ from: 'web', to: 'db', port: 5432, proto: 'tcp', side: 'both', origin: 'learned' });
     const [webMsg] = policyMessages(wls[0]!, wls, store.list()) as { ctrl_cfg_policy: { flag: number; defact: number; rules: { ingress: boolean; sip: string; dip: string }[] } }[];
     expect(webMsg!.ctrl_cfg_policy.flag).toBe(3);
     expect(webMsg!.ctrl_cfg_policy.defact).toBe(1);
     expect(webMsg!.ctrl_cfg_policy.rules.map((r) => [r.ingress, r.sip, r.dip])).toEqual([
       [true, '198.18.0.1', '198.18.0.10'], [false, '198.18.0.10', '198.18.0.11'],
     ]);
-    for (let i = 0; i < 500; i++) store.add({ from: `198.19.${i >> 8}.${i & 255}/32`, to: 'db', port: 1000 + i, proto: 'udp', origin: 'user' });
+    for (let i = 0; i < 500; i++) store.add({ from: `198.19.${i >> 8}.${i & 255}/32`, to: 'db', port: 1000 + i, proto: 'udp', side: 'both', origin: 'user' });
     const msgs = policyMessages(wls[1]!, wls, store.list()) as { ctrl_cfg_policy: { flag: number; defact: number; rules: unknown[] } }[];
     expect(msgs.length).toBeGreaterThan(1);
     expect(msgs[0]!.ctrl_cfg_policy.flag).toBe(1);
