@@ -13,7 +13,10 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # clang/llvm/libbpf-dev/bpftool: the TC BPF steering program; iperf3: benchmarks;
 # tcpdump/tshark: captures in tests; util-linux: nsenter (tc in a netns without
 # the /sys remount that `ip netns exec` does, which would hide /sys/fs/bpf).
-PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++)
+# podman/docker.io (+ runc, netavark, aardvark-dns, iptables, which netavark needs here)
+# and busybox-static: the real-container tests, the demo and the container image built below.
+PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++
+      podman docker.io runc netavark aardvark-dns iptables busybox-static)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -26,8 +29,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer it up front.
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  # Package scripts must not start dockerd/containerd in the root namespace (their bridges
+  # would put addresses there): policy-rc.d 101 forbids service starts during the install.
+  made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ((made_policy)); then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # --- 2. npm dependencies --------------------------------------------------------
@@ -77,6 +85,25 @@ fi
 # --- 5. bpffs, for the pinned steering maps --------------------------------------
 if [[ $(id -u) -eq 0 ]] && ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf
+fi
+
+# --- 5b. the container image for tests and the demo ------------------------------------
+# No registry is reachable here: the image is Debian's static busybox (httpd, nc, sleep),
+# as a rootfs tarball that `podman import` / `docker import` take. Rebuilt only when the
+# busybox package changes.
+IMAGE_TAR=build/images/tollgate-busybox.tar
+BB=/bin/busybox
+if [[ -x $BB ]] && [[ ! -f $IMAGE_TAR || $BB -nt $IMAGE_TAR ]]; then
+  log "building $IMAGE_TAR"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,tmp,proc,sys,dev,etc,www,run}
+  cp "$BB" "$tmp/bin/busybox"
+  chroot "$tmp" /bin/busybox --install -s
+  echo 'tollgate test page' > "$tmp/www/index.html"
+  echo 'root:x:0:0:root:/:/bin/sh' > "$tmp/etc/passwd"
+  mkdir -p build/images
+  tar -C "$tmp" -cf "$IMAGE_TAR.tmp" . && mv "$IMAGE_TAR.tmp" "$IMAGE_TAR"
+  rm -rf "$tmp"
 fi
 
 # --- 6. dp and agent on PATH -----------------------------------------------------

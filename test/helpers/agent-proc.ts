@@ -27,12 +27,19 @@ export class AgentProcess {
   log = '';
   readonly apiPath: string;
 
-  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5') {
-    this.apiPath = apiSocketPath(`${prefix}agent`);
+  private readonly runArgs: string[];
+
+  /**
+   * A lab agent (`--config SPEC`), or with `instance` an agent of that name run with
+   * `instance.args` (e.g. a runtime socket and selectors) and no lab.
+   */
+  constructor(readonly specPath: string | null, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5', instance?: { name: string; args: string[] }) {
+    this.apiPath = apiSocketPath(instance ? instance.name : `${prefix}agent`);
+    this.runArgs = instance ? ['--name', instance.name, ...instance.args] : ['--config', specPath!];
   }
 
   async start(): Promise<void> {
-    const p = spawn('node', [agentBin, 'run', '--config', this.specPath, '--rules', this.rulesPath, '--report-interval', this.reportInterval], {
+    const p = spawn('node', [agentBin, 'run', ...this.runArgs, '--rules', this.rulesPath, '--report-interval', this.reportInterval], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
     });
