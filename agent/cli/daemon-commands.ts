@@ -61,10 +61,11 @@ export function registerDaemonCommands(program: Command): void {
     .option('--internal-net <cidr>', 'an internal (east-west) network besides the runtime\'s (repeatable)', collect, [])
     .addOption(new Option('--default-mode <mode>', 'mode of groups not seen before').choices(['learn', 'monitor', 'protect']).default('learn'))
     .option('--hooks-dir <dir>', 'install the OCI hook here (podman: a hooks_dir of containers.conf) so containers are enrolled before their first packet')
+    .option('--oci-wrapper <path>', 'write the wrapper runtime for dockerd here (dockerd --add-runtime tollgate=PATH --default-runtime tollgate): the same hook for dockerd')
     .addOption(steeringOption())
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
     .action(
-      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; steering?: string; reportInterval: string }) => {
+      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string }) => {
         const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
         const interval = Number(flags.reportInterval);
         if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
@@ -87,6 +88,7 @@ export function registerDaemonCommands(program: Command): void {
           internalNets: flags.internalNet,
           defaultMode: flags.defaultMode,
           ...(flags.hooksDir ? { hooksDir: flags.hooksDir } : {}),
+          ...(flags.ociWrapper ? { ociWrapper: flags.ociWrapper } : {}),
           ...(flags.steering ? { steering: flags.steering as SteeringChoice } : {}),
           reportInterval: interval,
         });

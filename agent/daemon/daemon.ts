@@ -10,7 +10,7 @@
  *  - switches group modes in an order that loses no packet of an allowed flow,
  *  - answers the CLI and the OCI hook over a root-only local socket.
  */
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { labNamespaces, type LabSpec, type Mode, type SteeringChoice } from '../topology/spec.js';
 import { applyLab, isLabPort } from '../topology/reconcile.js';
@@ -40,6 +40,7 @@ import type { ContainerInfo, ContainerRuntime, RuntimeEvent } from '../runtime/r
 import { RuntimeFollower } from '../runtime/follower.js';
 import { groupOf, isGroupName, selects } from '../runtime/identity.js';
 import { installHook, writeHookState } from '../runtime/oci-hook.js';
+import { installWrapper } from '../runtime/oci-wrapper.js';
 import { WorkloadRegistry, type Workload } from './workloads.js';
 import { Enroller } from './enrol.js';
 import { netnsInode } from './container-port.js';
@@ -58,8 +59,10 @@ export interface DaemonOptions {
   internalNets?: readonly string[];
   /** Mode of a group the agent has not seen before (default learn). */
   defaultMode?: Mode;
-  /** Install the OCI hook (enrolment before a container's first packet) in this directory. */
+  /** Install the OCI hook (enrolment before a container's first packet) in this directory (podman). */
   hooksDir?: string;
+  /** Write the wrapper runtime that adds the same hook for dockerd at this path. */
+  ociWrapper?: string;
   /** Steering without a spec (a spec names its own). */
   steering?: SteeringChoice;
   /** Where hook state lives (default /var/lib/tollgate/<name>). */
@@ -229,10 +232,14 @@ export class Daemon {
     this.api = new ApiServer(this.apiPath, (cmd, args) => this.handle(cmd, args));
     await this.api.start();
     // 5. The runtime: hook first (so no container starts unseen from now on), then list + events.
+    if (this.o.hooksDir || this.o.ociWrapper) this.writeHookState();
     if (this.o.hooksDir) {
-      this.writeHookState();
       const p = installHook(this.o.hooksDir, this.name);
       this.log.info({ hook: p }, 'OCI hook installed: containers are enrolled before their first packet');
+    }
+    if (this.o.ociWrapper) {
+      installWrapper(this.o.ociWrapper, this.name);
+      this.log.info({ wrapper: this.o.ociWrapper }, 'OCI wrapper runtime written: dockerd containers run through it are enrolled before their first packet');
     }
     if (this.o.runtime) {
       this.follower = new RuntimeFollower(this.o.runtime, { resync: (r) => this.resync(r), event: (e) => this.onRuntimeEvent(e) }, this.log.child({ part: 'runtime' }));
@@ -336,11 +343,19 @@ export class Daemon {
     const rt = this.o.runtime;
     if (!rt) return;
     if (e.kind === 'start' || e.kind === 'restart' || e.kind === 'connect' || e.kind === 'disconnect') {
-      void this.serial(async () => {
-        const c = await rt.inspect(e.id);
-        if (!c?.running || !this.selected(c.labels)) return;
-        await this.enrolOrRegroup(c, e.kind);
-      }).catch((err) => this.log.warn({ id: e.id.slice(0, 12), event: e.kind, err: errorMessage(err) }, 'enrolment failed'));
+      // Inspect outside the lock: a runtime holds its container lock while the container
+      // starts, and the start waits for our hook, which waits for the lock.
+      void rt
+        .inspect(e.id)
+        .then((c) => {
+          if (!c?.running || !this.selected(c.labels)) return;
+          return this.serial(async () => {
+            // The process may be gone by the time the lock is ours (stopped or restarted meanwhile).
+            if (!existsSync(`/proc/${c.pid}/ns/net`)) return;
+            await this.enrolOrRegroup(c, e.kind);
+          });
+        })
+        .catch((err) => this.log.warn({ id: e.id.slice(0, 12), event: e.kind, err: errorMessage(err) }, 'enrolment failed'));
     } else if (e.kind === 'die' || e.kind === 'destroy') {
       void this.serial(() => this.removeIfGone(e.id, e.kind)).catch((err) => this.log.warn({ id: e.id.slice(0, 12), err: errorMessage(err) }, 'removal failed'));
       if (e.kind === 'destroy') this.identities.delete(e.id);
@@ -455,7 +470,7 @@ export class Daemon {
   }
 
   private writeHookState(): void {
-    if (!this.o.hooksDir) return;
+    if (!this.o.hooksDir && !this.o.ociWrapper) return;
     const containers: Record<string, string> = {};
     for (const w of this.registry.all()) if (w.containerId) containers[w.containerId] = w.group;
     try {

@@ -6,7 +6,7 @@
  * containers' network is 198.18.<x>.0/24. stop() removes exactly what start() made.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type ExecResult } from '../../shared/exec.js';
@@ -126,6 +126,9 @@ export abstract class RuntimeLab {
     await this.stopService();
     await this.cleanupExtra();
     await run(['ip', 'netns', 'del', this.ns], { allowFail: true });
+    // dockerd and containerd leave bind mounts (netns files, rootfs) under their dirs.
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(this.dir + '/'));
+    for (const m of mounts.sort((a, b) => b.length - a.length)) await run(['umount', '-l', m], { allowFail: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -195,8 +198,12 @@ export class PodmanLab extends RuntimeLab {
 }
 
 export class DockerLab extends RuntimeLab {
+  /** dockerd's default runtime: the agent writes its OCI wrapper here (agent run --oci-wrapper). */
+  readonly wrapperPath: string;
+
   private constructor(ns: string, x: number) {
     super('docker', ns, `${ns}net`, `198.18.${x}`);
+    this.wrapperPath = join(this.dir, 'tollgate-runc');
   }
 
   static async create(ns: string, x: number): Promise<DockerLab> {
@@ -226,6 +233,7 @@ export class DockerLab extends RuntimeLab {
         'dockerd', '--host', `unix://${this.socket}`, '--data-root', `${d}/data`, '--exec-root', `${d}/exec`, '--pidfile', `${d}/dockerd.pid`,
         '--iptables=false', '--ip6tables=false', '--bridge=none', '--exec-opt', 'native.cgroupdriver=cgroupfs', '--storage-driver', 'vfs',
         '--containerd-namespace', `tg${this.ns}`, '--containerd-plugins-namespace', `tgp${this.ns}`,
+        '--add-runtime', `tollgate=${this.wrapperPath}`, '--default-runtime', 'tollgate',
       ]),
       process.env,
     );

@@ -1,0 +1,100 @@
+/**
+ * The same runtime adapter against dockerd (Debian's docker.io): discovery, enrolment,
+ * restart and removal, and the unprotected window of a restart measured. dockerd runs in
+ * a namespace of this run with its own data, exec root and sockets.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { AgentProcess, waitFor } from '../helpers/agent-proc.js';
+import { isRoot, testPrefix } from '../helpers/netns.js';
+import { DockerLab, runtimeUnavailable } from '../helpers/runtime-lab.js';
+import { run } from '../../shared/exec.js';
+import { defaultStateDir, type WorkloadStatus } from '../../agent/daemon/daemon.js';
+import type { AllowRule } from '../../agent/learn/rule.js';
+
+const skip = !isRoot ? 'needs root (namespaces, a container runtime)' : runtimeUnavailable('docker');
+if (skip) console.warn(`\n*** SKIPPING the dockerd runtime tests: ${skip} ***\n`);
+
+const PAGE = 'tollgate test page';
+
+describe.skipIf(skip)('dockerd containers under the agent', () => {
+  const prefix = testPrefix();
+  const name = `${prefix}ag`;
+  let lab: DockerLab;
+  let agent: AgentProcess;
+  const rulesDir = mkdtempSync(join(tmpdir(), 'tg-rt-rules-'));
+  const c = (n: string) => `${prefix}${n}`;
+  const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': prefix });
+  const workloads = async () => (await agent.call('workloads')) as WorkloadStatus[];
+  const vexLinks = async () => (JSON.parse((await run(['ip', '-n', name, '-json', 'link'])).stdout) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('vex-'));
+
+  beforeAll(async () => {
+    lab = await DockerLab.create(`${prefix}rt`, randomInt(100, 250));
+    agent = new AgentProcess(null, join(rulesDir, 'rules.yaml'), prefix, '0.5', {
+      name,
+      args: ['--runtime', 'docker', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--oci-wrapper', lab.wrapperPath],
+    });
+    await agent.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await lab?.stop();
+    await run(['node', join(process.cwd(), 'bin', 'agent.js'), 'down', '--name', name], { allowFail: true });
+    rmSync(defaultStateDir(name), { recursive: true, force: true });
+    rmSync(rulesDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('enrols containers before their first packet through the wrapper runtime, by group', async () => {
+    await lab.runContainer({ name: c('web'), labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'] });
+    await lab.runContainer({ name: c('cli'), labels: labels('client'), ip: lab.ip(20), cmd: ['sleep', '100000'] });
+    await lab.runContainer({ name: c('probe'), labels: labels('prober'), ip: lab.ip(30), cmd: ['sleep', '100000'] });
+    // `docker run -d` returns after runc create ran the hook: enrolled now, not eventually.
+    const ws = await workloads();
+    expect(ws.map((w) => [w.name, w.group, w.mode, w.ip, w.reason]).sort()).toEqual([
+      [c('cli'), 'client', 'learn', lab.ip(20), 'hook'],
+      [c('probe'), 'prober', 'learn', lab.ip(30), 'hook'],
+      [c('web'), 'web', 'learn', lab.ip(10), 'hook'],
+    ]);
+    expect((await vexLinks()).length).toBe(3);
+    expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
+    await waitFor(async () => ((await agent.call('rules')) as AllowRule[]).some((r) => r.from === 'client' && r.to === 'web' && r.port === 8080), 10_000);
+    for (const g of ['web', 'client']) expect((await agent.cli(['mode', g, 'protect', '--name', name])).code).toBe(0);
+    expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
+    expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
+  }, 180_000);
+
+  it('docker restart: re-enrolled by the hook before the process runs; the protected port never opens', async () => {
+    const before = (await workloads()).find((w) => w.name === c('web'))!;
+    const probe = lab.exec(c('probe'), ['sh', '-c', `for i in $(seq 1 10); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await lab.restart(c('web'));
+    const out = (await probe).stdout;
+    expect(out).toContain('#10');
+    expect(out).not.toContain(PAGE);
+    const after = (await workloads()).find((w) => w.name === c('web'))!;
+    expect(after.since).not.toBe(before.since);
+    expect(after).toMatchObject({ group: 'web', mode: 'protect', ip: lab.ip(10), reason: 'hook' });
+    expect((await vexLinks()).length).toBe(3);
+    expect(await waitFor(async () => (await lab.tcp(c('cli'), lab.ip(10), 8080)).includes(PAGE), 60_000)).toBe(true);
+  }, 180_000);
+
+  it('without the wrapper (runc directly) enrolment is event-driven: the window is measured', async () => {
+    await lab.runContainer({ name: c('plain'), labels: labels('plain'), ip: lab.ip(40), cmd: ['sleep', '100000'], extra: ['--runtime', 'runc'] });
+    const w = await waitFor(async () => (await workloads()).find((x) => x.name === c('plain')), 10_000);
+    expect(w).toMatchObject({ group: 'plain' });
+    expect(['start', 'connect']).toContain(w!.reason);
+    const startedAt = Date.parse((await lab.cli(['inspect', '-f', '{{.State.StartedAt}}', c('plain')])).stdout.trim());
+    console.log(`dockerd without the wrapper: enrolled ${Date.parse(w!.since) - startedAt} ms after the container's process started`);
+  }, 120_000);
+
+  it('docker rm -f: exactly its ports go', async () => {
+    await lab.cli(['rm', '-f', c('plain')]);
+    await waitFor(async () => !(await workloads()).some((w) => w.name === c('plain')), 10_000);
+    expect((await vexLinks()).length).toBe(3);
+    expect((await workloads()).map((w) => w.name).sort()).toEqual([c('cli'), c('probe'), c('web')]);
+  }, 120_000);
+});
