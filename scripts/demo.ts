@@ -1,5 +1,7 @@
 /**
- * `npm start`: the whole job on an embedded default, narrated for a newcomer.
+ * `npm start`: the whole job on an embedded default, narrated for a newcomer. With podman
+ * installed (scripts/setup.sh installs it) the demo uses real containers
+ * (scripts/demo-containers.ts); `--lab`, or a machine without podman, gets the lab below.
  *
  * Builds a lab (a host side and two workloads, web and db), runs the agent daemon and
  * the dp, lets the workloads talk in learn mode, shows the rules learned from that
@@ -21,6 +23,8 @@ import { netnsArgv, run } from '../shared/exec.js';
 import { newRunPrefix } from '../shared/run-id.js';
 import { POLICY_ACTION_NAMES } from '../shared/policy-actions.js';
 import { errorMessage } from '../shared/errors.js';
+import { containerDemo } from './demo-containers.js';
+import { runtimeUnavailable } from './fixtures/runtime-lab.js';
 
 const keep = process.argv.includes('--keep');
 const netcat = fileURLToPath(new URL('../../scripts/demo/netcat.py', import.meta.url));
@@ -80,7 +84,7 @@ async function show(list: Flow[]): Promise<boolean[]> {
 }
 
 async function main(): Promise<number> {
-  say('Tollgate demo: learn who talks to whom, then enforce it.');
+  say('Tollgate demo (lab): learn who talks to whom, then enforce it.');
   say(`Lab: namespaces ${ns.host} (the network, 198.18.0.1), ${ns.workload('web')} (198.18.0.10), ${ns.workload('db')} (198.18.0.11),`);
   say(`and ${ns.agent}, the enforcer namespace where the dp runs on vth.`);
   say();
@@ -147,6 +151,22 @@ async function cleanup(): Promise<void> {
   say('\nLab removed (namespaces, links, filters, BPF pins, processes). Run with --keep to look around first.');
 }
 
+// Real containers when podman is there (setup installs it), else the lab of namespaces.
+const noRuntime = process.argv.includes('--lab') ? '--lab given' : runtimeUnavailable('podman');
+if (!noRuntime) {
+  containerDemo(prefix, keep).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`demo failed: ${errorMessage(e)}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  say(`(no container runtime for the demo: ${noRuntime}; showing the lab demo instead)`);
+  runLabDemo();
+}
+
+function runLabDemo(): void {
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 main()
   .then(async (code) => {
@@ -158,3 +178,4 @@ main()
     await cleanup();
     process.exit(1);
   });
+}

@@ -10,7 +10,7 @@ import { randomInt } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { AgentProcess, writeSpec } from '../helpers/agent-proc.js';
-import { PodmanLab, runtimeUnavailable } from '../helpers/runtime-lab.js';
+import { PodmanLab, runtimeUnavailable } from '../../scripts/fixtures/runtime-lab.js';
 import { run } from '../../shared/exec.js';
 import { downLab } from '../../agent/topology/down.js';
 import { loadLabSpec } from '../../agent/topology/spec.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { AgentProcess, waitFor } from '../helpers/agent-proc.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
-import { DockerLab, runtimeUnavailable } from '../helpers/runtime-lab.js';
+import { DockerLab, runtimeUnavailable } from '../../scripts/fixtures/runtime-lab.js';
 import { run } from '../../shared/exec.js';
 import { defaultStateDir, type WorkloadStatus } from '../../agent/daemon/daemon.js';
 import type { AllowRule } from '../../agent/learn/rule.js';
