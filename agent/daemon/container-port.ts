@@ -55,6 +55,8 @@ export interface ContainerPortTarget {
   steering: string;
   containerId: string;
   group: string;
+  /** vin ifindexes other enrolments in flight have picked (pulls may run concurrently). */
+  reserved: Set<number>;
 }
 
 /** Pulls one interface inline (links only; no steering yet). */
@@ -62,14 +64,19 @@ export async function pullContainerPort(t: ContainerPortTarget): Promise<PulledC
   const agentLinks = await readLinks(t.agentNs);
   if (agentLinks.some((l) => l.ifname === vexName(t.label) || l.ifname === vinName(t.label)))
     throw new TollgateError('EALREADY', `${vexName(t.label)} already exists in ${t.agentNs}`, 'container');
-  const state = await capturePort(t.nsPath, t.ifname);
-  const offloads = await readOffloads(t.nsPath, t.ifname);
+  const [state, offloads] = await Promise.all([capturePort(t.nsPath, t.ifname), readOffloads(t.nsPath, t.ifname)]);
+  const vinIfindex = freeIfindex(agentLinks, VIN_IFINDEX_BASE, t.reserved);
+  t.reserved.add(vinIfindex);
   const cmds = planPull(
     state,
-    { ns: t.nsPath, agentNs: t.agentNs, label: t.label, mode: t.mode, steering: t.steering, ifname: t.ifname, vinIfindex: freeIfindex(agentLinks, VIN_IFINDEX_BASE), source: 'ctr', containerId: t.containerId, group: t.group },
+    { ns: t.nsPath, agentNs: t.agentNs, label: t.label, mode: t.mode, steering: t.steering, ifname: t.ifname, vinIfindex, source: 'ctr', containerId: t.containerId, group: t.group },
     offloads.on,
   );
-  await execute(cmds);
+  try {
+    await execute(cmds);
+  } finally {
+    t.reserved.delete(vinIfindex);
+  }
   const after = await readLinks(t.agentNs);
   const vex = after.find((l) => l.ifname === vexName(t.label));
   const vin = after.find((l) => l.ifname === vinName(t.label));

@@ -106,6 +106,8 @@ export interface DaemonStatus {
 
 /** Containers whose identity is not known when their hook runs are held here, protected, until it is. */
 export const UNIDENTIFIED_GROUP = 'unidentified';
+/** Containers enrolled at once by a resync. */
+const RESYNC_CONCURRENCY = 6;
 /** How long a hook waits for the runtime's create event (which carries the labels). */
 const IDENTITY_WAIT_MS = 3000;
 
@@ -363,17 +365,18 @@ export class Daemon {
   }
 
   /** Enrols a container, or (already enrolled by its hook) moves it out of the unidentified group. */
-  private async enrolOrRegroup(c: ContainerInfo, reason: string): Promise<void> {
+  private async enrolOrRegroup(c: ContainerInfo, reason: string, deferPeers = false): Promise<Workload[]> {
     const group = this.groupFor(c);
     const have = this.registry.ofContainer(c.id);
     const inode = netnsInode(`/proc/${c.pid}/ns/net`);
     if (have.length && have.every((w) => w.netnsInode === inode)) {
       for (const w of have) w.name = c.name;
       if (have.some((w) => w.group !== group)) await this.regroup(have, group);
-      return;
+      return [];
     }
-    await this.enroller.enrolContainer(c, group, reason);
-    this.writeHookState();
+    const ws = await this.enroller.enrolContainer(c, group, reason, { deferPeers });
+    if (!deferPeers) this.writeHookState();
+    return ws;
   }
 
   /** The container's ports go only when its netns is really gone (a hook may already have re-enrolled it). */
@@ -399,13 +402,22 @@ export class Daemon {
         this.internalNets = nets;
         if (this.supervisor?.healthy) await this.client().command(internalNetMessage(nets)).catch(() => undefined);
       }
-      for (const c of mine) {
-        try {
-          await this.enrolOrRegroup(c, 'resync');
-        } catch (e) {
-          this.log.warn({ container: c.name, err: errorMessage(e) }, 'enrolment failed');
+      const touched = new Set<string>();
+      // Containers are independent: enrol a few at a time (each waits mostly on ip/tc/bpftool).
+      const queue = [...mine];
+      const worker = async () => {
+        for (let c = queue.shift(); c; c = queue.shift()) {
+          try {
+            const ws = await this.enrolOrRegroup(c, 'resync', true);
+            for (const w of ws) for (const g of this.enroller.peersOf(w.group)) touched.add(g);
+          } catch (e) {
+            this.log.warn({ container: c.name, err: errorMessage(e) }, 'enrolment failed');
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: RESYNC_CONCURRENCY }, worker));
+      // One policy push for everything the batch touched (not one per container).
+      await this.enroller.pushGroups(touched);
       const ids = new Set(mine.map((c) => c.id));
       for (const w of this.registry.all()) if (w.source === 'ctr' && w.containerId && !ids.has(w.containerId)) await this.removeIfGone(w.containerId, 'gone (resync)');
       this.writeHookState();
@@ -573,13 +585,9 @@ export class Daemon {
   /** Steering and dp state of `ws` from mode `from` to `to`, in the order that loses no allowed packet. */
   private async applyMode(ws: readonly Workload[], from: Mode, to: Mode): Promise<void> {
     const goingInline = !MODES[to].tap && MODES[from].tap;
-    const pushDp = async () => {
-      if (!this.supervisor?.healthy) return; // the replay of the restarted dp carries the new mode
-      for (const w of ws) await this.enroller.register(w);
-    };
-    const steer = async () => {
-      for (const w of ws) await this.enroller.steer(w, to);
-    };
+    // Without a healthy dp nothing is sent: the replay of the restarted dp carries the new mode.
+    const pushDp = () => this.enroller.pushMode(ws, to);
+    const steer = () => this.enroller.steerMany(ws, to);
     if (goingInline) {
       // The dp must be ready to forward before the steering sends it the only copy.
       await pushDp();

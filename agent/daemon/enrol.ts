@@ -8,6 +8,7 @@ import { TollgateError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { DpClient } from '../dp-client/client.js';
 import { policyMessages } from '../policy/compile.js';
+import { MODES } from '../../shared/policy-actions.js';
 import type { ContainerInfo } from '../runtime/runtime.js';
 import type { SteeringBackend } from '../steering/index.js';
 import { findPortHome } from '../topology/port-home.js';
@@ -39,6 +40,9 @@ export interface EnrolContext {
 }
 
 export class Enroller {
+  /** vin ifindexes picked by pulls in flight (resync enrols several containers at once). */
+  private readonly reservedVin = new Set<number>();
+
   constructor(private readonly x: EnrolContext) {}
 
   private get log(): Logger {
@@ -58,6 +62,22 @@ export class Enroller {
     await b.applyPlan(this.x.agentNs, await b.planPort(sp, await this.pair()));
   }
 
+  /**
+   * Switches the mode of steered workloads: one plan for all of them where the backend
+   * can (BPF: map updates only), else port by port.
+   */
+  async steerMany(ws: readonly Workload[], mode: Mode): Promise<void> {
+    const b = this.x.backend();
+    if (!b || !ws.length) return;
+    if (!b.planModeSwitch) {
+      for (const w of ws) await this.steer(w, mode);
+      return;
+    }
+    const pair = await this.pair();
+    const ports = ws.map((w) => steeredPort({ workload: w.key, agentNs: this.x.agentNs, vex: `vex-${w.key}`, vin: `vin-${w.key}`, vexIfindex: w.vexIfindex, vinIfindex: w.vinIfindex, wlMac: w.mac, mode }));
+    await b.applyPlan(this.x.agentNs, b.planModeSwitch(ports, pair));
+  }
+
   /** The dp's view of one workload: endpoint, tap flag, policy. Sends nothing while the dp is down. */
   async register(w: Workload): Promise<void> {
     const c = this.x.dp();
@@ -65,6 +85,19 @@ export class Enroller {
     const view = this.x.registry.view(w);
     for (const m of registerMessages(view, w.ucmac)) await c.command(m);
     for (const m of policyMessages(view, this.x.registry.views(), this.x.store.list())) await c.command(m);
+  }
+
+  /**
+   * A mode change in the dp for many workloads: their policies (the default action moved)
+   * and the tap flag, one ctrl_cfg_mac per 256 MACs (the dp's limit per message).
+   */
+  async pushMode(ws: readonly Workload[], mode: Mode): Promise<void> {
+    const c = this.x.dp();
+    if (!c || !ws.length) return;
+    const views = this.x.registry.views();
+    const rules = this.x.store.list();
+    for (const w of ws) for (const m of policyMessages({ ...this.x.registry.view(w), mode }, views, rules)) await c.command(m);
+    for (let i = 0; i < ws.length; i += 256) await c.command({ ctrl_cfg_mac: { macs: ws.slice(i, i + 256).map((w) => w.mac), tap: MODES[mode].tap } });
   }
 
   /** Pushes the policies of every member of `groups` (a membership or rule change touched them). */
@@ -91,7 +124,7 @@ export class Enroller {
    * Enrols every interface of a running container, unless it already is enrolled in this
    * very netns. A container enrolled in an older netns (a restart) loses those ports first.
    */
-  async enrolContainer(c: ContainerInfo, group: string, reason: string): Promise<Workload[]> {
+  async enrolContainer(c: ContainerInfo, group: string, reason: string, o: { deferPeers?: boolean } = {}): Promise<Workload[]> {
     if (!c.running || c.pid <= 0) throw new TollgateError('ENONS', `container ${c.name || c.id.slice(0, 12)} is not running (no pid, so no netns)`, 'container');
     const nsPath = `/proc/${c.pid}/ns/net`;
     const inode = netnsInode(nsPath);
@@ -105,7 +138,7 @@ export class Enroller {
     const out: Workload[] = [];
     for (const [i, iface] of ifaces.entries()) {
       const label = containerPortLabel(c.id, i);
-      const p = await pullContainerPort({ agentNs: this.x.agentNs, nsPath, ifname: iface.ifname, label, mode, steering: this.x.backend()?.kind ?? 'none', containerId: c.id, group });
+      const p = await pullContainerPort({ agentNs: this.x.agentNs, nsPath, ifname: iface.ifname, label, mode, steering: this.x.backend()?.kind ?? 'none', containerId: c.id, group, reserved: this.reservedVin });
       const w: Workload = {
         key: label,
         name: ifaces.length > 1 ? `${c.name}/${iface.ifname}` : c.name,
@@ -134,7 +167,8 @@ export class Enroller {
       await this.steer(w, mode);
       this.log.info({ container: c.name, id: c.id.slice(0, 12), group, mode, port: label, ip: w.ip, mac: w.mac, reason }, 'enrolled');
     }
-    await this.pushGroups(this.peersOf(group));
+    // Members of peer groups now reach (or are reached by) this one: their policies name its address.
+    if (!o.deferPeers) await this.pushGroups(this.peersOf(group));
     return out;
   }
 
@@ -181,10 +215,11 @@ export class Enroller {
 
   /** Records a workload's mode in its vex marker (what adoption after a restart reads). */
   async mark(ws: readonly Workload[], mode: Mode): Promise<void> {
+    const ports = portsIn(await readLinks(this.x.agentNs));
     const cmds = [];
     for (const w of ws) {
-      const p = await readPort(this.x.agentNs, w.key);
-      if (p.marker && p.marker.mode !== mode) cmds.push(ip(this.x.agentNs, 'link', 'set', vexName(w.key), 'alias', encodeMarker({ ...p.marker, mode, group: w.group })));
+      const m = ports.get(w.key)?.marker;
+      if (m && (m.mode !== mode || m.group !== w.group)) cmds.push(ip(this.x.agentNs, 'link', 'set', vexName(w.key), 'alias', encodeMarker({ ...m, mode, group: w.group })));
     }
     await execute(cmds);
   }

@@ -64,9 +64,31 @@ export async function verifyTc(agentNs: string, tcLines: readonly string[]): Pro
   }
 }
 
+/**
+ * Runs argv commands in order; consecutive `bpftool map …` commands go through one
+ * `bpftool batch file -` (same order, one process), so switching the mode of a hundred
+ * ports is one process, not three hundred.
+ */
+export async function runCommands(cmds: readonly string[][]): Promise<void> {
+  let i = 0;
+  while (i < cmds.length) {
+    const c = cmds[i]!;
+    if (c[0] !== 'bpftool' || c[1] !== 'map') {
+      await run(c);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < cmds.length && cmds[j]![0] === 'bpftool' && cmds[j]![1] === 'map') j++;
+    if (j - i === 1) await run(c);
+    else await run(['bpftool', 'batch', 'file', '-'], { input: cmds.slice(i, j).map((x) => x.slice(1).join(' ')).join('\n') + '\n' });
+    i = j;
+  }
+}
+
 /** prepare (caller's ns) → `tc -batch -` in agentNs → commands → read-back check. */
 export async function applySteeringPlan(agentNs: string, plan: SteeringPlan): Promise<void> {
-  for (const argv of plan.prepare) await run(argv);
+  await runCommands(plan.prepare);
   if (plan.tc.length) {
     try {
       await runIn(agentNs, ['tc', '-batch', '-'], { input: plan.tc.join('\n') + '\n' });
@@ -74,7 +96,7 @@ export async function applySteeringPlan(agentNs: string, plan: SteeringPlan): Pr
       throw new TollgateError('ESTEERAPPLY', `tc batch in ${agentNs} failed: ${(e as Error).message}`);
     }
   }
-  for (const argv of plan.commands) await run(argv);
+  await runCommands(plan.commands);
   await verifyTc(agentNs, plan.tc);
 }
 

@@ -62,6 +62,12 @@ export interface SteeringBackend {
   /** Attach, or switch the mode of, one port's rule set (port.mode). Never leaves a gap
    *  in which an open connection's frames would be lost for good. */
   planPort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan>;
+  /**
+   * Optional: the mode of ports that are already steered (their filters attached), as one
+   * plan without reading the kernel state, for switching many ports at once. Backends
+   * without it are switched port by port with planPort.
+   */
+  planModeSwitch?(ports: readonly SteeredPort[], pair: ServicePair): SteeringPlan;
   /** Remove every filter and qdisc of this port (and its map entries). Missing links are fine. */
   planRemovePort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan>;
   /** Remove the vbr steering (and, for bpf, the pin directory). */

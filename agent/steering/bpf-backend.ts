@@ -102,10 +102,11 @@ export class BpfSteering implements SteeringBackend {
     return plan;
   }
 
-  async planPort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan> {
-    checkPort(port, pair);
-    const plan = emptyPlan();
-    const loaded = this.pinsComplete();
+  /**
+   * A port's map entries in the order that never misroutes: into inline the return path
+   * (vbr) learns first; into tap the ports stop sending to the dp first.
+   */
+  private entries(port: SteeredPort, pair: ServicePair): string[][] {
     const base = { vbrIfindex: pair.vbrIfindex, wlMac: port.wlMac, ucMac: port.ucMac, mode: port.mode };
     const vexEntry = mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vexIfindex),
       portValue({ ...base, ingressIfindex: port.vexIfindex, role: 'vex', peerIfindex: port.vinIfindex }));
@@ -113,11 +114,24 @@ export class BpfSteering implements SteeringBackend {
       portValue({ ...base, ingressIfindex: port.vinIfindex, role: 'vin', peerIfindex: port.vexIfindex }));
     const ucEntry = mapUpdateArgv(this.pinDir, MAP_UCMACS, ucKey(port.ucMac),
       ucValue({ ucMac: port.ucMac, vinIfindex: port.vinIfindex, vexIfindex: port.vexIfindex, wlMac: port.wlMac, mode: port.mode }));
+    return port.mode === 'inline' ? [ucEntry, vexEntry, vinEntry] : [vexEntry, vinEntry, ucEntry];
+  }
+
+  planModeSwitch(ports: readonly SteeredPort[], pair: ServicePair): SteeringPlan {
+    const plan = emptyPlan();
+    for (const p of ports) {
+      checkPort(p, pair);
+      plan.prepare.push(...this.entries(p, pair));
+    }
+    return plan;
+  }
+
+  async planPort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan> {
+    checkPort(port, pair);
+    const plan = emptyPlan();
+    const loaded = this.pinsComplete();
     // Entries before filters, so a new filter never sees a frame it has no data for.
-    // Into inline: the return path (vbr) learns first; into tap: the ports stop sending
-    // to the dp first. Either way no frame is steered somewhere that cannot send it on.
-    if (port.mode === 'inline') plan.prepare.push(ucEntry, vexEntry, vinEntry);
-    else plan.prepare.push(vexEntry, vinEntry, ucEntry);
+    plan.prepare.push(...this.entries(port, pair));
     const [vexSt, vinSt] = await Promise.all([readIngress(pair.agentNs, port.vex), readIngress(pair.agentNs, port.vin)]);
     plan.tc.push(...(await this.attachLines(port.vex, vexSt, PROG_VEX, !loaded)));
     plan.tc.push(...(await this.attachLines(port.vin, vinSt, PROG_VIN, !loaded)));
