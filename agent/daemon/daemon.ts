@@ -189,6 +189,12 @@ export class Daemon {
   async start(): Promise<void> {
     // 1. Rules and persisted modes first: a corrupt file stops us before anything changes.
     await this.store.load();
+    const rec = this.store.recovered;
+    if (rec)
+      this.log.error(
+        { rulesFile: this.store.path, reason: rec.reason, movedTo: rec.movedTo, lastGood: this.store.lastGoodPath, rules: this.store.list().length, modes: this.store.modes },
+        'the rules file was unusable: enforcing the last good rules and modes instead (never falling back to learn mode)',
+      );
     // 2. The enforcer namespace, steering, lab topology (idempotent).
     this.backend = await openSteering(this.spec?.steering ?? this.o.steering ?? 'auto', pinDirFor(this.agentNs));
     if (this.spec) {

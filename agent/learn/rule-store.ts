@@ -1,8 +1,9 @@
 /**
  * The rules file: YAML a person can read and edit, written atomically (temp file in the
- * same directory + fsync + rename) so a crash never leaves half a file. A file that does
- * not parse or validate is never overwritten: loading it throws ERULESFILE naming the
- * problem, and the daemon refuses to run until a person fixes or moves it.
+ * same directory + fsync + rename) so a crash never leaves half a file, with a last good
+ * copy beside it. An empty, cut-short or invalid file never loses rules or modes and never
+ * fails open: the last good copy is used and the bad file kept aside; without a copy,
+ * loading throws ERULESFILE naming the problem and the daemon refuses to run.
  */
 import { promises as fs } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
@@ -24,6 +25,28 @@ const ruleSchema = z.object({
   lastUsed: z.string().nullable().default(null),
 });
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** temp file in the same directory + fsync + rename: a crash never leaves half a file. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fh = await fs.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, path);
+}
+
 const fileSchema = z.object({
   version: z.literal(1),
   /** Group name → mode; persisted so modes survive agent restarts. */
@@ -33,59 +56,100 @@ const fileSchema = z.object({
 
 export type RulesFile = z.infer<typeof fileSchema>;
 
+/** The last line `save()` writes: a file without it was cut short (truncated). */
+const END_MARKER = '# end of tollgate rules';
+
 export class RuleStore {
   private rules = new Map<string, AllowRule>();
   modes: Record<string, 'learn' | 'monitor' | 'protect'> = {};
+  /**
+   * Set when load() had to fall back to the last good copy: why the file itself was not
+   * used, and where it was moved. The daemon logs it loudly.
+   */
+  recovered: { reason: string; movedTo: string | null } | null = null;
 
   constructor(readonly path: string) {}
 
-  /** Loads the file; a missing file is an empty store. Throws ERULESFILE on anything unreadable. */
+  /** The copy of the last state written or loaded successfully, beside the file. */
+  get lastGoodPath(): string {
+    return `${this.path}.last-good`;
+  }
+
+  /**
+   * Loads the file. A missing file with no last good copy is an empty store (a first
+   * start). A file that is missing, empty, cut short or invalid while a last good copy
+   * exists never drops rules or modes: the copy is loaded, the bad file is moved aside
+   * (never overwritten) and `recovered` says why. Without a copy, a bad file throws
+   * ERULESFILE naming the problem, and the agent refuses to start.
+   */
   async load(): Promise<void> {
+    const main = await this.parseFile(this.path);
+    if (main.ok && (main.complete || !(await exists(this.lastGoodPath)))) {
+      this.apply(main.doc);
+      return;
+    }
+    const problem = main.ok ? 'it is cut short (no end marker)' : main.problem;
+    if (main.missing && !(await exists(this.lastGoodPath))) return;
+    const good = await this.parseFile(this.lastGoodPath);
+    if (!good.ok) {
+      throw new TollgateError('ERULESFILE', `rules file ${this.path}: ${problem}, and no usable last good copy (${this.lastGoodPath}: ${good.problem}); fix or move it (it is never overwritten)`);
+    }
+    let movedTo: string | null = null;
+    if (!main.missing) {
+      movedTo = `${this.path}.bad-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await fs.rename(this.path, movedTo);
+    }
+    this.apply(good.doc);
+    this.recovered = { reason: problem, movedTo };
+    await this.save(); // the file again, from the last good state
+  }
+
+  private apply(doc: RulesFile): void {
+    this.rules.clear();
+    for (const r of doc.rules) this.rules.set(ruleKey(r), r);
+    this.modes = doc.modes;
+  }
+
+  private async parseFile(path: string): Promise<{ ok: true; doc: RulesFile; complete: boolean; missing?: false } | { ok: false; problem: string; missing: boolean }> {
     let text: string;
     try {
-      text = await fs.readFile(this.path, 'utf8');
+      text = await fs.readFile(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new TollgateError('ERULESFILE', `cannot read rules file ${this.path}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false, problem: 'it does not exist', missing: true };
+      return { ok: false, problem: `cannot be read: ${(e as Error).message}`, missing: false };
     }
+    if (!text.trim()) return { ok: false, problem: 'it is empty', missing: false };
     let doc: unknown;
     try {
       doc = YAML.parse(text);
     } catch (e) {
-      throw new TollgateError('ERULESFILE', `rules file ${this.path} is not valid YAML: ${(e as Error).message}; fix or move it (it is never overwritten)`);
+      return { ok: false, problem: `it is not valid YAML: ${(e as Error).message}`, missing: false };
     }
     const parsed = fileSchema.safeParse(doc ?? { version: 1 });
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new TollgateError('ERULESFILE', `rules file ${this.path}: ${issue.path.join('.') || '(root)'}: ${issue.message}; fix or move it (it is never overwritten)`);
+      return { ok: false, problem: `${issue.path.join('.') || '(root)'}: ${issue.message}`, missing: false };
     }
     const seen = new Set<number>();
-    this.rules.clear();
     for (const r of parsed.data.rules) {
-      if (seen.has(r.id)) throw new TollgateError('ERULESFILE', `rules file ${this.path}: duplicate rule id ${r.id}`);
+      if (seen.has(r.id)) return { ok: false, problem: `duplicate rule id ${r.id}`, missing: false };
       seen.add(r.id);
-      this.rules.set(ruleKey(r), r);
     }
-    this.modes = parsed.data.modes;
+    return { ok: true, doc: parsed.data, complete: text.trimEnd().endsWith(END_MARKER) };
   }
 
-  /** Writes the whole store atomically. */
+  /** Writes the whole store atomically, then the same text as the last good copy. */
   async save(): Promise<void> {
     const doc: RulesFile = { version: 1, modes: this.modes, rules: this.list() };
     const text =
       '# Tollgate rules: learned and user allow rules between groups, and group modes.\n' +
-      '# Edit freely (the agent re-reads it on start); keep ids unique.\n' +
-      YAML.stringify(doc);
+      '# Edit freely (the agent re-reads it on start); keep ids unique and the last line.\n' +
+      YAML.stringify(doc) +
+      END_MARKER +
+      '\n';
     await fs.mkdir(dirname(this.path), { recursive: true });
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
-    const fh = await fs.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, this.path);
+    await writeAtomic(this.path, text);
+    await writeAtomic(this.lastGoodPath, text);
   }
 
   list(): AllowRule[] {

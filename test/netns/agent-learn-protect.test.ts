@@ -5,7 +5,7 @@
  * agent restart, a paused event consumer, and bad input.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { isRoot, namespacesWith, testPrefix } from '../helpers/netns.js';
@@ -189,14 +189,26 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
     expect((await agent.status()).dp.healthy).toBe(true);
   });
 
-  it('a corrupt rules file stops the agent with a clear error and is never overwritten', async () => {
-    await agent.stop();
+  it('an empty, a cut-short and an invalid rules file: the last good rules and modes are enforced on the wire, the file kept aside (finding 12, 13)', async () => {
     const good = readFileSync(rulesPath, 'utf8');
-    const corrupt = good.replace(/id: \d+/, 'id: twelve');
-    writeFileSync(rulesPath, corrupt);
-    const bad = new AgentProcess(specPath, rulesPath, prefix);
-    await expect(bad.start()).rejects.toThrow(/rules file .*rules\.0\.id/);
-    expect(readFileSync(rulesPath, 'utf8')).toBe(corrupt);
-    writeFileSync(rulesPath, good);
-  });
+    const rulesBefore = (await rules()).map((r) => r.id).sort();
+    const cases: [string, string][] = [
+      ['empty', ''],
+      ['cut short', good.slice(0, Math.floor(good.length / 2))],
+      ['invalid', good.replace(/id: \d+/, 'id: twelve')],
+    ];
+    for (const [what, text] of cases) {
+      await agent.stop();
+      writeFileSync(rulesPath, text);
+      agent = new AgentProcess(specPath, rulesPath, prefix);
+      await agent.start();
+      expect(agent.log, what).toContain('the rules file was unusable');
+      expect((await rules()).map((r) => r.id).sort(), what).toEqual(rulesBefore);
+      expect((await agent.status()).workloads.find((w) => w.name === 'web')?.mode, what).toBe('protect');
+      expect(await tcpWorks(ns('host'), WEB.ip, 9090), `${what}: a denied flow`).toBe(false);
+      expect(await tcpWorks(ns('host'), WEB.ip, 8080), `${what}: a learned flow`).toBe(true);
+      const kept = readdirSync(dir).filter((f) => f.startsWith('rules.yaml.bad-')).map((f) => readFileSync(join(dir, f), 'utf8'));
+      expect(kept, what).toContain(text);
+    }
+  }, 120_000);
 });
