@@ -4,15 +4,11 @@
  * a namespace of this run with its own data, exec root and sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { AgentProcess, waitFor } from '../helpers/agent-proc.js';
+import { waitFor } from '../helpers/agent-proc.js';
+import { RuntimeAgent } from '../helpers/runtime-agent.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DockerLab, runtimeUnavailable } from '../../scripts/fixtures/runtime-lab.js';
-import { run } from '../../shared/exec.js';
-import { defaultStateDir, type WorkloadStatus } from '../../agent/daemon/daemon.js';
 import type { AllowRule } from '../../agent/learn/rule.js';
 
 const skip = !isRoot ? 'needs root (namespaces, a container runtime)' : runtimeUnavailable('docker');
@@ -22,31 +18,20 @@ const PAGE = 'tollgate test page';
 
 describe.skipIf(skip)('dockerd containers under the agent', () => {
   const prefix = testPrefix();
-  const name = `${prefix}ag`;
   let lab: DockerLab;
-  let agent: AgentProcess;
-  const rulesDir = mkdtempSync(join(tmpdir(), 'tg-rt-rules-'));
+  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'docker', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--oci-wrapper', lab.wrapperPath]);
+  const name = ra.name;
   const c = (n: string) => `${prefix}${n}`;
   const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': prefix });
-  const workloads = async () => (await agent.call('workloads')) as WorkloadStatus[];
-  const vexLinks = async () => (JSON.parse((await run(['ip', '-n', name, '-json', 'link'])).stdout) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('vex-'));
+  const workloads = () => ra.workloads();
+  const vexLinks = () => ra.vexLinks();
 
   beforeAll(async () => {
     lab = await DockerLab.create(`${prefix}rt`, randomInt(100, 250));
-    agent = new AgentProcess(null, join(rulesDir, 'rules.yaml'), prefix, '0.5', {
-      name,
-      args: ['--runtime', 'docker', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--oci-wrapper', lab.wrapperPath],
-    });
-    await agent.start();
+    await ra.start();
   }, 180_000);
 
-  afterAll(async () => {
-    await agent?.stop();
-    await lab?.stop();
-    await run(['node', join(process.cwd(), 'bin', 'agent.js'), 'down', '--name', name], { allowFail: true });
-    rmSync(defaultStateDir(name), { recursive: true, force: true });
-    rmSync(rulesDir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => ra.teardown(lab), 120_000);
 
   it('enrols containers before their first packet through the wrapper runtime, by group', async () => {
     await lab.runContainer({ name: c('web'), labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'] });
@@ -61,8 +46,8 @@ describe.skipIf(skip)('dockerd containers under the agent', () => {
     ]);
     expect((await vexLinks()).length).toBe(3);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
-    await waitFor(async () => ((await agent.call('rules')) as AllowRule[]).some((r) => r.from === 'client' && r.to === 'web' && r.port === 8080), 10_000);
-    for (const g of ['web', 'client']) expect((await agent.cli(['mode', g, 'protect', '--name', name])).code).toBe(0);
+    await waitFor(async () => ((await ra.agent.call('rules')) as AllowRule[]).some((r) => r.from === 'client' && r.to === 'web' && r.port === 8080), 10_000);
+    for (const g of ['web', 'client']) expect((await ra.agent.cli(['mode', g, 'protect', '--name', name])).code).toBe(0);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
   }, 180_000);

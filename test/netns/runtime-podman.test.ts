@@ -5,17 +5,11 @@
  * and its service run in a namespace of this run (test/helpers/runtime-lab.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { AgentProcess, waitFor } from '../helpers/agent-proc.js';
+import { waitFor } from '../helpers/agent-proc.js';
+import { RuntimeAgent } from '../helpers/runtime-agent.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { PodmanLab, runtimeUnavailable } from '../../scripts/fixtures/runtime-lab.js';
-import { run } from '../../shared/exec.js';
-import type { WorkloadStatus } from '../../agent/daemon/daemon.js';
-import type { AllowRule } from '../../agent/learn/rule.js';
-import { defaultStateDir } from '../../agent/daemon/daemon.js';
 
 const skip = !isRoot ? 'needs root (namespaces, a container runtime)' : runtimeUnavailable('podman');
 if (skip) console.warn(`\n*** SKIPPING the podman runtime tests: ${skip} ***\n`);
@@ -24,39 +18,21 @@ const PAGE = 'tollgate test page';
 
 describe.skipIf(skip)('podman containers under the agent', () => {
   const prefix = testPrefix();
-  const name = `${prefix}ag`;
   let lab: PodmanLab;
-  let agent: AgentProcess;
-  const rulesDir = mkdtempSync(join(tmpdir(), 'tg-rt-rules-'));
+  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'podman', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--hooks-dir', lab.hooksDir]);
+  const name = ra.name;
   const c = (n: string) => `${prefix}${n}`;
   const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': prefix });
-  const agentArgs = () => ['--runtime', 'podman', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--hooks-dir', lab.hooksDir];
-  const workloads = async () => (await agent.call('workloads')) as WorkloadStatus[];
-  const rules = async () => (await agent.call('rules')) as AllowRule[];
-  const filters = async () => {
-    const links = JSON.parse((await run(['ip', '-n', name, '-json', 'link'])).stdout) as { ifname: string }[];
-    let n = 0;
-    for (const l of links) {
-      const r = await run(['nsenter', `--net=/run/netns/${name}`, 'tc', '-json', 'filter', 'show', 'dev', l.ifname, 'ingress'], { allowFail: true });
-      n += r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as unknown[]).length : 0;
-    }
-    return n;
-  };
-  const vexLinks = async () => (JSON.parse((await run(['ip', '-n', name, '-json', 'link'])).stdout) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('vex-'));
+  const workloads = () => ra.workloads();
+  const rules = () => ra.rules();
+  const vexLinks = () => ra.vexLinks();
 
   beforeAll(async () => {
     lab = await PodmanLab.create(`${prefix}rt`, randomInt(100, 250));
-    agent = new AgentProcess(null, join(rulesDir, 'rules.yaml'), prefix, '0.5', { name, args: agentArgs() });
-    await agent.start();
+    await ra.start();
   }, 120_000);
 
-  afterAll(async () => {
-    await agent?.stop();
-    await lab?.stop();
-    await run(['node', join(process.cwd(), 'bin', 'agent.js'), 'down', '--name', name], { allowFail: true });
-    rmSync(defaultStateDir(name), { recursive: true, force: true });
-    rmSync(rulesDir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => ra.teardown(lab), 120_000);
 
   it('enrols containers in learn mode before their first packet (the hook), by group', async () => {
     await lab.runContainer({ name: c('web'), labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'] });
@@ -71,7 +47,7 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     ]);
     expect(ws.every((w) => w.reason === 'hook')).toBe(true);
     expect((await vexLinks()).length).toBe(3);
-    const cli = await agent.cli(['workloads', '--name', name]);
+    const cli = await ra.agent.cli(['workloads', '--name', name]);
     expect(cli.stdout).toContain(c('web'));
   }, 120_000);
 
@@ -80,13 +56,13 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     const rule = await waitFor(async () => (await rules()).find((r) => r.from === 'client' && r.to === 'web' && r.port === 8080), 10_000);
     expect(rule).toMatchObject({ proto: 'tcp', side: 'both', origin: 'learned' });
     for (const g of ['web', 'client']) {
-      const r = await agent.cli(['mode', g, 'protect', '--name', name]);
+      const r = await ra.agent.cli(['mode', g, 'protect', '--name', name]);
       expect(r.code, r.stderr).toBe(0);
     }
     expect((await workloads()).filter((w) => w.group !== 'prober').every((w) => w.mode === 'protect' && w.steeringMode === 'inline')).toBe(true);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
     expect(await lab.tcp(c('cli'), lab.ip(10), 9090)).toBe('');
-    const v = await waitFor(async () => (await agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.dropped), 10_000);
+    const v = await waitFor(async () => (await ra.agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.dropped), 10_000);
     expect(v).toBeDefined();
   }, 120_000);
 
@@ -96,7 +72,7 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     const r = await waitFor(async () => (await rules()).find((x) => x.from === 'prober' && x.to === 'web' && x.port === 9090), 10_000);
     expect(r?.side).toBe('egress');
     // After the learned rule was pushed, web still drops it.
-    await waitFor(async () => (await agent.status()).recentViolations.filter((x) => x.serverPort === 9090 && x.client === lab.ip(30)).length > 0, 10_000);
+    await waitFor(async () => (await ra.agent.status()).recentViolations.filter((x) => x.serverPort === 9090 && x.client === lab.ip(30)).length > 0, 10_000);
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
   }, 120_000);
 
@@ -131,15 +107,14 @@ describe.skipIf(skip)('podman containers under the agent', () => {
   }, 120_000);
 
   it('kill -9 of the agent: the dp keeps enforcing; the restarted agent adopts every port, no duplicate filters', async () => {
-    const n = await filters();
-    await agent.stop('SIGKILL');
+    const n = await ra.filterCount();
+    await ra.agent.stop('SIGKILL');
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
-    agent = new AgentProcess(null, join(rulesDir, 'rules.yaml'), prefix, '0.5', { name, args: agentArgs() });
-    await agent.start();
+    await ra.start();
     const ws = await workloads();
     expect(ws.map((w) => [w.group, w.mode]).sort()).toEqual([['client', 'protect'], ['prober', 'learn'], ['web', 'protect']]);
     expect(ws.every((w) => w.reason === 'adopted')).toBe(true);
-    expect(await filters()).toBe(n);
+    expect(await ra.filterCount()).toBe(n);
     expect((await vexLinks()).length).toBe(3);
     expect(await waitFor(async () => (await lab.tcp(c('cli'), lab.ip(10), 8080)).includes(PAGE), 10_000)).toBe(true);
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
@@ -147,7 +122,7 @@ describe.skipIf(skip)('podman containers under the agent', () => {
 
   it('runtime API outage: enforcement never lapses; a container started meanwhile is enrolled on resync', async () => {
     await lab.stopService();
-    await waitFor(async () => (await agent.status()).runtime?.connected === false, 10_000);
+    await waitFor(async () => (await ra.agent.status()).runtime?.connected === false, 10_000);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
     await lab.runContainer({ name: c('late'), labels: labels('late'), ip: lab.ip(50), cmd: ['sleep', '100000'] });
@@ -155,15 +130,15 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     await lab.startService();
     const late = await waitFor(async () => (await workloads()).find((w) => w.name === c('late')), 30_000);
     expect(late).toMatchObject({ group: 'late', mode: 'learn', reason: 'resync' });
-    expect((await agent.status()).runtime?.connected).toBe(true);
+    expect((await ra.agent.status()).runtime?.connected).toBe(true);
   }, 120_000);
 
   it('bad input: unknown group, a socket that is not one, a container without a network: clear errors, nothing enforced changes', async () => {
     const before = (await workloads()).map((w) => [w.name, w.mode]).sort();
-    const bad = await agent.cli(['mode', 'nosuchgroup', 'protect', '--name', name]);
+    const bad = await ra.agent.cli(['mode', 'nosuchgroup', 'protect', '--name', name]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/unknown group or container "nosuchgroup"/);
-    const notSock = await agent.cli(['run', '--name', `${prefix}x`, '--runtime', 'podman', '--runtime-socket', '/etc/hostname']);
+    const notSock = await ra.agent.cli(['run', '--name', `${prefix}x`, '--runtime', 'podman', '--runtime-socket', '/etc/hostname']);
     expect(notSock.code).toBe(1);
     expect(notSock.stderr).toMatch(/\/etc\/hostname is not a unix socket/);
     await lab.runContainer({ name: c('nonet'), labels: labels('nonet'), cmd: ['sleep', '100000'], extra: ['--network', 'none'] }).catch(() => '');
