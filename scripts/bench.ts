@@ -5,6 +5,7 @@
  *        [--paths kernel,detour,naive,dp] [--no-offline] [--no-live] [--dp-prof DIR]
  *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
  *        [--dp-workers N]       (dp -n N; default 1)
+ *        [--containers N | --no-scale]  (control-plane rows with N real podman containers; default 100)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
@@ -15,6 +16,7 @@ import { downAllBenchLabs } from './bench-lab.js';
 import { median } from './bench-iperf.js';
 import { formatBenchTable, LIVE_REFERENCE } from './bench-table.js';
 import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
+import { formatScaleRows, runScaleBench, type ScaleRow } from './bench-agent-scale.js';
 
 interface Args {
   secs: number;
@@ -26,6 +28,8 @@ interface Args {
   dpProf?: string;
   forwarderNice?: number;
   dpWorkers?: number;
+  /** Containers for the control-plane scale rows (0: skip them). */
+  containers: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -58,6 +62,7 @@ function parseArgs(argv: string[]): Args {
     ...(dpProf ? { dpProf } : {}),
     ...(nice !== undefined ? { forwarderNice: nice } : {}),
     ...(dpWorkers !== undefined ? { dpWorkers } : {}),
+    containers: argv.includes('--no-scale') ? 0 : Number(get('--containers') ?? 100),
   };
 }
 
@@ -100,10 +105,16 @@ async function main(): Promise<number> {
       log,
     });
   }
+  let scale: ScaleRow[] = [];
+  if (args.containers > 0 && args.live) {
+    log(`scale: the agent with ${args.containers} real podman containers...`);
+    scale = await runScaleBench(args.containers);
+  }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
   process.stdout.write(
     formatBenchTable({ offline, live, ...(policy ? { policy } : {}), machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
   );
+  if (scale.length) process.stdout.write('\n' + formatScaleRows(scale).join('\n') + '\n');
   const failed = live.filter((r) => r.error);
   for (const r of failed) log(`bench: ${r.path} failed: ${r.error}`);
   return failed.length ? 1 : 0;
