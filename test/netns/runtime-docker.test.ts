@@ -36,7 +36,7 @@ describe.skipIf(skip)('dockerd containers under the agent', () => {
   it('enrols containers before their first packet through the wrapper runtime, by group', async () => {
     await lab.runContainer({ name: c('web'), labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'] });
     await lab.runContainer({ name: c('cli'), labels: labels('client'), ip: lab.ip(20), cmd: ['sleep', '100000'] });
-    await lab.runContainer({ name: c('probe'), labels: labels('prober'), ip: lab.ip(30), cmd: ['sleep', '100000'] });
+    await lab.runContainer({ name: c('probe'), labels: labels('prober'), ip: lab.ip(30), cmd: ['sleep', '100000'], extra: ['--cap-add', 'NET_ADMIN'] });
     // `docker run -d` returns after runc create ran the hook: enrolled now, not eventually.
     const ws = await workloads();
     expect(ws.map((w) => [w.name, w.group, w.mode, w.ip, w.reason]).sort()).toEqual([
@@ -54,7 +54,7 @@ describe.skipIf(skip)('dockerd containers under the agent', () => {
 
   it('docker restart: re-enrolled by the hook before the process runs; the protected port never opens', async () => {
     const before = (await workloads()).find((w) => w.name === c('web'))!;
-    const probe = lab.exec(c('probe'), ['sh', '-c', `for i in $(seq 1 10); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`]);
+    const probe = lab.exec(c('probe'), ['sh', '-c', `for i in $(seq 1 10); do ip neigh flush all; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`]);
     await new Promise((r) => setTimeout(r, 1500));
     await lab.restart(c('web'));
     const out = (await probe).stdout;

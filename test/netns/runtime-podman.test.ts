@@ -37,7 +37,7 @@ describe.skipIf(skip)('podman containers under the agent', () => {
   it('enrols containers in learn mode before their first packet (the hook), by group', async () => {
     await lab.runContainer({ name: c('web'), labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'] });
     await lab.runContainer({ name: c('cli'), labels: labels('client'), ip: lab.ip(20), cmd: ['sleep', '100000'] });
-    await lab.runContainer({ name: c('probe'), labels: labels('prober'), ip: lab.ip(30), cmd: ['sleep', '100000'] });
+    await lab.runContainer({ name: c('probe'), labels: labels('prober'), ip: lab.ip(30), cmd: ['sleep', '100000'], extra: ['--cap-add', 'NET_ADMIN'] });
     // `podman run` returns after the hook: the workloads are enrolled now, not eventually.
     const ws = await workloads();
     expect(ws.map((w) => [w.name, w.group, w.mode, w.ip]).sort()).toEqual([
@@ -78,8 +78,9 @@ describe.skipIf(skip)('podman containers under the agent', () => {
 
   it('podman restart: re-enrolled in the new netns; the protected port never opens, the learned flow comes back', async () => {
     const before = (await workloads()).find((w) => w.name === c('web'))!;
-    // A probe through the whole restart: every attempt at the unlearned port must fail.
-    const probe = lab.exec(c('probe'), ['sh', '-c', `for i in $(seq 1 12); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`]);
+    // A probe through the whole restart: every attempt at the unlearned port must fail. The
+    // prober forgets web's MAC before each attempt, so attempts after the restart reach the new one.
+    const probe = lab.exec(c('probe'), ['sh', '-c', `for i in $(seq 1 12); do ip neigh flush all; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`]);
     await new Promise((r) => setTimeout(r, 1500));
     await lab.restart(c('web'));
     const out = (await probe).stdout;
