@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * One tag per `vitest run`: every namespace a test file creates starts with it (see
@@ -34,6 +37,15 @@ export default function setup(): () => void {
     try {
       execFileSync('rm', ['-rf', ...listBpfDirs(tag)]);
     } catch { /* nothing pinned */ }
+    // Container runtimes of this run (scripts/fixtures/runtime-lab.ts): their mounts, then their dirs.
+    for (const dir of readdirSync(tmpdir()).filter((n) => n.startsWith(`tg-rt-${tag}`)).map((n) => join(tmpdir(), n))) {
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
+      for (const m of mounts.sort((a, b) => b.length - a.length)) {
+        try { execFileSync('umount', ['-l', m]); } catch { /* already gone */ }
+      }
+      rmSync(dir, { recursive: true, force: true });
+      console.warn(`[teardown] removed leftover runtime dir ${dir}`);
+    }
   };
 }
 
