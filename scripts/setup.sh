@@ -12,8 +12,9 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # libpcap-dev: cap's native build; iproute2/ethtool: topology and steering;
 # clang/llvm/libbpf-dev/bpftool: the TC BPF steering program; iperf3: benchmarks;
 # tcpdump/tshark: captures in tests; util-linux: nsenter (tc in a netns without
-# the /sys remount that `ip netns exec` does, which would hide /sys/fs/bpf).
-PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++)
+# the /sys remount that `ip netns exec` does, which would hide /sys/fs/bpf);
+# chromium: the connection-graph page test (headless, driven by puppeteer-core).
+PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++ chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
