@@ -9,6 +9,7 @@ import type { AllowRule } from '../learn/rule.js';
 import { POLICY_ACTION_NAMES } from '../../shared/policy-actions.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import { action, print } from './common.js';
+import { exportCommand, importCommand, type PolicyFlags } from './rules-policy.js';
 
 /** Where a lab's rules file lives unless --rules says otherwise. */
 export function defaultRulesPath(labId: string): string {
@@ -64,9 +65,19 @@ export function registerDaemonCommands(program: Command): void {
     .option('--config <file>', 'lab spec of the running daemon')
     .option('--json', 'machine-readable output')
     .option('--delete <id>', 'remove a rule (sessions it allowed are cut in protect mode)')
+    .option('--export <format>', 'write the rules as networkpolicy | ciliumnetworkpolicy | yaml')
+    .option('--group <name>', 'with --export: only the rules and mode of this group')
+    .option('--import <file>', 'read rules and modes in the Tollgate YAML form (as --export yaml writes)')
+    .option('--rules <file>', 'with --export/--import and no running daemon: the rules file (default /var/lib/tollgate/<lab>/rules.yaml)')
     .action(
-      action(async (flags: { config?: string; json?: boolean; delete?: string }) => {
+      action(async (flags: { config?: string; json?: boolean; delete?: string } & PolicyFlags) => {
         const path = await apiPathFor(flags.config);
+        const rulesFile = flags.rules ?? defaultRulesPath(labNamespaces(await loadLabSpec(flags.config)).agent);
+        if (flags.export !== undefined) return void process.stdout.write(await exportCommand(flags, path, rulesFile));
+        if (flags.import !== undefined) {
+          const { result: r, where } = await importCommand(flags, path, rulesFile);
+          return print([`imported into ${where}: ${r.added} rule(s) added, ${r.replaced} replaced, ${r.modes} mode(s) set`]);
+        }
         if (flags.delete !== undefined) {
           const id = Number(flags.delete);
           if (!Number.isInteger(id) || id <= 0) throw new TollgateError('EBADARG', `--delete needs a rule id, got "${flags.delete}"`);

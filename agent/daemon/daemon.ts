@@ -30,6 +30,10 @@ import { dpCommand } from '../../shared/repo-root.js';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
+import { exportPolicy } from '../export/export.js';
+import { importPolicy, type PolicyTarget } from '../export/import.js';
+import { parseTollgateYaml } from '../export/tollgate-yaml.js';
+import type { PolicySource } from '../export/source.js';
 
 export interface DaemonOptions {
   spec: LabSpec;
@@ -280,6 +284,25 @@ export class Daemon {
     });
   }
 
+  /** Rules, modes and group labels for policy export (lab workloads carry no labels). */
+  policySource(): PolicySource {
+    return { rules: this.store.list(), modes: Object.fromEntries(this.spec.workloads.map((w) => [w.name, w.mode])), labels: {} };
+  }
+
+  /** Rule changes from import and the Kubernetes watch: serialized, saved, pushed to every workload. */
+  policyTarget(): PolicyTarget {
+    return {
+      changeRules: (change) =>
+        this.serial(async () => {
+          const r = change(this.store);
+          await this.store.save();
+          await this.pushPolicies(this.client(), this.workloads());
+          return r;
+        }),
+      setMode: (group, mode) => this.setMode(group, mode),
+    };
+  }
+
   status(): DaemonStatus {
     const s = this.supervisor;
     return {
@@ -304,6 +327,10 @@ export class Daemon {
         return this.store.list();
       case 'rule-delete':
         return this.removeRule(Number(args.id));
+      case 'rules-export':
+        return exportPolicy(String(args.format ?? ''), this.policySource(), args.group === undefined ? undefined : String(args.group));
+      case 'rules-import':
+        return importPolicy(this.policyTarget(), parseTollgateYaml(String(args.text ?? ''), String(args.source ?? 'import')), String(args.source ?? 'import'));
       case 'pause-events':
         this.consumer?.pause();
         return { paused: true };

@@ -23,7 +23,7 @@ const ruleSchema = z.object({
   lastUsed: z.string().nullable().default(null),
 });
 
-const fileSchema = z.object({
+export const fileSchema = z.object({
   version: z.literal(1),
   /** Workload name → mode; persisted so modes survive agent restarts. */
   modes: z.record(z.string(), z.enum(['learn', 'monitor', 'protect'])).default({}),
@@ -104,6 +104,11 @@ export class RuleStore {
     const rule: AllowRule = { ...r, id, hits: 0, lastUsed: null, createdAt: new Date().toISOString() };
     this.rules.set(k, rule);
     return { rule, added: true };
+  }
+
+  /** Inserts or replaces (same from/to/port/proto) a rule exactly as given: id, hits and dates kept. */
+  put(r: AllowRule): void {
+    this.rules.set(ruleKey(r), { ...r });
   }
 
   removeById(id: number): AllowRule | undefined {
