@@ -28,8 +28,10 @@ export function registerDaemonCommands(program: Command): void {
     .option('--config <file>', 'lab spec (YAML/JSON); default: the embedded lab')
     .option('--rules <file>', 'rules file (default /var/lib/tollgate/<lab>/rules.yaml)')
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
+    .option('--metrics <addr>', 'serve Prometheus metrics on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
+    .option('--ui <addr>', 'serve the live connection graph on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
     .action(
-      action(async (flags: { config?: string; rules?: string; reportInterval: string }) => {
+      action(async (flags: { config?: string; rules?: string; reportInterval: string; metrics?: string; ui?: string }) => {
         const spec = await loadLabSpec(flags.config);
         const labId = labNamespaces(spec).agent;
         const log = createLogger('agent');
@@ -37,12 +39,14 @@ export function registerDaemonCommands(program: Command): void {
         if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
           throw new TollgateError('EBADARG', `--report-interval must be a number of seconds in (0, 3600], got "${flags.reportInterval}"`);
         }
-        const d = new Daemon({ spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log, reportInterval: interval });
+        const d = new Daemon({ spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log, reportInterval: interval, metrics: flags.metrics, ui: flags.ui });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);
         process.once('SIGINT', shutdown);
         await d.start();
         process.stdout.write(`agent running for lab ${labId}; API ${d.apiPath}\n`);
+        if (d.observers?.metricsUrl) process.stdout.write(`metrics: ${d.observers.metricsUrl}\n`);
+        if (d.observers?.uiUrl) process.stdout.write(`connection graph: ${d.observers.uiUrl} (token file ${d.observers.uiTokenPath})\n`);
       }),
     );
 

@@ -34,6 +34,9 @@ import { exportPolicy } from '../export/export.js';
 import { importPolicy, type PolicyTarget } from '../export/import.js';
 import { parseTollgateYaml } from '../export/tollgate-yaml.js';
 import type { PolicySource } from '../export/source.js';
+import { ObserveHub } from '../observe/hub.js';
+import { startObservers, type Observers } from '../observe/start.js';
+import type { DaemonView } from '../observe/view.js';
 
 export interface DaemonOptions {
   spec: LabSpec;
@@ -43,6 +46,9 @@ export interface DaemonOptions {
   reportInterval?: number;
   /** Extra dp arguments (tests). */
   dpArgs?: string[];
+  /** `--metrics` / `--ui` listen addresses (agent/observe/start.ts); off when absent. */
+  metrics?: string;
+  ui?: string;
 }
 
 export interface DaemonStatus {
@@ -77,6 +83,9 @@ export class Daemon {
   readonly ctrlPath: string;
   readonly eventsEndpoint: string;
   readonly apiPath: string;
+  /** Events for metrics and the graph page. */
+  readonly hub = new ObserveHub();
+  observers: Observers | undefined;
 
   constructor(private readonly o: DaemonOptions) {
     this.spec = structuredClone(o.spec);
@@ -115,6 +124,8 @@ export class Daemon {
     await this.refreshUcmacs();
     // 3. Events, then the dp (its replay needs the ucmacs), then the API; all under the root-only dir.
     mkdirSync(API_DIR, { recursive: true, mode: 0o700 });
+    // Observers before the dp: a bad or busy --metrics/--ui address stops us before anything runs.
+    this.observers = await startObservers({ metrics: this.o.metrics, ui: this.o.ui, uiTokenPath: `${API_DIR}/${this.labId}.ui-token`, view: this.observeView(), control: this, hub: this.hub, log: this.log.child({ part: 'observe' }) });
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.onRecord(r));
     await this.killStaleDp();
     await this.consumer.start();
@@ -128,6 +139,7 @@ export class Daemon {
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
     });
+    this.supervisor.on('keepalive', (s: number) => this.hub.keepAlive(s));
     await this.supervisor.start();
     this.api = new ApiServer(this.apiPath, (cmd, args) => this.handle(cmd, args));
     await this.api.start();
@@ -201,6 +213,7 @@ export class Daemon {
   }
 
   private onRecord(r: EventRecord): void {
+    this.hub.record(r);
     if (r.type === 'counters') {
       this.lastCounters = this.sumWorkerCounters(r);
       return;
@@ -229,6 +242,7 @@ export class Daemon {
     if (!res.added.length && !res.hit.length) return;
     await this.store.save();
     if (!res.added.length) return;
+    this.hub.learned(res.added);
     for (const r of res.added) this.log.info({ rule: r }, 'learned rule');
     // Push policy to the workloads the new rules touch (both ends when both are ours).
     const names = new Set(res.added.flatMap((r) => [r.from, r.to]));
@@ -303,6 +317,16 @@ export class Daemon {
     };
   }
 
+  /** What metrics and the graph page read (agent/observe/view.ts): one group per lab workload. */
+  observeView(): DaemonView {
+    return {
+      groups: () => this.spec.workloads.map((w) => ({ name: w.name, mode: w.mode, workloads: [{ name: w.name, ip: w.address, mac: w.mac }], labels: {} })),
+      rules: () => this.store.list(),
+      dp: () => ({ healthy: this.supervisor?.healthy ?? false, restarts: this.supervisor?.restarts ?? 0 }),
+      eventsReceived: () => this.consumer?.received ?? 0,
+    };
+  }
+
   status(): DaemonStatus {
     const s = this.supervisor;
     return {
@@ -350,6 +374,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     if (this.learnTimer) clearTimeout(this.learnTimer);
+    await this.observers?.stop();
     await this.api?.stop();
     await this.supervisor?.stop();
     this.consumer?.close();

@@ -1,0 +1,26 @@
+/**
+ * `--metrics` / `--ui` addresses: `PORT` (then 127.0.0.1: nothing is exposed beyond the
+ * node unless asked), `ADDR:PORT`, or `[V6ADDR]:PORT`.
+ */
+import ipaddr from 'ipaddr.js';
+import { TollgateError } from '../../shared/errors.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export function parseListenAddress(s: string, flag: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]:|([0-9.]+):)?(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
+  if (!m || port < 1 || port > 65535 || !ipaddr.isValid(host)) {
+    throw new TollgateError('EBADARG', `${flag} needs PORT, ADDR:PORT or [ADDR]:PORT (port 1-65535), got "${s}"`, flag);
+  }
+  return { host, port };
+}
+
+/** How to write it in a URL. */
+export function urlHost(a: ListenAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
