@@ -37,6 +37,8 @@ import type { PolicySource } from '../export/source.js';
 import { ObserveHub } from '../observe/hub.js';
 import { startObservers, type Observers } from '../observe/start.js';
 import type { DaemonView } from '../observe/view.js';
+import { startInClusterWatch } from '../kubernetes/in-cluster.js';
+import type { PolicyWatch } from '../kubernetes/watch.js';
 
 export interface DaemonOptions {
   spec: LabSpec;
@@ -86,6 +88,7 @@ export class Daemon {
   /** Events for metrics and the graph page. */
   readonly hub = new ObserveHub();
   observers: Observers | undefined;
+  private kube: PolicyWatch | undefined;
 
   constructor(private readonly o: DaemonOptions) {
     this.spec = structuredClone(o.spec);
@@ -143,6 +146,7 @@ export class Daemon {
     await this.supervisor.start();
     this.api = new ApiServer(this.apiPath, (cmd, args) => this.handle(cmd, args));
     await this.api.start();
+    this.kube = await startInClusterWatch(this.policyTarget(), this.log.child({ part: 'kubernetes' }));
     this.log.info({ lab: this.labId, api: this.apiPath, steering: this.backend?.kind ?? 'none' }, 'agent running');
   }
 
@@ -374,6 +378,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     if (this.learnTimer) clearTimeout(this.learnTimer);
+    await this.kube?.stop();
     await this.observers?.stop();
     await this.api?.stop();
     await this.supervisor?.stop();
