@@ -71,37 +71,30 @@ export class TollgateMetrics {
         this.set(n);
       },
     });
-    const fastPath = () => v.fastPath?.();
     this.learned = new Counter({ name: `${PREFIX}rules_learned_total`, help: 'allow rules learned from traffic', registers: [r] });
     this.violations = new Counter({ name: `${PREFIX}violations_total`, help: 'violation reports (one per flow and report interval) by group, peer group, server port, protocol, action', labelNames: ['group', 'peer_group', 'port', 'proto', 'action'], registers: [r] });
     this.violationPackets = new Counter({ name: `${PREFIX}violation_packets_total`, help: 'packets that hit a violation', labelNames: ['group', 'peer_group', 'port', 'proto', 'action'], registers: [r] });
     this.keepAlive = new Histogram({ name: `${PREFIX}dp_keepalive_seconds`, help: 'keep-alive round trip agent → dp → agent', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3], registers: [r] });
     this.eventsByType = new Counter({ name: `${PREFIX}event_records_total`, help: 'dp event records by type', labelNames: ['type'], registers: [r] });
-    // Fast-path counters appear only where a fast path reports them.
-    const registry = r;
-    const fp = new Map<string, Counter>();
     this.unsubscribe.push(
       hub.on('record', (rec) => this.onRecord(rec)),
       hub.on('learned', (rules) => this.learned.inc(rules.length)),
       hub.on('keepalive', (s) => this.keepAlive.observe(s)),
     );
-    this.fastPathSync = () => {
-      const c = fastPath();
-      if (!c) return;
-      for (const [k, n] of Object.entries(c)) {
-        let m = fp.get(k);
-        if (!m) fp.set(k, (m = new Counter({ name: fastPathMetric(k), help: `fast-path counter ${k}`, registers: [registry] })));
-        m.reset();
-        m.inc(n);
-      }
-    };
   }
 
-  private readonly fastPathSync: () => void;
+  /** Fast-path counters appear only where a fast path reports them (the view's absolute values). */
+  private syncFastPath(): void {
+    for (const [k, n] of Object.entries(this.view.fastPath?.() ?? {})) {
+      const m = this.counter(fastPathMetric(k), `fast-path counter ${k}`);
+      m.reset();
+      m.inc(n);
+    }
+  }
 
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
-    this.fastPathSync();
+    this.syncFastPath();
     return this.registry.metrics();
   }
 
