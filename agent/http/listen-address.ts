@@ -24,3 +24,13 @@ export function parseListenAddress(s: string, flag: string): ListenAddress {
 export function urlHost(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/**
+ * For a loopback bind, the Host header must name the loopback too: a web page whose DNS
+ * name re-resolves to 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+ */
+export function hostHeaderAllowed(host: string | undefined, a: ListenAddress): boolean {
+  if (!ipaddr.parse(a.host).range().startsWith('loopback')) return true;
+  const ok = [`127.0.0.1:${a.port}`, `localhost:${a.port}`, `[::1]:${a.port}`, `${urlHost(a)}`];
+  return ok.includes((host ?? '').toLowerCase());
+}

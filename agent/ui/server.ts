@@ -15,7 +15,7 @@ import { repoRoot } from '../../shared/repo-root.js';
 import type { ObserveHub } from '../observe/hub.js';
 import type { DaemonControl, DaemonView } from '../observe/view.js';
 import { closeServer, listen } from '../http/serve.js';
-import type { ListenAddress } from '../http/listen-address.js';
+import { hostHeaderAllowed, type ListenAddress } from '../http/listen-address.js';
 import { GraphModel } from './graph.js';
 import type { UiToken } from './token.js';
 
@@ -130,6 +130,7 @@ export class UiServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hostHeaderAllowed(req.headers.host, this.o.address)) throw new HttpError(403, `Host "${req.headers.host ?? ''}" is not this server's loopback address`);
     const url = new URL(req.url ?? '/', 'http://ui.invalid');
     const path = url.pathname;
     const method = req.method ?? 'GET';

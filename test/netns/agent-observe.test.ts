@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -192,6 +193,14 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     expect(del.status).toBe(401);
     expect((await agent.status()).workloads.find((w) => w.name === 'web')!.mode).toBe(before);
     expect((await rules()).some((r) => r.id === 10000)).toBe(true);
+    // A page on another DNS name that re-resolves to 127.0.0.1 (DNS rebinding) reads nothing.
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => get(`${uiBase}/api/graph`, { headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject));
+    expect(await status(`rebind.example:${new URL(uiBase).port}`)).toBe(403);
+    expect(await status(new URL(uiBase).host)).toBe(200);
   });
 
   it('a mode switch by click takes effect on the wire', async () => {
