@@ -5,7 +5,8 @@
  *  - the page in headless Chromium: groups and rule edges, a violation edge appearing
  *    after a blocked connection, a mode switch by click that changes what passes on the
  *    wire, a rule deleted by click after a confirmation, and state-changing requests
- *    without the token refused.
+ *    without the token refused;
+ *  - `agent rules --export/--import` through the running daemon, the import enforced at once.
  * TOLLGATE_UI_SCREENSHOT=FILE keeps a screenshot of the page (docs/ui-graph.png is one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,8 @@ import { downLab } from '../../agent/topology/down.js';
 import { parseLabSpec } from '../../agent/topology/spec.js';
 import type { AllowRule } from '../../agent/learn/rule.js';
 import { API_DIR } from '../../agent/daemon/api.js';
+import { writeFileSync } from 'node:fs';
+import YAML from 'yaml';
 
 const HOST = '198.18.0.1';
 const WEB = { name: 'web', ip: '198.18.0.10', mac: '02:74:67:14:00:0a' };
@@ -234,5 +237,32 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     await page.waitForFunction((i: number) => (globalThis as unknown as { tollgate: { lastDeleted?: number } }).tollgate.lastDeleted === i, { timeout: 15_000 }, target.id);
     expect((await rules()).some((r) => r.id === target.id)).toBe(false);
     await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length === 0, { timeout: 10_000 }, `r:${target.id}`);
+  });
+
+  it('rules export and import through the running daemon: an imported rule is enforced at once', async () => {
+    await agent.call('mode', { workload: 'web', mode: 'protect' });
+    expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
+    const exported = await agent.cli(['rules', '--export', 'yaml', '--config', specPath]);
+    expect(exported.stderr).toBe('');
+    const doc = YAML.parse(exported.stdout);
+    expect(doc.modes).toEqual({ web: 'protect', db: 'learn' });
+    expect(doc.rules.map((r: AllowRule) => r.id)).toEqual((await rules()).map((r) => r.id));
+    // Import a user rule for the port protect mode drops.
+    const file = join(dir, 'import.yaml');
+    writeFileSync(file, YAML.stringify({ version: 1, modes: {}, rules: [{ id: 20000, from: `${HOST}/32`, to: 'web', port: 9090, proto: 'tcp', origin: 'user', createdAt: '2026-11-29T12:00:00.000Z', hits: 0, lastUsed: null }] }));
+    const imp = await agent.cli(['rules', '--import', file, '--config', specPath]);
+    expect(imp.stdout).toContain('imported into the running agent: 1 rule(s) added, 0 replaced, 0 mode(s) set');
+    expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(true);
+    expect(await tcpWorks(ns('host'), WEB.ip, 7070)).toBe(false);
+    // The Kubernetes form carries it: web's ingress allows 9090/tcp from the host.
+    const np = await agent.cli(['rules', '--export', 'networkpolicy', '--group', 'web', '--config', specPath]);
+    const web = YAML.parseAllDocuments(np.stdout).map((d) => d.toJS())[0];
+    expect(web.spec.ingress).toContainEqual({ from: [{ ipBlock: { cidr: `${HOST}/32` } }], ports: [{ protocol: 'TCP', port: 9090 }] });
+    // A bad file is refused by the CLI with the field, and the daemon keeps its rules.
+    writeFileSync(file, YAML.stringify({ version: 1, rules: [{ id: 20001, from: 'web', to: 'db', port: 5432, proto: 'sctp' }] }));
+    const bad = await agent.cli(['rules', '--import', file, '--config', specPath]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/rules\.0\.proto/);
+    expect((await rules()).some((r) => r.id === 20000)).toBe(true);
   });
 });
