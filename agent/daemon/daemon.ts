@@ -318,6 +318,7 @@ export class Daemon {
           return r;
         }),
       setMode: (group, mode) => this.setMode(group, mode),
+      knownGroups: () => this.spec.workloads.map((w) => w.name),
     };
   }
 

@@ -15,6 +15,8 @@ export interface PolicyTarget {
   /** Runs `change` on the rule store, saves it, and makes the enforcement follow. */
   changeRules<T>(change: (store: RuleStore) => T): Promise<T>;
   setMode(group: string, mode: Mode): Promise<unknown>;
+  /** The groups modes can be set for, when the target knows them (a daemon does; a bare file does not). */
+  knownGroups?(): readonly string[];
 }
 
 export interface ImportResult {
@@ -34,6 +36,12 @@ export function checkImportIds(store: RuleStore, doc: RulesFile, source: string)
 }
 
 export async function importPolicy(target: PolicyTarget, doc: RulesFile, source: string): Promise<ImportResult> {
+  const known = target.knownGroups?.();
+  if (known) {
+    for (const g of Object.keys(doc.modes)) {
+      if (!known.includes(g)) throw new TollgateError('EIMPORT', `${source}: modes.${g}: no group "${g}" here (${known.join(', ') || 'none'})`);
+    }
+  }
   const res = await target.changeRules((store) => {
     checkImportIds(store, doc, source);
     let added = 0;

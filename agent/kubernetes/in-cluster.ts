@@ -1,12 +1,13 @@
 /**
  * In a pod, the agent watches Tollgate's custom resources with the pod's service account
  * (KUBERNETES_SERVICE_HOST set and the account token mounted); elsewhere it does nothing.
+ * The client is loaded only then: @kubernetes/client-node takes about as long to import as
+ * the rest of the agent, and every `agent` command loads this file.
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../shared/log.js';
 import type { PolicyTarget } from '../export/import.js';
-import { PolicyWatch } from './watch.js';
+import type { PolicyWatch } from './watch.js';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -17,6 +18,8 @@ export function inCluster(env: NodeJS.ProcessEnv = process.env): boolean {
 /** Starts the CRD watch when running in a cluster; undefined otherwise. */
 export async function startInClusterWatch(target: PolicyTarget, log: Logger): Promise<PolicyWatch | undefined> {
   if (!inCluster()) return undefined;
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { PolicyWatch } = await import('./watch.js');
   const kc = new KubeConfig();
   kc.loadFromCluster();
   const w = new PolicyWatch(kc, target, log);

@@ -1,13 +1,10 @@
 /**
  * Starts what `agent run --metrics` / `--ui` ask for, on the daemon's view, control and
- * event hub, and stops it again: the daemon needs one call each way.
+ * event hub, and stops it again: the daemon needs one call each way. The servers (and
+ * prom-client) are loaded only when asked for, so other `agent` commands start faster.
  */
 import type { Logger } from '../../shared/log.js';
 import { parseListenAddress, urlHost } from '../http/listen-address.js';
-import { TollgateMetrics } from '../metrics/registry.js';
-import { MetricsServer } from '../metrics/server.js';
-import { UiServer } from '../ui/server.js';
-import { UiToken } from '../ui/token.js';
 import type { ObserveHub } from './hub.js';
 import type { DaemonControl, DaemonView } from './view.js';
 
@@ -44,6 +41,8 @@ export async function startObservers(o: ObserverOptions): Promise<Observers> {
   };
   try {
     if (metricsAt) {
+      const { TollgateMetrics } = await import('../metrics/registry.js');
+      const { MetricsServer } = await import('../metrics/server.js');
       const metrics = new TollgateMetrics(o.view, o.hub);
       const server = new MetricsServer(metrics, metricsAt);
       await server.start();
@@ -55,6 +54,8 @@ export async function startObservers(o: ObserverOptions): Promise<Observers> {
       o.log.info({ url: out.metricsUrl }, 'metrics endpoint');
     }
     if (uiAt) {
+      const { UiServer } = await import('../ui/server.js');
+      const { UiToken } = await import('../ui/token.js');
       const token = new UiToken(o.uiTokenPath);
       token.write();
       const ui = new UiServer({ address: uiAt, view: o.view, control: o.control, hub: o.hub, token });

@@ -152,7 +152,13 @@ export class UiServer {
     if (mode && method === 'POST') {
       this.authorize(req);
       const b = await this.body(req);
-      const r = await this.o.control.setMode(decodeURIComponent(mode[1]!), String(b.mode ?? ''));
+      let group: string;
+      try {
+        group = decodeURIComponent(mode[1]!);
+      } catch {
+        throw new HttpError(400, 'bad group name in the path');
+      }
+      const r = await this.o.control.setMode(group, String(b.mode ?? ''));
       this.pushGraphIfChanged();
       return this.json(res, 200, r);
     }

@@ -168,6 +168,12 @@ describe('Tollgate YAML form', () => {
     const before = readFileSync(store.path, 'utf8');
     await expect(importPolicy(fileTarget(store), parseTollgateYaml(toTollgateYaml(SRC), 'in.yaml'), 'in.yaml')).rejects.toThrow(/in\.yaml: rules\.1\.id: id 10001 is already rule db>web:22\/tcp/);
     expect(readFileSync(store.path, 'utf8')).toBe(before);
+    // A mode for a group the target does not have is refused before any rule changes.
+    const fresh = new RuleStore(join(dir, 'known.yaml'));
+    const known = { ...fileTarget(fresh), knownGroups: () => ['db'] };
+    await expect(importPolicy(known, parseTollgateYaml(toTollgateYaml(SRC), 'in.yaml'), 'in.yaml')).rejects.toThrow(/in\.yaml: modes\.web: no group "web" here \(db\)/);
+    expect(fresh.list()).toEqual([]);
+    expect(() => exportPolicy('networkpolicy', SRC, 'toString')).toThrow(/no group "toString"/);
   });
 
   it('the CLI works offline on a rules file (no daemon): export, import, errors', async () => {
