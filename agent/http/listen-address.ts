@@ -14,7 +14,9 @@ export function parseListenAddress(s: string, flag: string): ListenAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]:|([0-9.]+):)?(\d{1,5})$/.exec(s.trim());
   const port = m ? Number(m[3]) : NaN;
   const host = m ? (m[1] ?? m[2] ?? '127.0.0.1') : '';
-  if (!m || port < 1 || port > 65535 || !ipaddr.isValid(host)) {
+  // Dotted quads only: ipaddr.isValid would also take inet_aton forms such as "1.2.3".
+  const validHost = m && (m[1] !== undefined ? ipaddr.IPv6.isValid(host) : ipaddr.IPv4.isValidFourPartDecimal(host));
+  if (!m || port < 1 || port > 65535 || !validHost) {
     throw new TollgateError('EBADARG', `${flag} needs PORT, ADDR:PORT or [ADDR]:PORT (port 1-65535), got "${s}"`, flag);
   }
   return { host, port };

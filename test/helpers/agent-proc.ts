@@ -49,8 +49,8 @@ export class AgentProcess {
     throw new Error(`agent did not become ready:\n${this.log.slice(-3000)}`);
   }
 
-  call(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
-    return callDaemon(this.apiPath, cmd, args, 20_000);
+  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<unknown> {
+    return callDaemon(this.apiPath, cmd, args, timeoutMs);
   }
 
   status(): Promise<DaemonStatus> {

@@ -10,7 +10,7 @@
  * TOLLGATE_UI_SCREENSHOT=FILE keeps a screenshot of the page (docs/ui-graph.png is one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,8 @@ import { writeFileSync } from 'node:fs';
 import YAML from 'yaml';
 
 const HOST = '198.18.0.1';
+/** Bound of every wait for the page: generous (tc and node are slow on a loaded 2-core machine); reaching it fails the test. */
+const WAIT_MS = 60_000;
 const WEB = { name: 'web', ip: '198.18.0.10', mac: '02:74:67:14:00:0a' };
 const DB = { name: 'db', ip: '198.18.0.11', mac: '02:74:67:14:00:0b' };
 
@@ -45,7 +47,7 @@ const families = (text: string) => new Map<string, PromFamily>(parseProm(text).m
 const sum = (f: PromFamily | undefined, match: Record<string, string> = {}) =>
   (f?.metrics ?? []).filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v)).reduce((a, m) => a + Number(m.value ?? m.count ?? 0), 0);
 
-describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () => {
+describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { timeout: 240_000 }, () => {
   const prefix = testPrefix();
   const { path: specPath, dir } = writeSpec({
     prefix,
@@ -86,9 +88,11 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     await downLab(parseLabSpec(JSON.parse(readFileSync(specPath, 'utf8'))));
   });
 
-  it('agent run prints both endpoints, the page URL carrying the token', () => {
+  it('agent run prints both endpoints, the page URL carrying the token from a root-only file', () => {
     expect(agent.log).toContain(`metrics: ${metricsUrl}`);
     expect(agent.log).toContain(`connection graph: ${uiBase}/#token=${token()}`);
+    expect(statSync(`${API_DIR}/${prefix}agent.ui-token`).mode & 0o777).toBe(0o600);
+    expect(statSync(API_DIR).mode & 0o777).toBe(0o700);
   });
 
   it('/metrics during learn → protect: violation and learned-rule counts match agent status', async () => {
@@ -97,7 +101,7 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     expect(await tcpWorks(ns('web'), DB.ip, 5432)).toBe(true);
     const learned = await waitFor(async () => (await rules()).length >= 3, 10_000);
     expect(learned).toBe(true);
-    await agent.call('mode', { workload: 'web', mode: 'protect' });
+    await agent.call('mode', { workload: 'web', mode: 'protect' }, WAIT_MS);
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
     expect(await waitFor(async () => (await agent.status()).events.violations > 0, 10_000)).toBe(true);
 
@@ -147,7 +151,7 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
       if (!r.url().startsWith(uiBase) && !r.url().startsWith('data:')) offsite.push(r.url());
     });
     await page.goto(`${uiBase}/#token=${token()}`);
-    await page.waitForFunction(() => (globalThis as unknown as { tollgate?: { ready: boolean } }).tollgate?.ready === true, { timeout: 15_000 });
+    await page.waitForFunction(() => (globalThis as unknown as { tollgate?: { ready: boolean } }).tollgate?.ready === true, { timeout: WAIT_MS });
     const drawn = await page.evaluate(() => {
       const cy = (globalThis as unknown as { cy: import('cytoscape').Core }).cy;
       return { nodes: cy.nodes().map((n) => `${n.id()}|${n.data('mode')}`).sort(), edges: cy.edges().map((e) => `${e.id()}|${e.data('label')}`).sort() };
@@ -162,7 +166,7 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     const id = `v:${HOST}/32>web:7070/tcp`;
     expect(drawn.edges.some((e) => e.startsWith(id))).toBe(false);
     expect(await tcpWorks(ns('host'), WEB.ip, 7070)).toBe(false);
-    await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length > 0, { timeout: 10_000 }, id);
+    await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length > 0, { timeout: WAIT_MS }, id);
     const edge = await page.evaluate((i: string) => {
       const e = (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i);
       return { kind: e.data('kind'), colour: e.style('line-color'), label: e.data('label') };
@@ -210,13 +214,13 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     // web is in protect: 9090 was never learned and is dropped.
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
     await clickGraph('g:web');
-    await page.waitForSelector('#mode-monitor:not([disabled])', { timeout: 5000 });
+    await page.waitForSelector('#mode-monitor:not([disabled])', { timeout: WAIT_MS });
     await page.click('#mode-monitor');
-    await page.waitForFunction(() => (globalThis as unknown as { tollgate: { lastMode?: { to: string } } }).tollgate.lastMode?.to === 'monitor', { timeout: 15_000 });
+    await page.waitForFunction(() => (globalThis as unknown as { tollgate: { lastMode?: { to: string } } }).tollgate.lastMode?.to === 'monitor', { timeout: WAIT_MS });
     expect((await agent.status()).workloads.find((w) => w.name === 'web')).toMatchObject({ mode: 'monitor', steeringMode: 'tap' });
     // Monitor reports and lets it pass.
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(true);
-    await page.waitForFunction(() => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById('g:web').data('mode') === 'monitor', { timeout: 10_000 });
+    await page.waitForFunction(() => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById('g:web').data('mode') === 'monitor', { timeout: WAIT_MS });
   });
 
   it('a rule deleted by click after a confirmation (and kept when the dialog is dismissed)', async () => {
@@ -234,13 +238,13 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', () 
     expect((await rules()).some((r) => r.id === target.id)).toBe(true);
     answer = true;
     await clickGraph(`r:${target.id}`);
-    await page.waitForFunction((i: number) => (globalThis as unknown as { tollgate: { lastDeleted?: number } }).tollgate.lastDeleted === i, { timeout: 15_000 }, target.id);
+    await page.waitForFunction((i: number) => (globalThis as unknown as { tollgate: { lastDeleted?: number } }).tollgate.lastDeleted === i, { timeout: WAIT_MS }, target.id);
     expect((await rules()).some((r) => r.id === target.id)).toBe(false);
-    await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length === 0, { timeout: 10_000 }, `r:${target.id}`);
+    await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length === 0, { timeout: WAIT_MS }, `r:${target.id}`);
   });
 
   it('rules export and import through the running daemon: an imported rule is enforced at once', async () => {
-    await agent.call('mode', { workload: 'web', mode: 'protect' });
+    await agent.call('mode', { workload: 'web', mode: 'protect' }, WAIT_MS);
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
     const exported = await agent.cli(['rules', '--export', 'yaml', '--config', specPath]);
     expect(exported.stderr).toBe('');
