@@ -165,8 +165,12 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect(drawn.edges.some((e) => e.startsWith(`v:${HOST}/32>web:9090/tcp|`))).toBe(true);
     const id = `v:${HOST}/32>web:7070/tcp`;
     expect(drawn.edges.some((e) => e.startsWith(id))).toBe(false);
+    const sentAt = Date.now();
     expect(await tcpWorks(ns('host'), WEB.ip, 7070)).toBe(false);
     await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length > 0, { timeout: WAIT_MS }, id);
+    // A figure, not an assertion: first SYN → red edge drawn (dp report interval 0.5 s here).
+    const drawnAt = await page.evaluate((i: string) => (globalThis as unknown as { tollgate: { firstSeen: Record<string, number> } }).tollgate.firstSeen[i], id);
+    console.log(`violation edge drawn ${(drawnAt ?? NaN) - sentAt} ms after the first SYN`);
     const edge = await page.evaluate((i: string) => {
       const e = (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i);
       return { kind: e.data('kind'), colour: e.style('line-color'), label: e.data('label') };

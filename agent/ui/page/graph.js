@@ -4,7 +4,8 @@
 (function () {
   'use strict';
   var MODE_COLOURS = { learn: '#2f6fd6', monitor: '#e08a00', protect: '#2a9d4b' };
-  var state = { token: '', ready: false, graphs: 0, violations: 0 };
+  // firstSeen: when each violation edge was first drawn (ms since the epoch), for the tests' figures.
+  var state = { token: '', ready: false, graphs: 0, violations: 0, firstSeen: {} };
   window.tollgate = state;
 
   // The token arrives in the URL fragment (never sent to the server) and stays in this tab.
@@ -69,7 +70,10 @@
   function upsertEdge(e) {
     var el = cy.getElementById(e.id);
     if (el.length) el.data(edgeData(e));
-    else if (cy.getElementById(e.source).length && cy.getElementById(e.target).length) cy.add({ group: 'edges', data: edgeData(e) });
+    else if (cy.getElementById(e.source).length && cy.getElementById(e.target).length) {
+      cy.add({ group: 'edges', data: edgeData(e) });
+      if (e.kind === 'violation' && !state.firstSeen[e.id]) state.firstSeen[e.id] = Date.now();
+    }
   }
 
   function addViolationLine(e) {
