@@ -12,10 +12,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # libpcap-dev: cap's native build; iproute2/ethtool: topology and steering;
 # clang/llvm/libbpf-dev/bpftool: the TC BPF steering program; iperf3: benchmarks;
 # tcpdump/tshark: captures in tests; util-linux: nsenter (tc in a netns without
-# the /sys remount that `ip netns exec` does, which would hide /sys/fs/bpf).
+# the /sys remount that `ip netns exec` does, which would hide /sys/fs/bpf);
+# chromium: the connection-graph page test (headless, driven by puppeteer-core);
 # podman/docker.io (+ runc, netavark, aardvark-dns, iptables, which netavark needs here)
 # and busybox-static: the real-container tests, the demo and the container image built below.
-PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++
+PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++ chromium
       podman docker.io runc netavark aardvark-dns iptables busybox-static)
 missing=()
 for p in "${PKGS[@]}"; do

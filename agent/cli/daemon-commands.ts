@@ -13,6 +13,7 @@ import type { AllowRule } from '../learn/rule.js';
 import { POLICY_ACTION_NAMES } from '../../shared/policy-actions.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import { action, print, steeringOption } from './common.js';
+import { exportCommand, importCommand, type PolicyFlags } from './rules-policy.js';
 
 /** Where an instance's rules file lives unless --rules says otherwise. */
 export function defaultRulesPath(name: string): string {
@@ -64,8 +65,10 @@ export function registerDaemonCommands(program: Command): void {
     .option('--oci-wrapper <path>', 'write the wrapper runtime for dockerd here (dockerd --add-runtime tollgate=PATH --default-runtime tollgate): the same hook for dockerd')
     .addOption(steeringOption())
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
+    .option('--metrics <addr>', 'serve Prometheus metrics on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
+    .option('--ui <addr>', 'serve the live connection graph on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
     .action(
-      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string }) => {
+      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string; metrics?: string; ui?: string }) => {
         const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
         const interval = Number(flags.reportInterval);
         if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
@@ -91,12 +94,16 @@ export function registerDaemonCommands(program: Command): void {
           ...(flags.ociWrapper ? { ociWrapper: flags.ociWrapper } : {}),
           ...(flags.steering ? { steering: flags.steering as SteeringChoice } : {}),
           reportInterval: interval,
+          ...(flags.metrics ? { metrics: flags.metrics } : {}),
+          ...(flags.ui ? { ui: flags.ui } : {}),
         });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);
         process.once('SIGINT', shutdown);
         await d.start();
         process.stdout.write(`agent ${name} running (enforcer ${d.agentNs}${runtime ? `, ${runtime.kind} at ${runtime.socketPath}` : ''}); API ${d.apiPath}\n`);
+        if (d.observers?.metricsUrl) process.stdout.write(`metrics: ${d.observers.metricsUrl}\n`);
+        if (d.observers?.uiUrl) process.stdout.write(`connection graph: ${d.observers.uiUrl} (token file ${d.observers.uiTokenPath})\n`);
       }),
     );
 
@@ -119,12 +126,21 @@ export function registerDaemonCommands(program: Command): void {
     .description('learned and user rules between groups, with hit counts and last use')
     .addOption(nameOption())
     .option('--config <file>', 'lab spec of the running daemon')
-    .option('--group <group>', 'only rules of this group')
+    .option('--group <group>', 'only the rules (and, with --export, the mode) of this group')
     .option('--json', 'machine-readable output')
     .option('--delete <id>', 'remove a rule (sessions it allowed are cut in protect mode)')
+    .option('--export <format>', 'write the rules as networkpolicy | ciliumnetworkpolicy | yaml')
+    .option('--import <file>', 'read rules and modes in the Tollgate YAML form (as --export yaml writes)')
+    .option('--rules <file>', 'with --export/--import and no running daemon: the rules file (default /var/lib/tollgate/<name>/rules.yaml)')
     .action(
-      action(async (flags: InstanceFlags & { json?: boolean; delete?: string; group?: string }) => {
+      action(async (flags: InstanceFlags & { json?: boolean; delete?: string } & PolicyFlags) => {
         const path = await apiPathFor(flags);
+        const rulesFile = flags.rules ?? defaultRulesPath(flags.name ?? (flags.config ? labNamespaces(await loadLabSpec(flags.config)).agent : DEFAULT_INSTANCE));
+        if (flags.export !== undefined) return void process.stdout.write(await exportCommand(flags, path, rulesFile));
+        if (flags.import !== undefined) {
+          const { result: r, where } = await importCommand(flags, path, rulesFile);
+          return print([`imported into ${where}: ${r.added} rule(s) added, ${r.replaced} replaced, ${r.modes} mode(s) set`]);
+        }
         if (flags.delete !== undefined) {
           const id = Number(flags.delete);
           if (!Number.isInteger(id) || id <= 0) throw new TollgateError('EBADARG', `--delete needs a rule id, got "${flags.delete}"`);

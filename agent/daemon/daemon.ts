@@ -44,6 +44,15 @@ import { installWrapper } from '../runtime/oci-wrapper.js';
 import { WorkloadRegistry, type Workload } from './workloads.js';
 import { Enroller } from './enrol.js';
 import { netnsInode } from './container-port.js';
+import { exportPolicy } from '../export/export.js';
+import { importPolicy, type PolicyTarget } from '../export/import.js';
+import { parseTollgateYaml } from '../export/tollgate-yaml.js';
+import type { PolicySource } from '../export/source.js';
+import { ObserveHub } from '../observe/hub.js';
+import { startObservers, type Observers } from '../observe/start.js';
+import type { DaemonView } from '../observe/view.js';
+import { startInClusterWatch } from '../kubernetes/in-cluster.js';
+import type { PolicyWatch } from '../kubernetes/watch.js';
 
 export interface DaemonOptions {
   /** Instance name: API socket, state and (without a spec) the enforcer namespace derive from it. */
@@ -71,6 +80,9 @@ export interface DaemonOptions {
   reportInterval?: number;
   /** Extra dp arguments (tests). */
   dpArgs?: string[];
+  /** `--metrics` / `--ui` listen addresses (agent/observe/start.ts); off when absent. */
+  metrics?: string;
+  ui?: string;
 }
 
 export interface WorkloadStatus {
@@ -145,6 +157,10 @@ export class Daemon {
   readonly apiPath: string;
   readonly stateDir: string;
   private readonly defaultMode: Mode;
+  /** Events for metrics and the graph page. */
+  readonly hub = new ObserveHub();
+  observers: Observers | undefined;
+  private kube: PolicyWatch | undefined;
 
   constructor(private readonly o: DaemonOptions) {
     this.spec = o.spec ? structuredClone(o.spec) : undefined;
@@ -223,6 +239,8 @@ export class Daemon {
     this.internalNets = await this.computeInternalNets();
     // 4. Events, then the dp (its replay needs the workloads), then the API; all under the root-only dir.
     mkdirSync(API_DIR, { recursive: true, mode: 0o700 });
+    // Observers before the dp: a bad or busy --metrics/--ui address stops us before anything runs.
+    this.observers = await startObservers({ metrics: this.o.metrics, ui: this.o.ui, uiTokenPath: `${API_DIR}/${this.name}.ui-token`, view: this.observeView(), control: this, hub: this.hub, log: this.log.child({ part: 'observe' }) });
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.onRecord(r));
     await this.killStaleDp();
     await this.consumer.start();
@@ -236,9 +254,11 @@ export class Daemon {
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
     });
+    this.supervisor.on('keepalive', (s: number) => this.hub.keepAlive(s));
     await this.supervisor.start();
     this.api = new ApiServer(this.apiPath, (cmd, args) => this.handle(cmd, args));
     await this.api.start();
+    this.kube = await startInClusterWatch(this.policyTarget(), this.log.child({ part: 'kubernetes' }));
     // 5. The runtime: hook first (so no container starts unseen from now on), then list + events.
     if (this.o.hooksDir || this.o.ociWrapper) this.writeHookState();
     if (this.o.hooksDir) {
@@ -527,6 +547,7 @@ export class Daemon {
   }
 
   private onRecord(r: EventRecord): void {
+    this.hub.record(r);
     if (r.type === 'counters') {
       this.lastCounters = this.sumWorkerCounters(r);
       return;
@@ -561,6 +582,7 @@ export class Daemon {
     if (!res.added.length && !res.hit.length) return;
     await this.store.save();
     if (!res.added.length) return;
+    this.hub.learned(res.added);
     for (const r of res.added) this.log.info({ rule: r }, 'learned rule');
     // Push policy to the groups where the new rules apply: the learning side only.
     const groups = new Set<string>();
@@ -643,6 +665,61 @@ export class Daemon {
     });
   }
 
+  /** Rules, group modes and group labels for policy export. */
+  policySource(): PolicySource {
+    const groups = new Set([...this.registry.groups(), ...Object.keys(this.store.modes)]);
+    return { rules: this.store.list(), modes: Object.fromEntries([...groups].map((g) => [g, this.modeOf(g)])), labels: this.groupLabels() };
+  }
+
+  /**
+   * The labels every member of a group shares (`tollgate.group` or the compose service
+   * among them): what a Kubernetes selector for the group would match. Lab groups have none.
+   */
+  private groupLabels(): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const g of this.registry.groups()) {
+      const sets = this.registry.members(g).flatMap((w) => (w.containerId ? [this.identities.get(w.containerId)?.labels ?? {}] : []));
+      if (!sets.length) continue;
+      const common: Record<string, string> = {};
+      for (const [k, v] of Object.entries(sets[0]!)) if (sets.every((l) => l[k] === v)) common[k] = v;
+      if (Object.keys(common).length) out[g] = common;
+    }
+    return out;
+  }
+
+  /** Rule changes from import and the Kubernetes watch: serialized, saved, pushed to the groups they name. */
+  policyTarget(): PolicyTarget {
+    return {
+      changeRules: (change) =>
+        this.serial(async () => {
+          const r = change(this.store);
+          await this.store.save();
+          await this.enroller.pushGroups(this.registry.groups());
+          return r;
+        }),
+      setMode: (group, mode) => this.setMode(group, mode),
+      knownGroups: () => [...new Set([...this.registry.groups(), ...Object.keys(this.store.modes), ...(this.spec?.workloads.map((w) => w.name) ?? [])])],
+    };
+  }
+
+  /** What metrics and the graph page read (agent/observe/view.ts): groups with their members. */
+  observeView(): DaemonView {
+    return {
+      groups: () => {
+        const labels = this.groupLabels();
+        return this.registry.groups().map((g) => ({
+          name: g,
+          mode: this.modeOf(g),
+          workloads: this.registry.members(g).map((w) => ({ name: w.name, ip: w.ip, mac: w.mac })),
+          labels: labels[g] ?? {},
+        }));
+      },
+      rules: () => this.store.list(),
+      dp: () => ({ healthy: this.supervisor?.healthy ?? false, restarts: this.supervisor?.restarts ?? 0 }),
+      eventsReceived: () => this.consumer?.received ?? 0,
+    };
+  }
+
   workloadStatus(): WorkloadStatus[] {
     return this.registry.all().map((w) => {
       const mode = this.modeOf(w.group);
@@ -682,6 +759,8 @@ export class Daemon {
     rules: (a) => (a.group ? this.store.list().filter((r) => r.from === a.group || r.to === a.group) : this.store.list()),
     'rule-delete': (a) => this.removeRule(Number(a.id)),
     'hook-enrol': (a) => this.hookEnrol(a),
+    'rules-export': (a) => exportPolicy(String(a.format ?? ''), this.policySource(), a.group === undefined ? undefined : String(a.group)),
+    'rules-import': (a) => importPolicy(this.policyTarget(), parseTollgateYaml(String(a.text ?? ''), String(a.source ?? 'import')), String(a.source ?? 'import')),
     'pause-events': () => {
       this.consumer?.pause();
       return { paused: true };
@@ -709,6 +788,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.learnTimer) clearTimeout(this.learnTimer);
     this.follower?.stop();
+    await this.kube?.stop();
+    await this.observers?.stop();
     await this.api?.stop();
     await this.supervisor?.stop();
     this.consumer?.close();

@@ -87,10 +87,12 @@ export class DpSupervisor extends EventEmitter {
 
   private async check(): Promise<void> {
     if (this.stopping || this.restarting) return;
+    const t0 = process.hrtime.bigint();
     const ok = await this.client.ping(this.o.keepAliveTimeoutMs ?? 3000);
     if (ok) {
       this.lastKeepAlive = Date.now();
       this.healthy = true;
+      this.emit('keepalive', Number(process.hrtime.bigint() - t0) / 1e9);
       return;
     }
     if (this.stopping || this.restarting) return;

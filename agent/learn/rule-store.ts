@@ -47,7 +47,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await fs.rename(tmp, path);
 }
 
-const fileSchema = z.object({
+export const fileSchema = z.object({
   version: z.literal(1),
   /** Group name → mode; persisted so modes survive agent restarts. */
   modes: z.record(z.string(), z.enum(['learn', 'monitor', 'protect'])).default({}),
@@ -177,6 +177,11 @@ export class RuleStore {
     const rule: AllowRule = { ...r, id, hits: 0, lastUsed: null, createdAt: new Date().toISOString() };
     this.rules.set(k, rule);
     return { rule, added: true };
+  }
+
+  /** Inserts or replaces (same from/to/port/proto) a rule exactly as given: id, hits and dates kept. */
+  put(r: AllowRule): void {
+    this.rules.set(ruleKey(r), { ...r });
   }
 
   removeById(id: number): AllowRule | undefined {

@@ -31,15 +31,23 @@ export class AgentProcess {
 
   /**
    * A lab agent (`--config SPEC`), or with `instance` an agent of that name run with
-   * `instance.args` (e.g. a runtime socket and selectors) and no lab.
+   * `instance.args` (e.g. a runtime socket and selectors) and no lab; `extraArgs` go to
+   * `agent run` either way.
    */
-  constructor(readonly specPath: string | null, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5', instance?: { name: string; args: string[] }) {
+  constructor(
+    readonly specPath: string | null,
+    readonly rulesPath: string,
+    prefix: string,
+    readonly reportInterval = '0.5',
+    readonly extraArgs: string[] = [],
+    instance?: { name: string; args: string[] },
+  ) {
     this.apiPath = apiSocketPath(instance ? instance.name : `${prefix}agent`);
     this.runArgs = instance ? ['--name', instance.name, ...instance.args] : ['--config', specPath!];
   }
 
   async start(): Promise<void> {
-    const p = spawn('node', [agentBin, 'run', ...this.runArgs, '--rules', this.rulesPath, '--report-interval', this.reportInterval], {
+    const p = spawn('node', [agentBin, 'run', ...this.runArgs, '--rules', this.rulesPath, '--report-interval', this.reportInterval, ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
     });
@@ -56,8 +64,8 @@ export class AgentProcess {
     throw new Error(`agent did not become ready:\n${this.log.slice(-3000)}`);
   }
 
-  call(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
-    return callDaemon(this.apiPath, cmd, args, 20_000);
+  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<unknown> {
+    return callDaemon(this.apiPath, cmd, args, timeoutMs);
   }
 
   status(): Promise<DaemonStatus> {

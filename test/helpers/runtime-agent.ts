@@ -26,7 +26,7 @@ export class RuntimeAgent {
 
   /** Starts (or, after a kill, restarts) the agent with the same rules file and arguments. */
   async start(): Promise<void> {
-    this.agent = new AgentProcess(null, join(this.rulesDir, 'rules.yaml'), this.prefix, '0.5', { name: this.name, args: this.args() });
+    this.agent = new AgentProcess(null, join(this.rulesDir, 'rules.yaml'), this.prefix, '0.5', [], { name: this.name, args: this.args() });
     await this.agent.start();
   }
 
