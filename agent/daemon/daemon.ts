@@ -579,14 +579,15 @@ export class Daemon {
       return !w || this.modeOf(w.group) === 'learn' || r.action !== 1;
     });
     const res = learnFrom(fresh, this.store, this.registry.views());
-    if (!res.added.length && !res.hit.length) return;
+    if (!res.added.length && !res.widened.length && !res.hit.length) return;
     await this.store.save();
-    if (!res.added.length) return;
+    if (!res.added.length && !res.widened.length) return;
     this.hub.learned(res.added);
     for (const r of res.added) this.log.info({ rule: r }, 'learned rule');
+    for (const r of res.widened) this.log.info({ rule: r }, 'learned rule now applies at both ends');
     // Push policy to the groups where the new rules apply: the learning side only.
     const groups = new Set<string>();
-    for (const r of res.added) {
+    for (const r of [...res.added, ...res.widened]) {
       if (r.side !== 'ingress') groups.add(r.from);
       if (r.side !== 'egress') groups.add(r.to);
     }

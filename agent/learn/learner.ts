@@ -12,6 +12,8 @@ import type { RuleStore } from './rule-store.js';
 
 export interface LearnResult {
   added: AllowRule[];
+  /** Existing rules that now also apply at the side that reported them. */
+  widened: AllowRule[];
   hit: AllowRule[];
 }
 
@@ -23,7 +25,7 @@ export function peerName(ip: string, workloads: readonly WorkloadView[]): string
 }
 
 export function learnFrom(records: readonly ConnectionRecord[], store: RuleStore, workloads: readonly WorkloadView[]): LearnResult {
-  const res: LearnResult = { added: [], hit: [] };
+  const res: LearnResult = { added: [], widened: [], hit: [] };
   for (const c of records) {
     if (c.action === PolicyAction.LEARN) {
       const proto = protoName(c.proto);
@@ -34,8 +36,9 @@ export function learnFrom(records: readonly ConnectionRecord[], store: RuleStore
       // Learned only for the end that reported it, the one in learn mode: a learning client
       // opens its own egress, never the ingress of a server that is not learning.
       const side = c.ingress ? 'ingress' : 'egress';
-      const { rule, added } = store.add({ from, to, side, port, proto, origin: 'learned' });
+      const { rule, added, widened } = store.add({ from, to, side, port, proto, origin: 'learned' });
       if (added) res.added.push(rule);
+      else if (widened && !res.added.includes(rule)) res.widened.push(rule);
     } else if (c.action === PolicyAction.ALLOW && c.ruleId > 0 && c.sessions > 0) {
       const rule = store.byId(c.ruleId);
       if (rule) {

@@ -161,17 +161,17 @@ export class RuleStore {
   }
 
   /**
-   * Adds a rule unless an identical one exists; returns it and whether it changed (new,
-   * or an existing rule that now also applies at another side).
+   * Adds a rule unless an identical one exists; returns it, whether it is new, and whether
+   * an existing rule now also applies at another side (widened).
    */
-  add(r: Omit<AllowRule, 'id' | 'hits' | 'lastUsed' | 'createdAt'>): { rule: AllowRule; added: boolean } {
+  add(r: Omit<AllowRule, 'id' | 'hits' | 'lastUsed' | 'createdAt'>): { rule: AllowRule; added: boolean; widened?: boolean } {
     const k = ruleKey(r);
     const have = this.rules.get(k);
     if (have) {
       const side = mergeSides(have.side, r.side);
       if (side === have.side) return { rule: have, added: false };
       have.side = side;
-      return { rule: have, added: true };
+      return { rule: have, added: false, widened: true };
     }
     const id = Math.max(LEARNED_ID_BASE - 1, ...[...this.rules.values()].map((x) => x.id)) + 1;
     const rule: AllowRule = { ...r, id, hits: 0, lastUsed: null, createdAt: new Date().toISOString() };

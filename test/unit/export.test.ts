@@ -81,6 +81,15 @@ describe('NetworkPolicy export', () => {
     expect(() => new NetworkPolicy(broken).validate()).toThrow(/ipBlock must have required property 'cidr'|cidr/);
   });
 
+  it('a rule exports only where it applies: learned at the client\'s egress, it opens no ingress of the server group', () => {
+    const src = { rules: [{ ...rule(10000, 'client', 'db', 5432, 'tcp'), side: 'egress' as const }], modes: { client: 'protect' as const, db: 'protect' as const }, labels: {} };
+    const [client, db] = docs(exportPolicy('networkpolicy', src));
+    expect(client.metadata.name).toBe('tollgate-client');
+    expect(client.spec.egress).toHaveLength(1);
+    expect(db.metadata.name).toBe('tollgate-db');
+    expect(db.spec.ingress ?? []).toEqual([]);
+  });
+
   it('--group cuts to one group; unknown groups and bad labels are errors naming them', () => {
     expect(docs(exportPolicy('networkpolicy', SRC, 'db')).map((o) => o.metadata.name)).toEqual(['tollgate-db']);
     expect(() => exportPolicy('networkpolicy', SRC, 'nope')).toThrow(/group: no group "nope"/);
