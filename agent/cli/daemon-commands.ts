@@ -27,8 +27,9 @@ export function registerDaemonCommands(program: Command): void {
     .option('--config <file>', 'lab spec (YAML/JSON); default: the embedded lab')
     .option('--rules <file>', 'rules file (default /var/lib/tollgate/<lab>/rules.yaml)')
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
+    .option('--no-fast-path', 'kill switch: the dp never offloads flows to the BPF steering (every frame through the dp)')
     .action(
-      action(async (flags: { config?: string; rules?: string; reportInterval: string }) => {
+      action(async (flags: { config?: string; rules?: string; reportInterval: string; fastPath: boolean }) => {
         const spec = await loadLabSpec(flags.config);
         const labId = labNamespaces(spec).agent;
         const log = createLogger('agent');
@@ -36,7 +37,7 @@ export function registerDaemonCommands(program: Command): void {
         if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
           throw new TollgateError('EBADARG', `--report-interval must be a number of seconds in (0, 3600], got "${flags.reportInterval}"`);
         }
-        const d = new Daemon({ spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log, reportInterval: interval });
+        const d = new Daemon({ spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log, reportInterval: interval, fastPath: flags.fastPath });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);
         process.once('SIGINT', shutdown);

@@ -27,6 +27,7 @@ import { TollgateError } from '../../shared/errors.js';
 import { isWorkloadMode, MODES } from '../../shared/policy-actions.js';
 import { run } from '../../shared/exec.js';
 import { dpCommand } from '../../shared/repo-root.js';
+import { fastPathDpArgs } from '../steering/bpf-flows.js';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   reportInterval?: number;
   /** Extra dp arguments (tests). */
   dpArgs?: string[];
+  /** Kernel fast path (BPF steering only); false = `agent run --no-fast-path`. Default true. */
+  fastPath?: boolean;
 }
 
 export interface DaemonStatus {
@@ -114,7 +117,11 @@ export class Daemon {
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.onRecord(r));
     await this.killStaleDp();
     await this.consumer.start();
-    const dpArgs = ['--report-interval', String(this.o.reportInterval ?? 2), ...(this.o.dpArgs ?? [])];
+    const dpArgs = [
+      '--report-interval', String(this.o.reportInterval ?? 2),
+      ...(await fastPathDpArgs(this.backend, this.o.fastPath !== false)),
+      ...(this.o.dpArgs ?? []),
+    ];
     this.supervisor = new DpSupervisor({
       agentNs: labNamespaces(this.spec).agent,
       ctrlPath: this.ctrlPath,
