@@ -27,12 +27,12 @@ export class AgentProcess {
   log = '';
   readonly apiPath: string;
 
-  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5') {
+  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5', readonly extraArgs: string[] = []) {
     this.apiPath = apiSocketPath(`${prefix}agent`);
   }
 
   async start(): Promise<void> {
-    const p = spawn('node', [agentBin, 'run', '--config', this.specPath, '--rules', this.rulesPath, '--report-interval', this.reportInterval], {
+    const p = spawn('node', [agentBin, 'run', '--config', this.specPath, '--rules', this.rulesPath, '--report-interval', this.reportInterval, ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
     });
