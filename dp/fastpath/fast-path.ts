@@ -17,7 +17,7 @@ import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/packet.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { POLICY_DENY } from '../engine-types.js';
 import type { SessionTable } from '../session/table.js';
-import { TcpState } from '../session/tcp-state.js';
+import { SF_DATA, TcpState } from '../session/tcp-state.js';
 import { BPF_ANY, E2BIG, ENOENT, ENOMEM, MapOp, type BpfMapModule } from './bpf-map-native.js';
 import {
   FLOW_KEY_SIZE, FLOW_MAP_NAME, FLOW_VAL_SIZE, V_BYTES_IN, V_BYTES_OUT, V_LAST_NS, V_PKTS_IN, V_PKTS_OUT, V_SERIAL, V_SLOT,
@@ -38,6 +38,13 @@ const PENDING = 1;
 const IN_MAP = 2;
 /** Did not fit: stays on the slow path until the session ends. */
 const REFUSED = 3;
+
+/**
+ * The largest TCP frame without payload: Ethernet 14 + IPv6 40 + TCP with full options 60.
+ * Fast-path packets averaging more than this carried payload, which moves an offloaded
+ * session that the dp saw only as a handshake to the long established-with-data timeout.
+ */
+const MAX_BARE_TCP_FRAME = 114;
 
 /** Entries per bpf_map.op call. */
 const CHUNK = 256;
@@ -267,6 +274,7 @@ export class FastPath implements FastPathHook {
       t.bytes[iIn]! += dbIn;
       t.pkts[iOut]! += dpOut;
       t.bytes[iOut]! += dbOut;
+      if (t.proto[s] === IPPROTO_TCP && dbIn + dbOut > (dpIn + dpOut) * MAX_BARE_TCP_FRAME) t.flags[s] = t.flags[s]! | SF_DATA;
       c.fastPathPackets += dpIn + dpOut;
       c.fastPathBytes += dbIn + dbOut;
       if (dpIn + dpOut > 0) {
