@@ -36,6 +36,11 @@ export interface LiveResult {
   tcpManyGbps: number[];
   /** dp paths: ms from sending a deny-all policy to the first packet the dp dropped, per run. */
   policyDropMs: number[];
+  /**
+   * dp paths with --paired: a kernel-only run of the same kind right after each run (the
+   * kernel lab stays up), so each ratio compares runs taken under the same machine load.
+   */
+  paired?: { tcp: number[]; udp: number[]; many: number[] };
   /** dp only: CPU % of one core (median over runs) and RSS after the runs. */
   tcpCpu?: number;
   udpCpu?: number;
@@ -51,6 +56,8 @@ export interface LiveOptions {
   manyRuns: number;
   /** Runs of the policy-change-to-first-drop measurement per dp path (0: none). */
   policyRuns: number;
+  /** Pair every dp-path run with a kernel-only run right after it (needs the kernel path). */
+  paired?: boolean;
   paths: LivePath[];
   /** Extra node flags for the dp (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   dpNodeArgs?: string[];
@@ -91,25 +98,39 @@ const redirect = (from: string, to: string): string[] => [
   `filter add dev ${from} ingress prio 1 protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`,
 ];
 
+/** The kernel-only lab, kept up while the dp paths run when runs are paired. */
+let pairLab: BenchLab | undefined;
+
 async function measure(lab: BenchLab, opts: LiveOptions, res: LiveResult, pid?: number): Promise<void> {
   const tcpCpu: number[] = [];
   const udpCpu: number[] = [];
+  const pair = pairLab !== undefined && lab !== pairLab && (res.path === 'dp' || res.path === 'dpfast' || res.path === 'learn') ? pairLab : undefined;
+  if (pair) res.paired = { tcp: [], udp: [], many: [] };
+  const pairRun = async (kind: 'tcp' | 'udp' | 'many', f: (l: BenchLab) => Promise<number>): Promise<void> => {
+    if (!pair || !res.paired) return;
+    const v = await f(pair);
+    res.paired[kind].push(v);
+    opts.log?.(`    paired kernel-only ${kind} run: ${v.toFixed(2)}`);
+  };
   for (let i = 0; i < opts.tcpRuns; i++) {
     const [g, cpu] = await withCpu(pid, () => tcpGbps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs));
     res.tcpGbps.push(g);
     if (cpu !== undefined) tcpCpu.push(cpu);
     opts.log?.(`  ${res.path} tcp run ${i + 1}: ${g.toFixed(2)} Gbit/s${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`);
+    await pairRun('tcp', (l) => tcpGbps(l.hostNs, l.wlNs, l.wlIp, opts.secs));
   }
   for (let i = 0; i < opts.udpRuns; i++) {
     const [k, cpu] = await withCpu(pid, () => udp64Kpps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs));
     res.udpKpps.push(k);
     if (cpu !== undefined) udpCpu.push(cpu);
     opts.log?.(`  ${res.path} udp64 run ${i + 1}: ${k.toFixed(0)} kpps${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`);
+    await pairRun('udp', (l) => udp64Kpps(l.hostNs, l.wlNs, l.wlIp, opts.secs));
   }
   for (let i = 0; i < opts.manyRuns; i++) {
     const g = await tcpFlowsGbps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs, MANY_FLOWS);
     res.tcpManyGbps.push(g);
     opts.log?.(`  ${res.path} tcp x${MANY_FLOWS} run ${i + 1}: ${g.toFixed(2)} Gbit/s`);
+    await pairRun('many', (l) => tcpFlowsGbps(l.hostNs, l.wlNs, l.wlIp, opts.secs, MANY_FLOWS));
   }
   if (pid !== undefined) {
     res.tcpCpu = median(tcpCpu);
@@ -145,11 +166,14 @@ async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: n
 /** kernel-only path: a lab without steering, vex and vin joined by mirred. */
 async function kernelPath(opts: LiveOptions, res: LiveResult): Promise<void> {
   const lab = await benchLabUp('none');
+  let keep = false;
   try {
     await tcBatch(lab, [...redirect(lab.vex, lab.vin), ...redirect(lab.vin, lab.vex)]);
     await measure(lab, opts, res);
+    keep = opts.paired === true;
+    if (keep) pairLab = lab;
   } finally {
-    await lab.down();
+    if (!keep) await lab.down();
   }
 }
 
@@ -285,6 +309,10 @@ export async function runLiveBench(opts: LiveOptions): Promise<LiveResult[]> {
         if (r && !r.error && !r.tcpGbps.length) r.error = e.message;
       }
     });
+  }
+  if (pairLab) {
+    await pairLab.down();
+    pairLab = undefined;
   }
   return [...results.values()];
 }

@@ -89,10 +89,14 @@ export function benchRows(r: BenchReport): BenchRow[] {
       if (!xs.length && !l.error) continue;
       const v = median(xs);
       const user = l.path !== 'kernel' && l.path !== 'detour';
+      // Paired runs: the median of run / the kernel-only run right after it.
+      const pk = l.paired?.[kind] ?? [];
+      const paired = pk.length === xs.length && pk.length > 0;
       rows.push({
         test, path: l.label, unit, runs: xs, median: v,
-        baseline: l.path === 'kernel' ? '(is the baseline)' : 'kernel only, offloads off', baselineValue: num(base),
-        ratio: ratioOf(v, base),
+        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, offloads off, paired runs' : 'kernel only, offloads off',
+        baselineValue: num(paired ? median(pk) : base),
+        ratio: paired ? median(xs.map((x, i) => x / pk[i]!)) : ratioOf(v, base),
         reference: kind === 'many' ? '-' : LIVE_REFERENCE[l.path][kind],
         cpuPct: user && kind !== 'many' ? num(kind === 'tcp' ? l.tcpCpu : l.udpCpu) : null,
         rssMiB: user ? num(l.rssMiB) : null,

@@ -6,6 +6,7 @@
  *        [--many-runs 1]        (runs of the 100-concurrent-flows row per path)
  *        [--policy-runs 3]      (policy change -> first drop measurements per dp path)
  *        [--json FILE]          (the rows as JSON too)
+ *        [--no-paired]          (dp rows: no kernel-only run right after each run)
  *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
  *        [--dp-workers N]       (dp -n N; default 1)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
@@ -25,6 +26,7 @@ interface Args {
   tcpRuns: number;
   udpRuns: number;
   manyRuns: number;
+  paired: boolean;
   policyRuns: number;
   json?: string;
   paths: LivePath[];
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     tcpRuns: num('--tcp-runs', 3),
     udpRuns: num('--udp-runs', 3),
     manyRuns: num('--many-runs', 1),
+    paired: !argv.includes('--no-paired'),
     policyRuns: num('--policy-runs', 3),
     ...(json ? { json } : {}),
     paths: paths as LivePath[],
@@ -107,6 +110,7 @@ async function main(): Promise<number> {
       tcpRuns: args.tcpRuns,
       udpRuns: args.udpRuns,
       manyRuns: args.manyRuns,
+      paired: args.paired,
       policyRuns: args.policyRuns,
       paths: args.paths,
       ...(args.forwarderNice !== undefined ? { forwarderNice: args.forwarderNice } : {}),
