@@ -114,8 +114,9 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
 
 /*
  * op(fd, cmd, keys, keySize, values, valueSize, n, flags, errs): n updates (cmd 0),
- * deletes (1) or lookups (2, values written back). errs[i] = 0 or errno. Returns the
- * number of entries that succeeded.
+ * deletes (1), lookups (2, values written back) or lookup-and-deletes (3: the value as it
+ * was when the entry went, so no count of the kernel's is lost between a read and a
+ * delete). errs[i] = 0 or errno. Returns the number of entries that succeeded.
  */
 static napi_value js_op(napi_env env, napi_callback_info info) {
   size_t argc = 9;
@@ -158,6 +159,9 @@ static napi_value js_op(napi_env env, napi_callback_info info) {
       r = sys_bpf(BPF_MAP_UPDATE_ELEM, &a);
     } else if (cmd == 1) {
       r = sys_bpf(BPF_MAP_DELETE_ELEM, &a);
+    } else if (cmd == 3) {
+      a.value = (uint64_t)(uintptr_t)(vals + (size_t)i * vs);
+      r = sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &a);
     } else {
       a.value = (uint64_t)(uintptr_t)(vals + (size_t)i * vs);
       r = sys_bpf(BPF_MAP_LOOKUP_ELEM, &a);

@@ -10,8 +10,9 @@ export interface BpfMapModule {
   open(pathOrId: string | number): number;
   info(fd: number): { type: number; keySize: number; valueSize: number; maxEntries: number; id: number; name: string };
   /**
-   * n updates (cmd 0), deletes (1) or lookups (2: values written back), keys and values
-   * packed back to back; errs[i] = 0 or the errno. Returns how many succeeded.
+   * n updates (cmd 0), deletes (1), lookups (2: values written back) or atomic
+   * lookup-and-deletes (3), keys and values packed back to back; errs[i] = 0 or the
+   * errno. Returns how many succeeded.
    */
   op(fd: number, cmd: number, keys: Uint8Array, keySize: number, values: Uint8Array, valueSize: number, n: number, flags: number, errs: Int32Array): number;
   /** Up to max keys of the map into out; returns how many. */
@@ -21,7 +22,7 @@ export interface BpfMapModule {
   close(fd: number): void;
 }
 
-export const MapOp = { Update: 0, Delete: 1, Lookup: 2 } as const;
+export const MapOp = { Update: 0, Delete: 1, Lookup: 2, LookupAndDelete: 3 } as const;
 /** BPF_ANY: create or replace. */
 export const BPF_ANY = 0;
 export const ENOENT = 2;

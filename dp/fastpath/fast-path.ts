@@ -241,8 +241,9 @@ export class FastPath implements FastPathHook {
   }
 
   /**
-   * Looks up batch[0..n) and folds their counts in; with `remove`, deletes them too.
-   * Returns how many entries were removed.
+   * Reads batch[0..n) and folds their counts in; with `remove`, takes them out of the map
+   * in the same syscall (lookup-and-delete), so nothing the kernel counts between a read
+   * and a delete is lost. Returns how many entries were removed.
    */
   private readBatch(n: number, nowMs: number, remove: boolean): number {
     const t = this.t!;
@@ -250,13 +251,14 @@ export class FastPath implements FastPathHook {
       const s = this.batch[j]!;
       writeFlowKey(this.kdv, j * FLOW_KEY_SIZE, t, s, this.port[s]!);
     }
-    this.a.op(this.fd, MapOp.Lookup, this.keys, FLOW_KEY_SIZE, this.vals, FLOW_VAL_SIZE, n, 0, this.errs);
+    this.a.op(this.fd, remove ? MapOp.LookupAndDelete : MapOp.Lookup, this.keys, FLOW_KEY_SIZE, this.vals, FLOW_VAL_SIZE, n, 0, this.errs);
     const mono = this.a.monoNs();
     const c = this.counters;
+    let removed = 0;
     for (let j = 0; j < n; j++) {
       const s = this.batch[j]!;
       if (this.errs[j] !== 0) {
-        // Gone from under us (someone else flushed the map): offload again later.
+        // Gone from under us (someone else emptied the map): offload again later.
         if (this.errs[j] !== ENOENT) c.fastPathErrors++;
         this.st[s] = NONE;
         c.fastPathActive--;
@@ -281,26 +283,14 @@ export class FastPath implements FastPathHook {
         const last = nowMs - (mono - u64(dv, v + V_LAST_NS)) / 1e6;
         if (last > t.lastMs[s]!) t.lastMs[s] = Math.min(last, nowMs);
       }
+      if (remove) {
+        this.st[s] = NONE;
+        c.fastPathActive--;
+        c.fastPathRemoved++;
+        removed++;
+      }
     }
-    if (!remove) return 0;
-    let k = 0;
-    // Keys of the entries still in the map (a failed lookup was settled above).
-    for (let j = 0; j < n; j++) {
-      const s = this.batch[j]!;
-      if (this.st[s] !== IN_MAP) continue;
-      if (k !== j) this.keys.copyWithin(k * FLOW_KEY_SIZE, j * FLOW_KEY_SIZE, (j + 1) * FLOW_KEY_SIZE);
-      this.batch[k++] = s;
-    }
-    if (k === 0) return 0;
-    this.a.op(this.fd, MapOp.Delete, this.keys, FLOW_KEY_SIZE, this.vals, FLOW_VAL_SIZE, k, 0, this.errs);
-    for (let j = 0; j < k; j++) {
-      const s = this.batch[j]!;
-      if (this.errs[j] !== 0 && this.errs[j] !== ENOENT) c.fastPathErrors++;
-      this.st[s] = NONE;
-      c.fastPathActive--;
-      c.fastPathRemoved++;
-    }
-    return k;
+    return removed;
   }
 
   /** Deletes every entry in the map; returns how many. */
