@@ -178,6 +178,27 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
     }
   }, 60_000);
 
+  it('endpoint removal: the entries of the endpoint leave the kernel before it goes, and its flow stops', async () => {
+    const stream = new TcpSession(lab.ns.host, WEB_IP, ECHO);
+    try {
+      expect(await stream.opened()).toBe(true);
+      expect(await offloaded()).toBe(true);
+      const removed = (await lab.counters()).fastPathRemoved!;
+      await lab.client!.command({ ctrl_del_mac: { mac: lab.webMac } });
+      expect((await lab.mapEntries()).length).toBe(0);
+      const c = await lab.counters();
+      expect(c.fastPathRemoved! - removed).toBeGreaterThan(0);
+      expect(c.fastPathActive).toBe(0);
+      // Nothing forwards the flow any more: not the kernel (no entry), not the dp (no endpoint).
+      const r = await stream.check();
+      expect(r.received).toBeLessThan(r.sent!);
+    } finally {
+      stream.kill();
+      await lab.killDp('SIGTERM');
+      await lab.startDp();
+    }
+  }, 60_000);
+
   it('--no-fast-path: every packet crosses the dp and the map stays empty, as without a fast path', async () => {
     const stream = new TcpSession(lab.ns.host, WEB_IP, ECHO);
     expect(await stream.opened()).toBe(true);
