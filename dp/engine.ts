@@ -15,6 +15,7 @@ import { TIMEOUT_MS } from './session/timeouts.js';
 import { describeTuple, endEvent, startEvent, tcpStateName } from './session/describe.js';
 import { buildReset, RESET_FRAME_MAX } from './verdict/tcp-reset.js';
 import { type DeviceCounters, newDeviceCounters } from './stats/counters.js';
+import type { FastPathHook } from './fastpath/hook.js';
 import {
   type EngineEvent, type PolicyDecision, type PolicyHook, type PolicyQuery, type SessionEndReason, type SessionRecord,
   POLICY_DENY, Verdict,
@@ -32,6 +33,8 @@ export interface EngineOptions {
   maxFragments?: number;
   /** Sends a frame the engine made (TCP resets) out of the port the current frame came in on. */
   inject?: (frame: Buffer, len: number) => void;
+  /** Kernel fast path (dp/fastpath/): offloads established allowed sessions. */
+  fastPath?: FastPathHook;
 }
 
 /** create(): the first packet was denied; no session exists. */
@@ -52,6 +55,7 @@ export class Engine {
   private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
   private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
   private readonly inject: ((frame: Buffer, len: number) => void) | null;
+  private readonly fp: FastPathHook | null;
   /** The frame being processed (for resets built from it); never kept past process(). */
   private curBuf: Uint8Array | null = null;
   private readonly rstA = Buffer.alloc(RESET_FRAME_MAX);
@@ -69,6 +73,9 @@ export class Engine {
     this.inject = opts.inject ?? null;
     this.t = new SessionTable(opts.maxSessions ?? 131072);
     this.frags = new FragmentTracker(opts.maxFragments ?? 4096);
+    // --- fast path hook (dp/fastpath/) ---
+    this.fp = opts.fastPath ?? null;
+    this.fp?.attach(this.t);
   }
 
   /** One frame, bytes 0..len of buf (see processAt). */
@@ -131,6 +138,8 @@ export class Engine {
     if (nowMs > this.clockMs) this.clockMs = nowMs;
     nowMs = this.clockMs;
     const t = this.t;
+    // --- fast path hook: offloaded sessions' counts and last-seen times first ---
+    if (this.fp !== null) this.fp.sync(nowMs);
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s)) this.end(s, this.reasonFor(s, 'timeout'), nowMs);
     }
@@ -365,6 +374,8 @@ export class Engine {
       this.decide(s, epId);
       if (t.action[s] !== before) this.policyChanged(s, before, now, inline, fromClient);
     }
+    // --- fast path hook: may queue this session for the kernel, or take it back ---
+    if (this.fp !== null) this.fp.afterAccount(s, ep);
     if (inline && t.action[s] === POLICY_DENY) return this.policyDrop(ep);
     return this.forward(inline);
   }
@@ -504,6 +515,8 @@ export class Engine {
     else this.cur.ip--;
     const ep = this.eps.get(t.ep[s]!);
     if (ep !== undefined && ep.counters.curSessions > 0) ep.counters.curSessions--;
+    // --- fast path hook: the kernel's counts go into the end event; the entry goes ---
+    if (this.fp !== null) this.fp.beforeEnd(s);
     if (this.emit !== null) this.fire(endEvent(t, s, now, reason));
     t.remove(s);
   }

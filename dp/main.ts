@@ -7,6 +7,7 @@ import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
 import { CtrlServer } from './ctrl/server.js';
 import { WorkerPool } from './workers/pool.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
+import { openFastPath, parseMapRef, type FastPathConfig } from './fastpath/open.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
@@ -41,6 +42,9 @@ const program = new Command()
       .choices(RING_TX_MODES)
       .default(process.env.TOLLGATE_DP_RING_TX ?? 'sendmmsg'),
   )
+  .option('--fast-path-map <ref>', 'kernel fast path: the steering program\'s pinned tg_flows map (path) or id:N; established allowed flows then bypass the dp')
+  .option('--fast-path-max <n>', 'kernel fast path: at most this many offloaded flows (default: the map size)')
+  .option('--no-fast-path', 'kill switch: never offload a flow, even with --fast-path-map')
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'));
 
 interface Opts {
@@ -55,6 +59,10 @@ interface Opts {
   policy?: string;
   io: IoBackend;
   ringTx: RingTx;
+  fastPathMap?: string;
+  fastPathMax?: string;
+  /** commander's --no-fast-path: false when given. */
+  fastPath: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -93,12 +101,15 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
   const { createEngine, forwardVerdict } = await loadEngine();
   const intervalMs = reportIntervalMs(opts, log);
   if (intervalMs === undefined) return 2;
+  const fastPath = fastPathConfig(opts, log);
+  if (fastPath === null) return 2;
   const rt = new DpRuntime({
     ctrlPath: opts.ctrl, createEngine, forwardVerdict, log,
     ...(opts.events ? { eventsEndpoint: opts.events } : {}),
     reportIntervalMs: intervalMs,
     io: opts.io,
     ringTx: opts.ringTx,
+    ...(fastPath ? { fastPath } : {}),
   });
   log.info({ io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) }, 'service port I/O backend');
   rt.start();
@@ -117,6 +128,34 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
   });
 }
 
+/** The fast-path settings, undefined when off, null (logged) when invalid. */
+function fastPathConfig(opts: Opts, log: Logger): FastPathConfig | undefined | null {
+  if (!opts.fastPath) {
+    if (opts.fastPathMap) {
+      // Off, but entries an earlier dp left must not keep forwarding past this one.
+      log.info('fast path off (--no-fast-path); emptying the map');
+      openFastPath({ map: opts.fastPathMap }, log)?.close();
+    }
+    return undefined;
+  }
+  if (!opts.fastPathMap) return undefined;
+  let max: number | undefined;
+  if (opts.fastPathMax !== undefined) {
+    max = Number(opts.fastPathMax);
+    if (!Number.isInteger(max) || max < 0) {
+      log.error({ fastPathMax: opts.fastPathMax }, '--fast-path-max must be a non-negative integer');
+      return null;
+    }
+  }
+  try {
+    parseMapRef(opts.fastPathMap);
+  } catch (e) {
+    log.error({ fastPathMap: opts.fastPathMap }, errorMessage(e));
+    return null;
+  }
+  return { map: opts.fastPathMap, ...(max !== undefined ? { maxEntries: max } : {}) };
+}
+
 /**
  * dp -n N: the main thread owns the control socket, the workers own the data. The
  * socket opens only once every worker is ready, so a client that sees it can configure
@@ -132,6 +171,7 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
     log.error({ io: opts.io, err: errorMessage(e) }, '-n ≥ 2 needs the ring backend');
     return 2;
   }
+  if (opts.fastPathMap && opts.fastPath) log.warn('fast path off: dp -n N does not offload flows yet (use -n 1)');
   if (backend !== 'ring') {
     log.error({ io: opts.io, workers }, '-n ≥ 2 needs the ring backend (PACKET_FANOUT); libpcap (cap) cannot share a port between workers: use --io ring or -n 1');
     return 2;

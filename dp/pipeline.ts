@@ -100,6 +100,8 @@ export class Pipeline {
   currentSink: FrameSink | null = null;
   /** Coarse clock (ms), advanced by main's timer; the engine's timeouts are in seconds. */
   nowMs = Date.now();
+  /** Called after each batch (ring) or frame (cap): the fast path writes its queued entries. */
+  afterFrames: (() => void) | null = null;
 
   constructor(
     private readonly registry: EndpointRegistry,
@@ -118,7 +120,9 @@ export class Pipeline {
    * largest frame the port may carry; `truncated` is cap's flag (frame bigger than buf).
    */
   onFrame(buf: Buffer, len: number, truncated: boolean, maxFrame: number, sink: FrameSink): void {
-    if (!this.verdictAt(buf, 0, len, truncated ? len + 1 : len, maxFrame, sink)) return;
+    const fwd = this.verdictAt(buf, 0, len, truncated ? len + 1 : len, maxFrame, sink);
+    if (this.afterFrames !== null) this.afterFrames();
+    if (!fwd) return;
     const c = this.counters;
     if (sink.send(buf, len)) {
       c.txPackets++;
@@ -146,6 +150,7 @@ export class Pipeline {
       }
     }
     b.cursor = n;
+    if (this.afterFrames !== null) this.afterFrames();
   }
 
   /**

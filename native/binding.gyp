@@ -4,6 +4,11 @@
       "target_name": "packet_ring",
       "sources": ["packet_ring.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    },
+    {
+      "target_name": "bpf_map",
+      "sources": ["bpf_map.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]
 }

@@ -88,6 +88,12 @@ export async function tcpGbps(ns: string, serverNs: string, server: string, secs
   return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
 }
 
+/** TCP goodput of `flows` parallel streams (iperf3 -P), Gbit/s. */
+export async function tcpFlowsGbps(ns: string, serverNs: string, server: string, secs: number, flows: number): Promise<number> {
+  const j = await iperfClient(ns, serverNs, ['-c', server, '-P', String(flows)], secs);
+  return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
+}
+
 /** 64-byte UDP, sender unthrottled: packets the server got per second, in thousands. */
 export async function udp64Kpps(ns: string, serverNs: string, server: string, secs: number): Promise<number> {
   const j = await iperfClient(ns, serverNs, ['-c', server, '-u', '-b', '0', '-l', String(UDP64_PAYLOAD)], secs);

@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { netnsArgv } from '../shared/exec.js';
 import { benchLabUp, type BenchLab } from './bench-lab.js';
 import { BenchCtrl, inlineConfig } from './bench-ctrl.js';
-import { median, rssMiB, stopChild, tcpGbps, udp64Kpps, withCpu } from './bench-iperf.js';
+import { median, rssMiB, startIperfServer, stopChild, tcpFlowsGbps, tcpGbps, udp64Kpps, withCpu, IPERF_PORT } from './bench-iperf.js';
+import { applyLab } from '../agent/topology/reconcile.js';
+import { openSteering } from '../agent/topology/steering-bridge.js';
+import { MAP_FLOWS, mapPath } from '../agent/steering/bpf-maps.js';
+import { pinDirFor } from '../agent/topology/names.js';
 import { resolveIoBackend, type IoBackend } from '../dp/io/live.js';
 
 /**
@@ -13,15 +17,30 @@ import { resolveIoBackend, type IoBackend } from '../dp/io/live.js';
  *   kernel   u32 match-all + mirred redirect vex<->vin in the enforcer (offloads off)
  *   detour   BPF steering vex/vin -> vbr -> vth, an in-kernel mirred reflector on vth
  *   naive    BPF steering, a naive Node cap forwarder on vth (frame in, same frame out)
- *   dp       BPF steering, the Tollgate dp inline on vth (configured by the 4 datagrams)
+ *   dp       BPF steering, the Tollgate dp inline on vth (configured by the 4 datagrams), no fast path
+ *   dpfast   the same with the kernel fast path (dp --fast-path-map: established flows bypass the dp)
+ *   learn    learn mode (tap steering, the dp gets copies) with the fast path
  */
-export type LivePath = 'kernel' | 'detour' | 'naive' | 'dp';
+export type LivePath = 'kernel' | 'detour' | 'naive' | 'dp' | 'dpfast' | 'learn';
+export const LIVE_PATHS: readonly LivePath[] = ['kernel', 'detour', 'naive', 'dp', 'dpfast', 'learn'];
+
+/** Parallel TCP streams of the many-flows row. */
+export const MANY_FLOWS = 100;
 
 export interface LiveResult {
   path: LivePath;
   label: string;
   tcpGbps: number[];
   udpKpps: number[];
+  /** iperf3 -P MANY_FLOWS, Gbit/s per run. */
+  tcpManyGbps: number[];
+  /** dp paths: ms from sending a deny-all policy to the first packet the dp dropped, per run. */
+  policyDropMs: number[];
+  /**
+   * dp paths with --paired: a kernel-only run of the same kind right after each run (the
+   * kernel lab stays up), so each ratio compares runs taken under the same machine load.
+   */
+  paired?: { tcp: number[]; udp: number[]; many: number[] };
   /** dp only: CPU % of one core (median over runs) and RSS after the runs. */
   tcpCpu?: number;
   udpCpu?: number;
@@ -33,6 +52,12 @@ export interface LiveOptions {
   secs: number;
   tcpRuns: number;
   udpRuns: number;
+  /** Runs of the MANY_FLOWS row per path (0: none). */
+  manyRuns: number;
+  /** Runs of the policy-change-to-first-drop measurement per dp path (0: none). */
+  policyRuns: number;
+  /** Pair every dp-path run with a kernel-only run right after it (needs the kernel path). */
+  paired?: boolean;
   paths: LivePath[];
   /** Extra node flags for the dp (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   dpNodeArgs?: string[];
@@ -50,7 +75,9 @@ export const PATH_LABELS: Record<LivePath, string> = {
   kernel: 'kernel only: u32 + mirred vex<->vin, offloads off',
   detour: 'vbr/vth detour, BPF steering + in-kernel reflector on vth',
   naive: 'naive Node forwarder on vth (cap, frame straight back)',
-  dp: `Tollgate dp inline (protect, ${dpIoLabel()} on vth)`,
+  dp: `Tollgate dp inline (protect, ${dpIoLabel()} on vth), no fast path`,
+  dpfast: `Tollgate dp inline (protect, ${dpIoLabel()}) + kernel fast path`,
+  learn: `Tollgate learn mode (tap + dp copies, ${dpIoLabel()}) + kernel fast path`,
 };
 
 /** The I/O backend the dp will pick (dp --io auto, or TOLLGATE_DP_IO), for the table label. */
@@ -71,20 +98,39 @@ const redirect = (from: string, to: string): string[] => [
   `filter add dev ${from} ingress prio 1 protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`,
 ];
 
+/** The kernel-only lab, kept up while the dp paths run when runs are paired. */
+let pairLab: BenchLab | undefined;
+
 async function measure(lab: BenchLab, opts: LiveOptions, res: LiveResult, pid?: number): Promise<void> {
   const tcpCpu: number[] = [];
   const udpCpu: number[] = [];
+  const pair = pairLab !== undefined && lab !== pairLab && (res.path === 'dp' || res.path === 'dpfast' || res.path === 'learn') ? pairLab : undefined;
+  if (pair) res.paired = { tcp: [], udp: [], many: [] };
+  const pairRun = async (kind: 'tcp' | 'udp' | 'many', f: (l: BenchLab) => Promise<number>): Promise<void> => {
+    if (!pair || !res.paired) return;
+    const v = await f(pair);
+    res.paired[kind].push(v);
+    opts.log?.(`    paired kernel-only ${kind} run: ${v.toFixed(2)}`);
+  };
   for (let i = 0; i < opts.tcpRuns; i++) {
     const [g, cpu] = await withCpu(pid, () => tcpGbps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs));
     res.tcpGbps.push(g);
     if (cpu !== undefined) tcpCpu.push(cpu);
     opts.log?.(`  ${res.path} tcp run ${i + 1}: ${g.toFixed(2)} Gbit/s${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`);
+    await pairRun('tcp', (l) => tcpGbps(l.hostNs, l.wlNs, l.wlIp, opts.secs));
   }
   for (let i = 0; i < opts.udpRuns; i++) {
     const [k, cpu] = await withCpu(pid, () => udp64Kpps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs));
     res.udpKpps.push(k);
     if (cpu !== undefined) udpCpu.push(cpu);
     opts.log?.(`  ${res.path} udp64 run ${i + 1}: ${k.toFixed(0)} kpps${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`);
+    await pairRun('udp', (l) => udp64Kpps(l.hostNs, l.wlNs, l.wlIp, opts.secs));
+  }
+  for (let i = 0; i < opts.manyRuns; i++) {
+    const g = await tcpFlowsGbps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs, MANY_FLOWS);
+    res.tcpManyGbps.push(g);
+    opts.log?.(`  ${res.path} tcp x${MANY_FLOWS} run ${i + 1}: ${g.toFixed(2)} Gbit/s`);
+    await pairRun('many', (l) => tcpFlowsGbps(l.hostNs, l.wlNs, l.wlIp, opts.secs, MANY_FLOWS));
   }
   if (pid !== undefined) {
     res.tcpCpu = median(tcpCpu);
@@ -106,8 +152,8 @@ async function startNaive(lab: BenchLab, nice?: number): Promise<ChildProcess> {
   return child;
 }
 
-async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: number, workers = 1): Promise<ChildProcess> {
-  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', ...nodeArgs, DP_MAIN, '-n', String(workers), '--ctrl', ctrl, '--log-level', 'warn']));
+async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: number, workers = 1, dpArgs: string[] = []): Promise<ChildProcess> {
+  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', ...nodeArgs, DP_MAIN, '-n', String(workers), '--ctrl', ctrl, '--log-level', 'warn', ...dpArgs]));
   const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(ctrl); i++) {
     if (child.exitCode !== null) throw new Error(`dp exited (${child.exitCode})`);
@@ -120,11 +166,14 @@ async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: n
 /** kernel-only path: a lab without steering, vex and vin joined by mirred. */
 async function kernelPath(opts: LiveOptions, res: LiveResult): Promise<void> {
   const lab = await benchLabUp('none');
+  let keep = false;
   try {
     await tcBatch(lab, [...redirect(lab.vex, lab.vin), ...redirect(lab.vin, lab.vex)]);
     await measure(lab, opts, res);
+    keep = opts.paired === true;
+    if (keep) pairLab = lab;
   } finally {
-    await lab.down();
+    if (!keep) await lab.down();
   }
 }
 
@@ -158,44 +207,112 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
         await stopChild(fwd);
       }
     }
-    const dpRes = results.get('dp');
-    if (dpRes) {
+    const fastMap = ['--fast-path-map', mapPath(pinDirFor(lab.agentNs), MAP_FLOWS)];
+    for (const [path, dpArgs, learn] of [['dp', ['--no-fast-path'], false], ['dpfast', fastMap, false], ['learn', fastMap, true]] as const) {
+      const dpRes = results.get(path);
+      if (!dpRes) continue;
       try {
-        dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? [], opts.forwarderNice, opts.dpWorkers);
+        if (learn) await setLabMode(lab, 'learn');
+        dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? [], opts.forwarderNice, opts.dpWorkers, [...dpArgs]);
         ctrl = new BenchCtrl(ctrlPath);
         for (const m of inlineConfig(lab.wlMac, lab.ucMac)) await ctrl.call(m);
+        if (learn) for (const m of learnConfig(lab.wlMac)) await ctrl.call(m);
         await measure(lab, opts, dpRes, dp.pid);
+        if (!learn) await policyDropLatency(lab, ctrl, opts, dpRes);
       } catch (e) {
         dpRes.error = (e as Error).message;
       }
       if (ctrl && (dpRes.error || process.env.TG_BENCH_VERBOSE)) {
         const c = await ctrl.call('{"ctrl_counter_device":{}}').catch((e: Error) => e.message);
-        opts.log?.(`  dp counters: ${JSON.stringify(c)}`);
+        opts.log?.(`  ${path} counters: ${JSON.stringify(c)}`);
       }
+      ctrl?.close();
+      ctrl = undefined;
+      await stopChild(dp); // SIGTERM: a --cpu-prof dp writes its profile on a clean exit
+      dp = undefined;
     }
   } finally {
     ctrl?.close();
-    await stopChild(dp); // SIGTERM: a --cpu-prof dp writes its profile on a clean exit
+    await stopChild(dp);
     await lab.down();
   }
 }
 
+/** Switches the bench lab's workload steering (protect = inline, learn = tap) with the agent's code. */
+async function setLabMode(lab: BenchLab, mode: 'learn' | 'protect'): Promise<void> {
+  lab.spec.workloads[0]!.mode = mode;
+  await applyLab(lab.spec, await openSteering(lab.spec.steering, pinDirFor(lab.agentNs)));
+}
+
+/** Learn mode in the dp: tapped endpoint, default action LEARN. */
+function learnConfig(wlMac: string): string[] {
+  return [
+    `{"ctrl_cfg_mac":{"tap":true,"macs":["${wlMac}"]}}`,
+    `{"ctrl_cfg_policy":{"cmd":1,"flag":3,"defact":1,"dir":3,"mac":["${wlMac}"],"rules":[]}}`,
+  ];
+}
+
+const policyAll = (wlMac: string, defact: number): string =>
+  `{"ctrl_cfg_policy":{"cmd":1,"flag":3,"defact":${defact},"dir":3,"mac":["${wlMac}"],"rules":[]}}`;
+
+/**
+ * Policy change to first drop: a running TCP stream (allowed, offloaded with the fast
+ * path), then a deny-all policy; the time from sending it to the first frame the dp
+ * dropped, seen by polling its device counters over the control socket (each poll is a
+ * round trip through the dp's loop, well under a millisecond on an idle socket).
+ */
+async function policyDropLatency(lab: BenchLab, ctrl: BenchCtrl, opts: LiveOptions, res: LiveResult): Promise<void> {
+  const drops = async (): Promise<number> => {
+    const r = (await ctrl.call('{"ctrl_counter_device":{}}')) as { dp_counter_device?: { pipeline?: { dropPackets?: number } } };
+    return r.dp_counter_device?.pipeline?.dropPackets ?? 0;
+  };
+  for (let i = 0; i < opts.policyRuns; i++) {
+    await ctrl.call(policyAll(lab.wlMac, 2));
+    const server = await startIperfServer(lab.wlNs);
+    const [cmd, ...args] = netnsArgv(lab.hostNs, ['iperf3', '-c', lab.wlIp, '-p', String(IPERF_PORT), '-t', '30']);
+    const client = spawn(cmd!, args, { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const d0 = await drops();
+      const t0 = process.hrtime.bigint();
+      await ctrl.call(policyAll(lab.wlMac, 7));
+      let ms = NaN;
+      while (Number(process.hrtime.bigint() - t0) / 1e6 < 5000) {
+        if ((await drops()) > d0) {
+          ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          break;
+        }
+      }
+      res.policyDropMs.push(ms);
+      opts.log?.(`  ${res.path} policy change -> first drop run ${i + 1}: ${ms.toFixed(2)} ms`);
+    } finally {
+      await stopChild(client);
+      await stopChild(server);
+    }
+  }
+  await ctrl.call(policyAll(lab.wlMac, 2));
+}
+
 export async function runLiveBench(opts: LiveOptions): Promise<LiveResult[]> {
   const results = new Map<LivePath, LiveResult>();
-  for (const p of opts.paths) results.set(p, { path: p, label: PATH_LABELS[p], tcpGbps: [], udpKpps: [] });
+  for (const p of opts.paths) results.set(p, { path: p, label: PATH_LABELS[p], tcpGbps: [], udpKpps: [], tcpManyGbps: [], policyDropMs: [] });
   const k = results.get('kernel');
   if (k) {
     opts.log?.('live: kernel-only path');
     await kernelPath(opts, k).catch((e: Error) => (k.error = e.message));
   }
-  if (results.has('detour') || results.has('naive') || results.has('dp')) {
-    opts.log?.('live: steered lab (detour, naive, dp)');
+  if (['detour', 'naive', 'dp', 'dpfast', 'learn'].some((p) => results.has(p as LivePath))) {
+    opts.log?.('live: steered lab (detour, naive, dp, dpfast, learn)');
     await steeredPaths(opts, results).catch((e: Error) => {
-      for (const p of ['detour', 'naive', 'dp'] as const) {
+      for (const p of ['detour', 'naive', 'dp', 'dpfast', 'learn'] as const) {
         const r = results.get(p);
         if (r && !r.error && !r.tcpGbps.length) r.error = e.message;
       }
     });
+  }
+  if (pairLab) {
+    await pairLab.down();
+    pairLab = undefined;
   }
   return [...results.values()];
 }

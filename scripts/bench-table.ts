@@ -1,6 +1,6 @@
 import { NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
 import { median } from './bench-iperf.js';
-import type { LivePath, LiveResult } from './bench-live.js';
+import { MANY_FLOWS, type LivePath, type LiveResult } from './bench-live.js';
 import type { PolicyBenchRow } from './bench-policy.js';
 
 /**
@@ -13,6 +13,8 @@ export const LIVE_REFERENCE: Record<LivePath, { tcp: string; udp: string }> = {
   detour: { tcp: '3.64', udp: '182' },
   naive: { tcp: '1.14', udp: '100' },
   dp: { tcp: 'NeuVector C dp 1.35 (target); naive cap forwarder 1.14', udp: 'NeuVector C dp 99 (target 100); naive 100' },
+  dpfast: { tcp: 'target >= 0.8 x kernel only', udp: '-' },
+  learn: { tcp: 'target >= 0.8 x kernel only', udp: '-' },
 };
 
 export interface BenchReport {
@@ -20,63 +22,130 @@ export interface BenchReport {
   live: LiveResult[];
   policy?: PolicyBenchRow;
   machine: string;
+  /** os.loadavg() at the start and at the end of the run. */
+  loadStart: number[];
+  loadEnd: number[];
   secs: number;
   tcpRuns: number;
   udpRuns: number;
   wallSecs: number;
 }
 
-const spread = (xs: number[], d: number): string =>
-  xs.length > 1 ? ` (${Math.min(...xs).toFixed(d)}..${Math.max(...xs).toFixed(d)})` : '';
+/** One row of the bench, as printed and as written by --json. */
+export interface BenchRow {
+  test: string;
+  path: string;
+  unit: string;
+  /** Every run's figure (offline: min, median, max). */
+  runs: number[];
+  median: number;
+  baseline: string;
+  baselineValue: number | null;
+  /** median / baselineValue, or null without a same-run baseline. */
+  ratio: number | null;
+  reference: string;
+  cpuPct: number | null;
+  rssMiB: number | null;
+  error?: string;
+}
 
-/** One markdown table: offline rows, then live TCP and UDP rows with ratios vs the same-run kernel path. */
-export function formatBenchTable(r: BenchReport): string {
-  const M = (x: number): string => `${(x / 1e6).toFixed(2)} M`;
-  const rows: string[] = [
-    `Tollgate bench: ${r.machine}; live: iperf3 ${r.secs} s host side -> workload, median of ${r.tcpRuns} TCP / ${r.udpRuns} UDP runs; whole run ${r.wallSecs.toFixed(0)} s`,
+const num = (x: number | undefined): number | null => (x === undefined || !Number.isFinite(x) ? null : x);
+const ratioOf = (v: number, base: number): number | null => (Number.isFinite(v) && Number.isFinite(base) && base > 0 ? v / base : null);
+
+/** Every row of the run: offline, policy lookups, then live rows with ratios to the same-run kernel-only path. */
+export function benchRows(r: BenchReport): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const o of r.offline) {
+    rows.push({
+      test: 'offline engine pkt/s', path: `${o.name} (${o.packets} pkts, ${o.sessions} sessions)`, unit: 'pkt/s',
+      runs: [o.engineMin, o.enginePps, o.engineMax], median: o.enginePps, baseline: 'read-only loop', baselineValue: o.readPps,
+      ratio: o.vsRead, reference: `NeuVector dp -p ${(NEUVECTOR_OFFLINE_PPS / 1e6).toFixed(2)} M (x${o.vsNeuVector.toFixed(2)}); target >= 2 M`,
+      cpuPct: 100, rssMiB: o.rssMiB,
+    });
+  }
+  if (r.policy) {
+    const p = r.policy;
+    rows.push({
+      test: 'policy lookups/s', path: `${p.rules} rules, one endpoint, half hits / half misses`, unit: 'lookups/s',
+      runs: [p.indexedPerSec], median: p.indexedPerSec, baseline: 'first-match linear scan', baselineValue: p.linearPerSec,
+      ratio: p.indexedPerSec / p.linearPerSec, reference: '-', cpuPct: 100, rssMiB: null,
+    });
+  }
+  const kernel = r.live.find((l) => l.path === 'kernel');
+  const pick = {
+    tcp: (l: LiveResult) => l.tcpGbps,
+    udp: (l: LiveResult) => l.udpKpps,
+    many: (l: LiveResult) => l.tcpManyGbps,
+  } as const;
+  const tests = [
+    ['live TCP Gbit/s', 'tcp', 'Gbit/s'],
+    ['live 64-byte UDP kpps delivered', 'udp', 'kpps'],
+    [`live TCP Gbit/s, ${MANY_FLOWS} concurrent flows`, 'many', 'Gbit/s'],
+  ] as const;
+  for (const [test, kind, unit] of tests) {
+    const base = kernel ? median(pick[kind](kernel)) : NaN;
+    for (const l of r.live) {
+      const xs = pick[kind](l);
+      if (!xs.length && !l.error) continue;
+      const v = median(xs);
+      const user = l.path !== 'kernel' && l.path !== 'detour';
+      // Paired runs: the median of run / the kernel-only run right after it.
+      const pk = l.paired?.[kind] ?? [];
+      const paired = pk.length === xs.length && pk.length > 0;
+      rows.push({
+        test, path: l.label, unit, runs: xs, median: v,
+        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, offloads off, paired runs' : 'kernel only, offloads off',
+        baselineValue: num(paired ? median(pk) : base),
+        ratio: paired ? median(xs.map((x, i) => x / pk[i]!)) : ratioOf(v, base),
+        reference: kind === 'many' ? '-' : LIVE_REFERENCE[l.path][kind],
+        cpuPct: user && kind !== 'many' ? num(kind === 'tcp' ? l.tcpCpu : l.udpCpu) : null,
+        rssMiB: user ? num(l.rssMiB) : null,
+        ...(l.error && !xs.length ? { error: l.error } : {}),
+      });
+    }
+  }
+  for (const l of r.live) {
+    if (!l.policyDropMs.length) continue;
+    rows.push({
+      test: 'policy change -> first drop, ms', path: `${l.label}; deny-all pushed under a running TCP stream`, unit: 'ms',
+      runs: l.policyDropMs, median: median(l.policyDropMs), baseline: '-', baselineValue: null, ratio: null,
+      reference: '-', cpuPct: null, rssMiB: null,
+    });
+  }
+  return rows;
+}
+
+/** The rows as ONE markdown table, with the machine and load in the header line. */
+export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  const out: string[] = [
+    `Tollgate bench: ${r.machine}; load average ${load(r.loadStart)} at start, ${load(r.loadEnd)} at end; live: iperf3 ${r.secs} s host side -> workload, median of ${r.tcpRuns} TCP / ${r.udpRuns} UDP runs; whole run ${r.wallSecs.toFixed(0)} s`,
     '',
     '| test | path / input | result: median (min..max) | same-run baseline | ratio to baseline | reference (not this run) | forwarder CPU % of a core | forwarder RSS MiB |',
     '|---|---|---|---|---|---|---|---|',
   ];
-  for (const o of r.offline) {
-    rows.push(
-      `| offline engine pkt/s | ${o.name} (${o.packets} pkts, ${o.sessions} sessions) | ${M(o.enginePps)} (${M(o.engineMin)}..${M(o.engineMax)}) | read-only loop ${M(o.readPps)} | ${o.vsRead.toFixed(2)} | NeuVector dp -p ${M(NEUVECTOR_OFFLINE_PPS)} (x${o.vsNeuVector.toFixed(2)}); target >= 2 M | ~100 (one core) | ${o.rssMiB.toFixed(0)} (bench process) |`,
+  for (const row of rows) {
+    const d = row.unit === 'kpps' ? 0 : row.unit === 'pkt/s' || row.unit === 'lookups/s' ? -1 : 2;
+    const fmt = (x: number): string => (d < 0 ? `${(x / 1e6).toFixed(2)} M` : x.toFixed(d));
+    const range = row.runs.length > 1 ? ` (${fmt(Math.min(...row.runs))}..${fmt(Math.max(...row.runs))})` : '';
+    const result = row.error ? `failed: ${row.error.slice(0, 80)}` : `${fmt(row.median)}${range}`;
+    const base = row.baselineValue === null || row.baseline.startsWith('(') ? row.baseline : `${row.baseline} ${fmt(row.baselineValue)}`;
+    out.push(
+      `| ${row.test} | ${row.path} | ${result} | ${base} | ${row.ratio === null ? '-' : row.ratio.toFixed(2)} | ${row.reference} | ${row.cpuPct === null ? '-' : row.cpuPct.toFixed(0)} | ${row.rssMiB === null ? '-' : row.rssMiB.toFixed(0)} |`,
     );
   }
-  if (r.policy) {
-    const p = r.policy;
-    rows.push(
-      `| policy lookups/s | ${p.rules} rules, one endpoint, half hits / half misses | ${M(p.indexedPerSec)} | first-match linear scan ${M(p.linearPerSec)} | ${(p.indexedPerSec / p.linearPerSec).toFixed(0)} | - | ~100 (one core) | - |`,
-    );
+  const med = (p: LivePath, k: 'tcpGbps' | 'udpKpps'): number => {
+    const l = r.live.find((x) => x.path === p);
+    return l ? median(l[k]) : NaN;
+  };
+  const dpTcp = med('dp', 'tcpGbps');
+  const notes: string[] = [];
+  const naiveTcp = med('naive', 'tcpGbps');
+  if (Number.isFinite(dpTcp) && Number.isFinite(naiveTcp)) {
+    notes.push(`dp / naive forwarder, same run: TCP ${(dpTcp / naiveTcp).toFixed(2)}, 64-byte UDP ${(med('dp', 'udpKpps') / med('naive', 'udpKpps')).toFixed(2)}`);
   }
-  const kernel = r.live.find((l) => l.path === 'kernel');
-  const kTcp = kernel ? median(kernel.tcpGbps) : NaN;
-  const kUdp = kernel ? median(kernel.udpKpps) : NaN;
-  const ratio = (v: number, base: number): string => (Number.isFinite(v) && Number.isFinite(base) && base > 0 ? v / base : NaN).toFixed(2);
-  const cpu = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(0));
-  for (const [test, pick, unit, d] of [
-    ['live TCP Gbit/s', (l: LiveResult) => l.tcpGbps, 'tcp', 2],
-    ['live 64-byte UDP kpps delivered', (l: LiveResult) => l.udpKpps, 'udp', 0],
-  ] as const) {
-    const base = unit === 'tcp' ? kTcp : kUdp;
-    for (const l of r.live) {
-      const xs = pick(l);
-      const v = median(xs);
-      const result = l.error && !xs.length ? `failed: ${l.error.slice(0, 80)}` : `${v.toFixed(d)}${spread(xs, d)}`;
-      const baseText = l.path === 'kernel' ? '(is the baseline)' : `kernel only ${base.toFixed(d)}`;
-      rows.push(
-        `| ${test} | ${l.label} | ${result} | ${baseText} | ${ratio(v, base)} | ${LIVE_REFERENCE[l.path][unit]} | ${l.path === 'dp' || l.path === 'naive' ? cpu(unit === 'tcp' ? l.tcpCpu : l.udpCpu) : '-'} | ${l.rssMiB !== undefined ? l.rssMiB.toFixed(0) : '-'} |`,
-      );
-    }
-  }
-  const dp = r.live.find((l) => l.path === 'dp');
-  const naive = r.live.find((l) => l.path === 'naive');
-  if (dp && naive) {
-    rows.push(
-      '',
-      `dp / naive forwarder, same run: TCP ${ratio(median(dp.tcpGbps), median(naive.tcpGbps))}, 64-byte UDP ${ratio(median(dp.udpKpps), median(naive.udpKpps))}` +
-        ` (the reference runs had NeuVector's C dp at 1.35/5.45 = 0.25 of the kernel-only TCP path and 99/231 = 0.43 of its UDP rate).`,
-    );
-  }
-  return rows.join('\n');
+  const fastTcp = med('dpfast', 'tcpGbps');
+  if (Number.isFinite(dpTcp) && Number.isFinite(fastTcp)) notes.push(`fast path / no fast path, same run: TCP ${(fastTcp / dpTcp).toFixed(2)}, 64-byte UDP ${(med('dpfast', 'udpKpps') / med('dp', 'udpKpps')).toFixed(2)}`);
+  if (notes.length) out.push('', notes.join('; ') + '.');
+  return out.join('\n');
 }

@@ -2,19 +2,24 @@
  * `npm run bench` (as root): offline engine packets/s and live inline throughput,
  * with the baselines measured in the same run, printed as ONE markdown table.
  *   node dist/scripts/bench.js [--secs 5] [--tcp-runs 3] [--udp-runs 3]
- *        [--paths kernel,detour,naive,dp] [--no-offline] [--no-live] [--dp-prof DIR]
+ *        [--paths kernel,detour,naive,dp,dpfast,learn] [--no-offline] [--no-live] [--dp-prof DIR]
+ *        [--many-runs 1]        (runs of the 100-concurrent-flows row per path)
+ *        [--policy-runs 3]      (policy change -> first drop measurements per dp path)
+ *        [--json FILE]          (the rows as JSON too)
+ *        [--no-paired]          (dp rows: no kernel-only run right after each run)
  *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
  *        [--dp-workers N]       (dp -n N; default 1)
  *        [--containers N | --no-scale]  (control-plane rows with N real podman containers; default 100)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
-import { cpus, release } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { runOfflineBench, NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
-import { runLiveBench, type LivePath, type LiveResult } from './bench-live.js';
+import { LIVE_PATHS, runLiveBench, type LivePath, type LiveResult } from './bench-live.js';
 import { downAllBenchLabs } from './bench-lab.js';
 import { median } from './bench-iperf.js';
-import { formatBenchTable, LIVE_REFERENCE } from './bench-table.js';
+import { benchRows, formatBenchTable, LIVE_REFERENCE, type BenchReport } from './bench-table.js';
 import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
 import { formatScaleRows, runScaleBench, type ScaleRow } from './bench-agent-scale.js';
 
@@ -22,6 +27,10 @@ interface Args {
   secs: number;
   tcpRuns: number;
   udpRuns: number;
+  manyRuns: number;
+  paired: boolean;
+  policyRuns: number;
+  json?: string;
   paths: LivePath[];
   offline: boolean;
   live: boolean;
@@ -43,8 +52,10 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(n) || n < 0 || n > 60) throw new Error(`${k} must be an integer in 0..60, got ${v}`);
     return n;
   };
-  const paths = (get('--paths') ?? 'kernel,detour,naive,dp').split(',').map((p) => p.trim());
-  for (const p of paths) if (!['kernel', 'detour', 'naive', 'dp'].includes(p)) throw new Error(`--paths: unknown path "${p}" (kernel, detour, naive, dp)`);
+  const paths = (get('--paths') ?? LIVE_PATHS.join(',')).split(',').map((p) => p.trim());
+  for (const p of paths) if (!(LIVE_PATHS as readonly string[]).includes(p)) throw new Error(`--paths: unknown path "${p}" (${LIVE_PATHS.join(', ')})`);
+  const json = get('--json');
+  if (argv.includes('--json') && !json) throw new Error('--json needs a file name');
   const dpProf = get('--dp-prof');
   const niceText = get('--forwarder-nice');
   const nice = niceText === undefined ? undefined : Number(niceText);
@@ -56,6 +67,10 @@ function parseArgs(argv: string[]): Args {
     secs: num('--secs', 5),
     tcpRuns: num('--tcp-runs', 3),
     udpRuns: num('--udp-runs', 3),
+    manyRuns: num('--many-runs', 1),
+    paired: !argv.includes('--no-paired'),
+    policyRuns: num('--policy-runs', 3),
+    ...(json ? { json } : {}),
     paths: paths as LivePath[],
     offline: !argv.includes('--no-offline'),
     live: !argv.includes('--no-live'),
@@ -82,6 +97,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
   const t0 = Date.now();
+  const loadStart = loadavg();
   let offline: OfflineBenchRow[] = [];
   if (args.offline) {
     log('offline: engine over the synthetic mix and the shared captures...');
@@ -98,6 +114,9 @@ async function main(): Promise<number> {
       secs: args.secs,
       tcpRuns: args.tcpRuns,
       udpRuns: args.udpRuns,
+      manyRuns: args.manyRuns,
+      paired: args.paired,
+      policyRuns: args.policyRuns,
       paths: args.paths,
       ...(args.forwarderNice !== undefined ? { forwarderNice: args.forwarderNice } : {}),
       ...(args.dpWorkers !== undefined ? { dpWorkers: args.dpWorkers } : {}),
@@ -111,9 +130,17 @@ async function main(): Promise<number> {
     scale = await runScaleBench(args.containers);
   }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
-  process.stdout.write(
-    formatBenchTable({ offline, live, ...(policy ? { policy } : {}), machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
-  );
+  const report: BenchReport = {
+    offline, live, ...(policy ? { policy } : {}), machine, loadStart, loadEnd: loadavg(),
+    secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000,
+  };
+  const rows = benchRows(report);
+  process.stdout.write(formatBenchTable(report, rows) + '\n');
+  if (args.json) {
+    const { offline: _o, live: _l, policy: _p, ...meta } = report;
+    writeFileSync(args.json, JSON.stringify({ ...meta, at: new Date(t0).toISOString(), rows }, null, 2) + '\n');
+    log(`bench: rows written to ${args.json}`);
+  }
   if (scale.length) process.stdout.write('\n' + formatScaleRows(scale).join('\n') + '\n');
   const failed = live.filter((r) => r.error);
   for (const r of failed) log(`bench: ${r.path} failed: ${r.error}`);

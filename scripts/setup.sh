@@ -72,12 +72,15 @@ if [[ -f $BPF_SRC ]] && [[ ! -f $BPF_OBJ || $BPF_SRC -nt $BPF_OBJ ]]; then
   clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -Wall -c "$BPF_SRC" -o "$BPF_OBJ"
 fi
 
-# --- 4b. packet ring addon (the dp's batched AF_PACKET I/O; without it the dp uses cap) --
+# --- 4b. native addons: the packet ring (the dp's batched AF_PACKET I/O; without it the
+# dp uses cap) and bpf_map (the dp's writes to the fast-path verdict map; without it the
+# dp runs without the fast path). One node-gyp project builds both.
 # node-gyp ships inside npm; Node's headers are in /usr/include/node (nodedir=/usr).
-RING_SRC=(native/packet_ring.c native/binding.gyp)
+RING_SRC=(native/packet_ring.c native/binding.gyp native/bpf_map.c)
 RING_OBJ=native/build/Release/packet_ring.node
-if [[ -f ${RING_SRC[0]} ]] && [[ ! -f $RING_OBJ || ${RING_SRC[0]} -nt $RING_OBJ || ${RING_SRC[1]} -nt $RING_OBJ ]]; then
-  log "building $RING_OBJ"
+MAP_OBJ=native/build/Release/bpf_map.node
+if [[ -f ${RING_SRC[0]} ]] && [[ ! -f $RING_OBJ || ! -f $MAP_OBJ || ${RING_SRC[0]} -nt $RING_OBJ || ${RING_SRC[1]} -nt $RING_OBJ || ${RING_SRC[2]} -nt $MAP_OBJ ]]; then
+  log "building $RING_OBJ and $MAP_OBJ"
   NODE_GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
   [[ -f $NODE_GYP ]] || NODE_GYP=/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
   node "$NODE_GYP" rebuild --nodedir=/usr -C native --loglevel=error

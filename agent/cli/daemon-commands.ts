@@ -67,8 +67,9 @@ export function registerDaemonCommands(program: Command): void {
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
     .option('--metrics <addr>', 'serve Prometheus metrics on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
     .option('--ui <addr>', 'serve the live connection graph on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
+    .option('--no-fast-path', 'kill switch: the dp never offloads flows to the BPF steering (every frame through the dp)')
     .action(
-      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string; metrics?: string; ui?: string }) => {
+      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string; metrics?: string; ui?: string; fastPath: boolean }) => {
         const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
         const interval = Number(flags.reportInterval);
         if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
@@ -96,6 +97,7 @@ export function registerDaemonCommands(program: Command): void {
           reportInterval: interval,
           ...(flags.metrics ? { metrics: flags.metrics } : {}),
           ...(flags.ui ? { ui: flags.ui } : {}),
+          fastPath: flags.fastPath,
         });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);

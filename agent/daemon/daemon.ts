@@ -34,6 +34,7 @@ import { isWorkloadMode, MODES } from '../../shared/policy-actions.js';
 import { run } from '../../shared/exec.js';
 import { dpCommand } from '../../shared/repo-root.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
+import { fastPathDpArgs } from '../steering/bpf-flows.js';
 import type { Logger } from '../../shared/log.js';
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
 import type { ContainerInfo, ContainerRuntime, RuntimeEvent } from '../runtime/runtime.js';
@@ -83,6 +84,8 @@ export interface DaemonOptions {
   /** `--metrics` / `--ui` listen addresses (agent/observe/start.ts); off when absent. */
   metrics?: string;
   ui?: string;
+  /** Kernel fast path (BPF steering only); false = `agent run --no-fast-path`. Default true. */
+  fastPath?: boolean;
 }
 
 export interface WorkloadStatus {
@@ -244,7 +247,11 @@ export class Daemon {
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.onRecord(r));
     await this.killStaleDp();
     await this.consumer.start();
-    const dpArgs = ['--report-interval', String(this.o.reportInterval ?? 2), ...(this.o.dpArgs ?? [])];
+    const dpArgs = [
+      '--report-interval', String(this.o.reportInterval ?? 2),
+      ...(await fastPathDpArgs(this.backend, this.o.fastPath !== false)),
+      ...(this.o.dpArgs ?? []),
+    ];
     this.supervisor = new DpSupervisor({
       agentNs: this.agentNs,
       ctrlPath: this.ctrlPath,

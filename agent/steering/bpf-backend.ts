@@ -6,7 +6,7 @@ import { TollgateError } from '../../shared/errors.js';
 import { emptyPlan, type ServicePair, type SteeredPort, type SteeringBackend, type SteeringPlan } from './backend.js';
 import { applySteeringPlan } from './apply.js';
 import {
-  MAP_COUNTERS, MAP_PORTS, MAP_UCMACS, PROG_VBR, PROG_VEX, PROG_VIN, mapDeleteArgv, mapPath, mapUpdateArgv,
+  MAP_COUNTERS, MAP_FLOWS, MAP_PORTS, MAP_UCMACS, PROG_VBR, PROG_VEX, PROG_VIN, mapDeleteArgv, mapPath, mapUpdateArgv,
   portKey, portValue, progPath, ucKey, ucValue,
 } from './bpf-maps.js';
 import { qdiscRemoval, readIngress, type IngressState } from './tc-state.js';
@@ -66,7 +66,7 @@ export class BpfSteering implements SteeringBackend {
 
   private pinsComplete(): boolean {
     return [PROG_VEX, PROG_VIN, PROG_VBR].every((p) => existsSync(progPath(this.pinDir, p))) &&
-      [MAP_PORTS, MAP_UCMACS, MAP_COUNTERS].every((m) => existsSync(mapPath(this.pinDir, m)));
+      [MAP_PORTS, MAP_UCMACS, MAP_COUNTERS, MAP_FLOWS].every((m) => existsSync(mapPath(this.pinDir, m)));
   }
 
   /** tc lines that make `dev` run `prog`, given what is there now (nothing if already so). */

@@ -10,6 +10,8 @@ import type { SteeringMode } from './backend.js';
 export const MAP_PORTS = 'tg_ports';
 export const MAP_UCMACS = 'tg_ucmacs';
 export const MAP_COUNTERS = 'tg_counters';
+/** The fast-path verdict map the dp writes (dp/fastpath/); the agent only creates and pins it. */
+export const MAP_FLOWS = 'tg_flows';
 
 export const PROG_VEX = 'tg_vex';
 export const PROG_VIN = 'tg_vin';
@@ -29,6 +31,7 @@ export const BPF_COUNTERS = [
   'from_dp_unknown_drop',
   'no_port',
   'short',
+  'fast_path',
 ] as const;
 
 export interface PortEntry {

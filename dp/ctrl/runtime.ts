@@ -15,6 +15,8 @@ import { policyHook } from '../policy/engine-hook.js';
 import { EventBridge } from '../events/event-bridge.js';
 import { EventPublisher } from '../events/publisher.js';
 import type { EngineOptions } from '../engine.js';
+import { openFastPath, type FastPathConfig } from '../fastpath/open.js';
+import { FAST_PATH_COUNTERS } from '../fastpath/fast-path.js';
 
 export interface DpRuntimeOptions {
   ctrlPath: string;
@@ -42,6 +44,8 @@ export interface DpRuntimeOptions {
   worker?: number;
   /** PACKET_FANOUT_HASH group of the ring sockets (dp -n N). */
   fanoutGroup?: number;
+  /** Kernel fast path: the steering program's tg_flows map (dp/fastpath/); off without it. */
+  fastPath?: FastPathConfig;
 }
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
@@ -77,15 +81,18 @@ export class DpRuntime {
     // The engine and the pipeline refer to each other through the bridge and inject hooks.
     let pipelineRef: Pipeline | undefined;
     let bridge: EventBridge | undefined;
+    const fastPath = opts.fastPath ? openFastPath(opts.fastPath, opts.log) : undefined;
     const engine =
       opts.engine ??
       opts.createEngine!({
         policy: policyHook(policy),
         emit: (ev) => bridge?.onEngineEvent(ev),
         inject: (f, len) => pipelineRef?.inject(f, len),
+        ...(fastPath ? { fastPath } : {}),
       });
     this.pipeline = new Pipeline(registry, engine, opts.forwardVerdict);
     pipelineRef = this.pipeline;
+    if (fastPath) this.pipeline.afterFrames = () => fastPath.flush();
     bridge = new EventBridge(registry, policy, this.publisher ?? null, this.pipeline.frame, () => this.deviceCounters(), opts.log);
     const pipeline = this.pipeline;
     const ports =
@@ -116,6 +123,7 @@ export class DpRuntime {
       log: opts.log,
       baseLogLevel: opts.log.level,
       startedAtMs: Date.now(),
+      fastPath,
     };
     const state = this.state;
     this.server = new CtrlServer(opts.ctrlPath, {
@@ -123,7 +131,11 @@ export class DpRuntime {
         return state.log;
       },
       ctrlCounters: state.ctrlCounters,
-      dispatch: (buf) => dispatchDatagram(buf, state),
+      dispatch: (buf) => {
+        // Entries queued by the last frames go in before any configuration changes.
+        state.fastPath?.flush();
+        return dispatchDatagram(buf, state);
+      },
     });
   }
 
@@ -168,6 +180,8 @@ export class DpRuntime {
     out.tx = p.txPackets ?? 0;
     out.rxDrop = p.dropPackets ?? 0;
     out.eventsDropped = this.publisher?.dropped ?? 0;
+    const fp = this.state.fastPath;
+    if (fp) for (const k of FAST_PATH_COUNTERS) out[k] = fp.counters[k];
     return out;
   }
 
@@ -176,6 +190,11 @@ export class DpRuntime {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.state.ports?.closeAll();
+    try {
+      this.state.fastPath?.close();
+    } catch (e) {
+      this.state.log.error({ err: e }, 'fast path close failed');
+    }
     this.server.stop();
     this.publisher?.close();
   }

@@ -7,6 +7,7 @@ import type { InternalNets } from './internal-net.js';
 import type { PolicyTable } from '../policy/policy-table.js';
 import type { PolicyChunks } from '../policy/policy-chunks.js';
 import type { EventBridge } from '../events/event-bridge.js';
+import type { FastPath } from '../fastpath/fast-path.js';
 
 /** Everything the control handlers may read or change: the dp's configuration and live parts. */
 export interface DpState {
@@ -27,6 +28,8 @@ export interface DpState {
   /** Level the logger returns to when debug categories are cleared. */
   baseLogLevel: string;
   startedAtMs: number;
+  /** Kernel fast path; absent when off (--no-fast-path, no map, or no addon). */
+  fastPath?: FastPath | undefined;
 }
 
 /** A reply datagram: one JSON object `{"dp_xxx": {...}}`. */

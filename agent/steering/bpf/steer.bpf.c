@@ -13,10 +13,23 @@
  *   vbr ingress  (frames the dp sent on vth): DA == ucmac -> DA := wl MAC -> vin,
  *                SA == ucmac -> SA := wl MAC -> vex; tap ports drop them; anything else drops.
  *
- * The map value layouts are mirrored byte for byte in agent/steering/bpf-maps.ts.
+ * Fast path (tg_flows): the dp adds an entry for a session it allowed once it is
+ * established (dp/fastpath/). A vex/vin frame of such a flow then goes straight to the
+ * peer port, exactly as the dp would have returned it (the dp never changes a frame, and
+ * the frame still carries the workload MAC here), and is counted in the entry. In tap
+ * mode the same hit skips the copy to vbr. TCP SYN/FIN/RST, IP fragments, IPv6 extension
+ * headers, VLAN-tagged frames and anything not in the map take the usual path, so the dp
+ * still sees every session start and end and decides everything new.
+ *
+ * The map value layouts are mirrored byte for byte in agent/steering/bpf-maps.ts and
+ * dp/fastpath/flow-entry.ts.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -65,6 +78,7 @@ enum {
 	CNT_FROM_DP_UNKNOWN_DROP,
 	CNT_NO_PORT,
 	CNT_SHORT,
+	CNT_FAST_PATH,
 	CNT_MAX,
 };
 
@@ -89,6 +103,41 @@ struct {
 	__type(value, __u64);
 } tg_counters SEC(".maps");
 
+/*
+ * Fast-path flow key: the workload's port (the low 16 bits of its unique MAC, which the
+ * dp knows as the endpoint's ucmac), then the flow as seen from the workload. IPv4
+ * addresses are IPv4-mapped IPv6 (::ffff:a.b.c.d); ports in network byte order. 44 bytes.
+ */
+struct flow_key {
+	__u32 port;
+	__u8 proto;
+	__u8 pad[3];
+	__u8 wl_addr[16];
+	__u8 peer_addr[16];
+	__be16 wl_port;
+	__be16 peer_port;
+};
+
+/* Counters per direction (in = toward the workload), last hit time (bpf_ktime_get_ns,
+ * CLOCK_MONOTONIC) and the dp's own session reference (slot, serial), which the program
+ * never reads. 48 bytes. */
+struct flow_val {
+	__u64 pkts_in;
+	__u64 bytes_in;
+	__u64 pkts_out;
+	__u64 bytes_out;
+	__u64 last_ns;
+	__u32 slot;
+	__u32 serial;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_val);
+} tg_flows SEC(".maps");
+
 static __always_inline void count(__u32 reason)
 {
 	__u64 *c = bpf_map_lookup_elem(&tg_counters, &reason);
@@ -110,6 +159,64 @@ static __always_inline int is_ip(struct __sk_buff *skb, __u16 proto)
 			return 0;
 	}
 	return proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6);
+}
+
+#define IP_MF_ 0x2000
+#define IP_OFFSET_ 0x1fff
+
+/*
+ * The flow of an untagged IPv4/IPv6 TCP or UDP frame, oriented from the workload
+ * (to_wl: the frame travels toward it). 0 when the frame must take the slow path.
+ */
+static __always_inline int flow_of(struct __sk_buff *skb, __u16 h_proto, int to_wl, struct flow_key *k)
+{
+	__u32 l4;
+	__u8 proto;
+	if (h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+			return 0;
+		if (ip.ihl < 5 || (ip.frag_off & bpf_htons(IP_MF_ | IP_OFFSET_)))
+			return 0;
+		proto = ip.protocol;
+		l4 = ETH_HLEN + ip.ihl * 4;
+		k->wl_addr[10] = 0xff;
+		k->wl_addr[11] = 0xff;
+		k->peer_addr[10] = 0xff;
+		k->peer_addr[11] = 0xff;
+		__builtin_memcpy(&k->wl_addr[12], to_wl ? &ip.daddr : &ip.saddr, 4);
+		__builtin_memcpy(&k->peer_addr[12], to_wl ? &ip.saddr : &ip.daddr, 4);
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) < 0)
+			return 0;
+		/* Extension headers (fragments among them) are the dp's business. */
+		proto = ip6.nexthdr;
+		l4 = ETH_HLEN + sizeof(ip6);
+		__builtin_memcpy(k->wl_addr, to_wl ? &ip6.daddr : &ip6.saddr, 16);
+		__builtin_memcpy(k->peer_addr, to_wl ? &ip6.saddr : &ip6.daddr, 16);
+	} else {
+		return 0;
+	}
+	__be16 ports[2];
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr th;
+		if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)) < 0)
+			return 0;
+		if (th.syn || th.fin || th.rst)
+			return 0;
+		ports[0] = th.source;
+		ports[1] = th.dest;
+	} else if (proto == IPPROTO_UDP) {
+		if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)) < 0)
+			return 0;
+	} else {
+		return 0;
+	}
+	k->proto = proto;
+	k->wl_port = to_wl ? ports[1] : ports[0];
+	k->peer_port = to_wl ? ports[0] : ports[1];
+	return 1;
 }
 
 /* vex and vin share one body; the map entry says which side this is. */
@@ -138,8 +245,27 @@ static __always_inline int steer_port(struct __sk_buff *skb)
 	/* Read the entry once: a concurrent map update (mode switch) then applies to whole
 	 * frames, never half of one. */
 	__u32 vbr = p->vbr_ifindex;
+	__u32 peer = p->peer_ifindex;
 	__u8 uc[6];
 	__builtin_memcpy(uc, p->uc_mac, 6);
+	int to_wl = p->role == ROLE_VEX;
+	struct flow_key fk = {};
+	fk.port = ((__u32)uc[4] << 8) | uc[5];
+	if (flow_of(skb, eth.h_proto, to_wl, &fk)) {
+		struct flow_val *f = bpf_map_lookup_elem(&tg_flows, &fk);
+		if (f) {
+			if (to_wl) {
+				__sync_fetch_and_add(&f->pkts_in, 1);
+				__sync_fetch_and_add(&f->bytes_in, skb->len);
+			} else {
+				__sync_fetch_and_add(&f->pkts_out, 1);
+				__sync_fetch_and_add(&f->bytes_out, skb->len);
+			}
+			f->last_ns = bpf_ktime_get_ns();
+			count(CNT_FAST_PATH);
+			return bpf_redirect(peer, 0);
+		}
+	}
 	if (p->mode == MODE_TAP) {
 		bpf_clone_redirect(skb, p->peer_ifindex, 0);
 		count(CNT_TAP_COPY);

@@ -6,6 +6,8 @@ import { newAddr, setV4 } from '../../policy/address.js';
 export function cfgInternalNet(msg: CtrlMessage<'ctrl_cfg_internal_net'>, state: DpState): void {
   const committed = state.internalNets.applyChunk(msg.flag, msg.subnet_addr, 'subnet_addr');
   if (!committed) return;
+  // --- fast path: internal/external decides policy for every endpoint (dp/fastpath/) ---
+  state.fastPath?.removeAll();
   // The policy's internal/external test uses the same list (IPv4 as ::ffff:a.b.c.d ranges).
   state.policy.setInternalNets(
     state.internalNets.subnets.map((n) => ({ lo: setV4(newAddr(), n.net), hi: setV4(newAddr(), (n.net | ~n.mask) >>> 0) })),

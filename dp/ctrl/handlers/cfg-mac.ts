@@ -14,6 +14,8 @@ export function cfgMac(msg: CtrlMessage<'ctrl_cfg_mac'>, state: DpState): void {
     if (!ep) throw new TollgateError('ENOTFOUND', `no endpoint with mac ${mac}`, `macs.${i}`);
     return ep;
   });
+  // --- fast path: a mode switch takes the endpoints' flows out of the kernel first (dp/fastpath/) ---
+  if (state.fastPath && msg.tap !== undefined) state.fastPath.removeEndpoints(eps.filter((e) => e.tap !== msg.tap).map((e) => e.id));
   for (const ep of eps) {
     if (msg.tap !== undefined) ep.tap = msg.tap;
     if (msg.apps) {

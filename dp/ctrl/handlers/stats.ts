@@ -25,11 +25,15 @@ export function statsDevice(_msg: CtrlMessage<'ctrl_stats_device'>, state: DpSta
 
 /** Every counter: the live path's, the engine's and the control socket's (errors by code). */
 export function counterDevice(_msg: CtrlMessage<'ctrl_counter_device'>, state: DpState): Reply {
+  // --- fast path: fold the kernel's counts in first, so the reply is current (dp/fastpath/) ---
+  const fp = state.fastPath;
+  fp?.sync(Date.now());
   return {
     dp_counter_device: {
       pipeline: { ...state.pipelineCounters },
       engine: state.engine.counters,
       ctrl: state.ctrlCounters.toJSON(),
+      ...(fp ? { fastPath: { ...fp.counters } } : {}),
     },
   };
 }
