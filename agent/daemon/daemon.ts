@@ -182,7 +182,12 @@ export class Daemon {
       registry: this.registry,
       store: this.store,
       modeOf: (g) => this.modeOf(g),
-      dp: () => (this.supervisor?.healthy ? this.supervisor.client : null),
+      dp: async () => {
+        const s = this.supervisor;
+        if (!s) return null;
+        await s.settled();
+        return s.healthy ? s.client : null;
+      },
       log: o.log.child({ part: 'enrol' }),
     });
   }

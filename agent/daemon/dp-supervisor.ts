@@ -100,6 +100,16 @@ export class DpSupervisor extends EventEmitter {
     await this.restart('keepalive');
   }
 
+  /**
+   * Resolves once no restart is under way (or after `timeoutMs`): a change made while the
+   * dp restarts is pushed after its replay, never into the gap before it.
+   */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    const r = this.restarting;
+    if (!r) return;
+    await Promise.race([r, new Promise((res) => setTimeout(res, timeoutMs))]);
+  }
+
   /** Kills (if alive) and starts the dp again, then replays state. Concurrent calls share one restart. */
   restart(reason: string): Promise<void> {
     if (this.restarting) return this.restarting;

@@ -34,8 +34,8 @@ export interface EnrolContext {
   registry: WorkloadRegistry;
   store: RuleStore;
   modeOf(group: string): Mode;
-  /** The dp client, or null while the dp is down (its replay then carries the workload). */
-  dp(): DpClient | null;
+  /** The dp client once any restart has replayed, or null while the dp is down (its replay then carries the change). */
+  dp(): Promise<DpClient | null>;
   log: Logger;
 }
 
@@ -80,7 +80,7 @@ export class Enroller {
 
   /** The dp's view of one workload: endpoint, tap flag, policy. Sends nothing while the dp is down. */
   async register(w: Workload): Promise<void> {
-    const c = this.x.dp();
+    const c = await this.x.dp();
     if (!c) return;
     const view = this.x.registry.view(w);
     for (const m of registerMessages(view, w.ucmac)) await c.command(m);
@@ -92,7 +92,7 @@ export class Enroller {
    * and the tap flag, one ctrl_cfg_mac per 256 MACs (the dp's limit per message).
    */
   async pushMode(ws: readonly Workload[], mode: Mode): Promise<void> {
-    const c = this.x.dp();
+    const c = await this.x.dp();
     if (!c || !ws.length) return;
     const views = this.x.registry.views();
     const rules = this.x.store.list();
@@ -102,7 +102,7 @@ export class Enroller {
 
   /** Pushes the policies of every member of `groups` (a membership or rule change touched them). */
   async pushGroups(groups: Iterable<string>): Promise<void> {
-    const c = this.x.dp();
+    const c = await this.x.dp();
     if (!c) return;
     const set = new Set(groups);
     const views = this.x.registry.views();
@@ -193,7 +193,7 @@ export class Enroller {
       }
     }
     await deleteContainerPort(this.x.agentNs, label);
-    const c = this.x.dp();
+    const c = await this.x.dp();
     if (c && vex?.address) await c.command({ ctrl_del_mac: { macs: [vex.address] } }).catch(() => undefined);
     this.log.info({ port: label, why }, 'removed port');
   }
