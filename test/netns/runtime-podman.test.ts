@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomInt } from 'node:crypto';
+import YAML from 'yaml';
 import { waitFor } from '../helpers/agent-proc.js';
 import { RuntimeAgent } from '../helpers/runtime-agent.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
@@ -65,6 +66,23 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     const v = await waitFor(async () => (await ra.agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.dropped), 10_000);
     expect(v).toBeDefined();
   }, 120_000);
+
+  it('the learned group rules export as Kubernetes NetworkPolicy objects selecting the groups by their labels', async () => {
+    const r = await ra.agent.cli(['rules', '--export', 'networkpolicy', '--name', name]);
+    expect(r.code, r.stderr).toBe(0);
+    const sel = (group: string) => ({ podSelector: { matchLabels: { 'tollgate.group': group, 'tollgate.test': prefix } } });
+    const np = (group: string, ingress: unknown[], egress: unknown[]) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: `tollgate-${group}`, labels: { 'app.kubernetes.io/managed-by': 'tollgate' } },
+      spec: { ...sel(group), policyTypes: ['Ingress', 'Egress'], ingress, egress },
+    });
+    expect(YAML.parseAllDocuments(r.stdout).map((d) => d.toJS())).toEqual([
+      np('client', [], [{ to: [sel('web')], ports: [{ protocol: 'TCP', port: 8080 }] }]),
+      np('prober', [], []),
+      np('web', [{ from: [sel('client')], ports: [{ protocol: 'TCP', port: 8080 }] }], []),
+    ]);
+  }, 60_000);
 
   it('a learning client never opens a protected server: its rule applies at its own egress only', async () => {
     // prober (learn) → web:9090 (protect): learned for prober's egress, never web's ingress.
