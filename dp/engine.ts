@@ -9,15 +9,16 @@ import { decodeFrame } from './decode/decode.js';
 import { ETH_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
 import { R, REASONS } from './decode/reasons.js';
 import { NO_SLOT, SessionTable } from './session/table.js';
-import { FragResult, FragmentTracker } from './session/fragments.js';
-import { SF_DATA, SF_INGRESS, SF_MIDSTREAM, TcpState, isReuse, tcpAdvance, tcpTimeout } from './session/tcp-state.js';
+import { FragJudged, FragResult, FragmentTracker, type FragmentLimits } from './session/fragments.js';
+import { SF_CUT, SF_DATA, SF_INGRESS, SF_MIDSTREAM, TcpState, isReuse, tcpAdvance, tcpTimeout } from './session/tcp-state.js';
+import { EVICT_SCAN, type FailSafeOptions } from './verdict/fail-safe.js';
 import { TIMEOUT_MS } from './session/timeouts.js';
 import { describeTuple, endEvent, startEvent, tcpStateName } from './session/describe.js';
 import { buildReset, RESET_FRAME_MAX } from './verdict/tcp-reset.js';
 import { type DeviceCounters, newDeviceCounters } from './stats/counters.js';
 import {
   type EngineEvent, type PolicyDecision, type PolicyHook, type PolicyQuery, type SessionEndReason, type SessionRecord,
-  POLICY_DENY, Verdict,
+  POLICY_DENY, POLICY_OPEN, Verdict,
 } from './engine-types.js';
 
 export { Verdict } from './engine-types.js';
@@ -28,14 +29,27 @@ export interface EngineOptions {
   policy?: PolicyHook;
   /** Session table capacity (default 131072). */
   maxSessions?: number;
-  /** Concurrent fragmented datagrams tracked (default 4096). */
-  maxFragments?: number;
-  /** Sends a frame the engine made (TCP resets) out of the port the current frame came in on. */
+  /** Fragment tracking bounds (dp/session/fragments.ts). */
+  fragments?: FragmentLimits;
+  /** What the engine does when it cannot decide normally (dp/verdict/fail-safe.ts). */
+  failSafe?: FailSafeOptions;
+  /**
+   * Session ids are offset + n × stride (n = 0, 1, …): dp -n N gives worker w offset w + 1
+   * and stride N, so an id names one session across all workers.
+   */
+  sessionIdStride?: number;
+  sessionIdOffset?: number;
+  /**
+   * Sends a frame out of the port the current frame came in on: frames the engine made
+   * (TCP resets) and held fragments released when their first fragment is allowed.
+   */
   inject?: (frame: Buffer, len: number) => void;
 }
 
 /** create(): the first packet was denied; no session exists. */
 const DENIED = -2;
+/** create(): the endpoint is at its session quota and has no half-open session to evict. */
+const OVER_QUOTA = -3;
 
 /** Largest standard frame: 1500 MTU + Ethernet header + two VLAN tags. */
 const STANDARD_FRAME = 1500 + 14 + 8;
@@ -49,6 +63,10 @@ export class Engine {
   private readonly frags: FragmentTracker;
   private readonly emit: ((ev: EngineEvent) => void) | null;
   private readonly policy: PolicyHook | null;
+  private readonly policyErrorAction: number;
+  private readonly quota: number;
+  /** Where the half-open eviction sweep resumes. */
+  private hand = 0;
   private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
   private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
   private readonly inject: ((frame: Buffer, len: number) => void) | null;
@@ -67,8 +85,12 @@ export class Engine {
     this.emit = opts.emit ?? null;
     this.policy = opts.policy ?? null;
     this.inject = opts.inject ?? null;
-    this.t = new SessionTable(opts.maxSessions ?? 131072);
-    this.frags = new FragmentTracker(opts.maxFragments ?? 4096);
+    const cap = opts.maxSessions ?? 131072;
+    this.t = new SessionTable(cap, opts.sessionIdStride ?? 1, opts.sessionIdOffset ?? 1);
+    this.frags = new FragmentTracker(opts.fragments);
+    const fs = opts.failSafe ?? {};
+    this.policyErrorAction = fs.policyError === 'open' ? POLICY_OPEN : POLICY_DENY;
+    this.quota = fs.sessionsPerEndpoint ?? Math.max(1, cap >> 1);
   }
 
   /** One frame, bytes 0..len of buf (see processAt). */
@@ -122,7 +144,7 @@ export class Engine {
     }
     if (p.ipVersion === 4) c.ipv4++;
     else c.ipv6++;
-    if (p.isFragment) return this.fragment(p, nowMs, ep, epId, ingress, inline, wireLen, capLen);
+    if (p.isFragment) return this.fragment(p, nowMs, ep, epId, ingress, inline, wireLen, buf, off, capLen);
     return this.l4(p, nowMs, ep, epId, ingress, inline, wireLen);
   }
 
@@ -134,7 +156,26 @@ export class Engine {
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s)) this.end(s, this.reasonFor(s, 'timeout'), nowMs);
     }
-    this.counters.timeoutFragments += this.frags.expire(nowMs);
+    const c = this.counters;
+    c.timeoutFragments += this.frags.expire(nowMs);
+    const d = this.frags.discarded;
+    if (d > 0) this.discardHeld(d, true);
+  }
+
+  /**
+   * Held fragments are dropped after all: their first fragment was denied, or never came
+   * in time (counted as malformed defrag.no_first_fragment too).
+   */
+  private discardHeld(n: number, noFirst: boolean): void {
+    const c = this.counters;
+    c.fragmentsDiscarded += n;
+    c.rxDrop += n;
+    if (noFirst) {
+      c.error += n;
+      c.malformed['defrag.no_first_fragment'] += n;
+    } else {
+      c.policyDrops += n;
+    }
   }
 
   sessionCount(): { cur: number; tcp: number; udp: number; icmp: number; ip: number } {
@@ -179,6 +220,8 @@ export class Engine {
   /** Ends every session (offline end of input: reason eof, or fin/rst for finished TCP). */
   closeAll(reason: SessionEndReason = 'eof'): number {
     const t = this.t;
+    const d = this.frags.clear();
+    if (d > 0) this.discardHeld(d, true);
     let n = 0;
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1) {
@@ -213,7 +256,7 @@ export class Engine {
       case IPPROTO_ICMP:
       case IPPROTO_ICMPV6:
         c.icmp++;
-        if (p.hasInner) return this.icmpError(p, now, epId, inline, wire);
+        if (p.hasInner) return this.icmpError(p, now, ep, epId, ingress, inline, wire);
         return this.flow(p, now, ep, epId, ingress, inline, wire);
       default:
         c.other++;
@@ -237,8 +280,15 @@ export class Engine {
       }
     }
     if ((f & (TCP_RST | TCP_FIN)) !== 0) {
-      // RST and FIN never create a session (NeuVector): nothing to attach them to.
-      this.counters.tcpNoSession++;
+      // RST and FIN never create a session (NeuVector): nothing to attach them to. Inline,
+      // they pass only where the policy would admit the flow (oriented as a mid-stream
+      // pickup: the lower port is the server's), so a denied port sees nothing of them.
+      const c = this.counters;
+      c.tcpNoSession++;
+      if (inline && this.policy !== null && this.askPacket(p, epId, ingress, p.sport < p.dport, p.sport, p.dport) === POLICY_DENY) {
+        c.tcpNoSessionDrops++;
+        return this.policyDrop(ep);
+      }
       return this.forward(inline);
     }
     let swap = false;
@@ -254,8 +304,7 @@ export class Engine {
     }
     if (p.payloadLen > 0) flags |= SF_DATA;
     s = this.create(p, now, ep, epId, ingress, swap, state, flags, inline);
-    if (s === NO_SLOT) return this.tableFull(inline, ep);
-    if (s === DENIED) return this.policyDrop(ep);
+    if (s < 0) return this.notCreated(s, inline, ep);
     return this.account(s, !swap, wire, now, epId, ep, inline);
   }
 
@@ -269,8 +318,7 @@ export class Engine {
       const swap = (p.ipProto === IPPROTO_ICMP && p.icmpType === 0) || (p.ipProto === IPPROTO_ICMPV6 && p.icmpType === 129);
       fromClient = !swap;
       s = this.create(p, now, ep, epId, ingress, swap, 0, p.payloadLen > 0 ? SF_DATA : 0, inline);
-      if (s === NO_SLOT) return this.tableFull(inline, ep);
-      if (s === DENIED) return this.policyDrop(ep);
+      if (s < 0) return this.notCreated(s, inline, ep);
     } else {
       fromClient = t.lastFromClient === 1;
     }
@@ -278,49 +326,90 @@ export class Engine {
   }
 
   /** ICMP errors belong to the flow they quote; they never create a session. */
-  private icmpError(p: PacketView, now: number, epId: number, inline: boolean, wire: number): Verdict {
+  private icmpError(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
     const c = this.counters;
     c.icmpErrors++;
     const s = this.t.find(p.innerAddr, 0, p.innerSport, p.innerDport, p.innerProto, epId);
     if (s === NO_SLOT) {
       c.icmpErrorNoSession++;
+      // No flow to belong to: it passes only if the ICMP policy allows it on its own.
+      if (inline && this.policy !== null && this.askPacket(p, epId, ingress, false, 0, 0) === POLICY_DENY) {
+        c.icmpErrorNoSessionDrops++;
+        return this.policyDrop(ep);
+      }
       return this.forward(inline);
     }
     // The quoted packet went client → server, so the error travels back to the client.
-    return this.account(s, this.t.lastFromClient === 0, wire, now, epId, null, inline);
+    return this.account(s, this.t.lastFromClient === 0, wire, now, epId, ep, inline);
   }
 
-  private fragment(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number, capLen: number): Verdict {
+  /**
+   * One fragment. The first fragment is decided like any packet and its verdict recorded
+   * for the datagram; later fragments follow it (through the session when there is one,
+   * so a policy change reaches them too). Inline, fragments that come before their first
+   * fragment are held and sent right after it is allowed (dropped when it is denied).
+   */
+  private fragment(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number, buf: Uint8Array, off: number, capLen: number): Verdict {
     const c = this.counters;
     const fr = this.frags;
     c.fragments++;
-    const r = fr.track(p.addr, p.fragId, p.ipProto, p.fragOffset, p.fragOffset + p.fragPayloadLen, !p.moreFragments, now);
+    const r = fr.track(p.addr, p.fragId, p.fragProto, epId, p.fragOffset, p.fragOffset + p.fragPayloadLen, !p.moreFragments, now);
     if (r === FragResult.Full) return this.malformed(R['defrag.table_full'], now, capLen, ep, epId, inline);
+    if (r === FragResult.EndpointFull) return this.malformed(R['defrag.endpoint_full'], now, capLen, ep, epId, inline);
+    if (r === FragResult.TooMany) return this.malformed(R['defrag.too_many_fragments'], now, capLen, ep, epId, inline);
     if (r === FragResult.Overlap) return this.malformed(R['defrag.overlap'], now, capLen, ep, epId, inline);
     if (r === FragResult.Duplicate) c.duplicateFragments++;
-    if (fr.lastCompleted) c.assemblies++;
     const e = fr.lastEntry;
+    let v: Verdict;
     if (p.fragOffset === 0) {
-      const v = this.l4(p, now, ep, epId, ingress, inline, wire);
-      if (this.lastSlot !== NO_SLOT) fr.bind(e, this.lastSlot, this.t.serial[this.lastSlot]!);
-      return v;
+      v = this.l4(p, now, ep, epId, ingress, inline, wire);
+      const s = this.lastSlot;
+      fr.judge(e, v === Verdict.Forward ? FragJudged.Forward : FragJudged.Drop, s, s === NO_SLOT ? 0 : this.t.serial[s]!, now);
+      if (v === Verdict.Forward && inline && this.inject !== null) {
+        const n = fr.releaseHeld(e, this.inject);
+        c.fragmentsReleased += n;
+        c.tx += n;
+      } else {
+        const n = fr.releaseHeld(e, null);
+        if (n > 0) this.discardHeld(n, false);
+      }
+    } else {
+      const judged = fr.judgedAs(e);
+      if (judged === FragJudged.No) {
+        if (!inline) return Verdict.Forward; // tapped: inspected, nothing to hold back
+        if (!fr.hold(e, epId, buf, off, capLen)) return this.malformed(R['defrag.hold_full'], now, capLen, ep, epId, inline);
+        c.fragmentsHeld++;
+        return Verdict.Held;
+      }
+      const s = fr.boundSlot(e);
+      const t = this.t;
+      if (s !== NO_SLOT && t.inUse[s] === 1 && t.serial[s] === fr.boundSerial(e)) {
+        const k = s << 3;
+        const a = p.addr;
+        const fromClient = t.addr[k] === a[0] && t.addr[k + 1] === a[1] && t.addr[k + 2] === a[2] && t.addr[k + 3] === a[3];
+        v = this.account(s, fromClient, wire, now, epId, ep, inline);
+      } else {
+        v = judged === FragJudged.Forward ? this.forward(inline) : this.policyDrop(ep);
+      }
     }
-    const s = fr.boundSlot(e);
-    const t = this.t;
-    if (s === NO_SLOT || t.inUse[s] !== 1 || t.serial[s] !== fr.boundSerial(e)) {
-      return this.malformed(R['defrag.no_first_fragment'], now, capLen, ep, epId, inline);
+    if (fr.isComplete(e)) {
+      c.assemblies++;
+      fr.free(e);
     }
-    const k = s << 3;
-    const a = p.addr;
-    const fromClient = t.addr[k] === a[0] && t.addr[k + 1] === a[1] && t.addr[k + 2] === a[2] && t.addr[k + 3] === a[3];
-    return this.account(s, fromClient, wire, now, epId, null, inline);
+    return v;
   }
 
   // ---- helpers ----
 
   private create(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, swap: boolean, state: number, flags: number, inline: boolean): number {
     const t = this.t;
-    const s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
+    // Per-endpoint quota: one workload's flood makes room among its own half-open sessions.
+    if (ep !== null && ep.counters.curSessions >= this.quota && !this.evictHalfOpen(epId, now)) {
+      this.counters.sessionQuotaFull++;
+      return OVER_QUOTA;
+    }
+    let s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
+    if (s === NO_SLOT && this.evictHalfOpen(-1, now)) s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
     if (s === NO_SLOT) return NO_SLOT;
     const sessIngress = swap ? !ingress : ingress;
     t.state[s] = state;
@@ -360,12 +449,22 @@ export class Engine {
     t.pkts[i]! += 1;
     t.bytes[i]! += wire;
     const pol = this.policy;
+    let before = t.action[s]!;
     if (pol !== null && pol.version(epId) !== t.policyVersion[s]) {
-      const before = t.action[s]!;
       this.decide(s, epId);
-      if (t.action[s] !== before) this.policyChanged(s, before, now, inline, fromClient);
+      // Decided again and changed: reported at once (a violation when it now violates),
+      // whether the endpoint is inline or tapped.
+      if (t.action[s] !== before && !(inline && t.action[s] === POLICY_DENY) && this.emit !== null) {
+        this.fire({ ...startEvent(t, s, now, false), type: 'session.policy', prevAction: before, reset: false, dropped: false } as EngineEvent);
+      }
+    } else {
+      before = t.action[s]!;
     }
-    if (inline && t.action[s] === POLICY_DENY) return this.policyDrop(ep);
+    if (inline && t.action[s] === POLICY_DENY) {
+      // Denied while tapped and now inline, or denied by a new policy: cut once, then drop.
+      if ((t.flags[s]! & SF_CUT) === 0) this.cut(s, before, now);
+      return this.policyDrop(ep);
+    }
     return this.forward(inline);
   }
 
@@ -375,14 +474,16 @@ export class Engine {
   }
 
   /**
-   * A session's decision changed under a new policy. Inline and now DENY: the current
-   * packet is dropped and TCP gets resets both ways, so neither end waits on a dead
-   * connection; later packets of the session drop (its action stays DENY).
+   * An inline session is DENY (a new policy denies it, or it was denied while its endpoint
+   * was tapped and the endpoint is now inline): TCP gets resets both ways, built from the
+   * current packet, so neither end waits on a dead connection; the cut is reported as a
+   * dropped violation. Later packets of the session drop quietly (counted).
    */
-  private policyChanged(s: number, before: number, now: number, inline: boolean, _fromClient: boolean): void {
+  private cut(s: number, before: number, now: number): void {
     const t = this.t;
+    t.flags[s] = t.flags[s]! | SF_CUT;
     let reset = false;
-    if (inline && t.action[s] === POLICY_DENY && t.proto[s] === IPPROTO_TCP && this.inject !== null && this.curBuf !== null) {
+    if (t.proto[s] === IPPROTO_TCP && this.inject !== null && this.curBuf !== null) {
       const p = this.p;
       if (p.ipProto === IPPROTO_TCP && !p.isFragment) {
         const a = buildReset(this.curBuf, p, false, this.rstA);
@@ -398,7 +499,7 @@ export class Engine {
       }
     }
     if (this.emit !== null) {
-      this.fire({ ...startEvent(t, s, now, false), type: 'session.policy', prevAction: before, reset } as EngineEvent);
+      this.fire({ ...startEvent(t, s, now, false), type: 'session.policy', prevAction: before, reset, dropped: true } as EngineEvent);
     }
   }
 
@@ -418,16 +519,69 @@ export class Engine {
     const d = this.d;
     d.action = 0;
     d.ruleId = 0;
-    try {
-      pol.decide(epId, q, d);
-    } catch {
-      // A policy bug must not take the data path down: treat as OPEN.
-      d.action = 0;
-      d.ruleId = 0;
-    }
+    this.ask(epId);
     t.action[s] = d.action;
     t.ruleId[s] = d.ruleId >>> 0;
     t.policyVersion[s] = pol.version(epId);
+  }
+
+  /** Asks the policy with this.q into this.d; a throwing policy gets the fail-safe decision. */
+  private ask(epId: number): void {
+    const d = this.d;
+    d.action = 0;
+    d.ruleId = 0;
+    try {
+      this.policy!.decide(epId, this.q, d);
+    } catch {
+      this.counters.policyErrors++;
+      d.action = this.policyErrorAction;
+      d.ruleId = 0;
+    }
+  }
+
+  /**
+   * The policy's action for the current packet without a session (client = the packet's
+   * destination when `swap`); ports as given.
+   */
+  private askPacket(p: PacketView, epId: number, ingress: boolean, swap: boolean, sport: number, dport: number): number {
+    const q = this.q;
+    const a = p.addr;
+    const c = swap ? 4 : 0;
+    const v = swap ? 0 : 4;
+    for (let i = 0; i < 4; i++) {
+      q.sip[i] = a[c + i]!;
+      q.dip[i] = a[v + i]!;
+    }
+    q.ingress = swap ? !ingress : ingress;
+    q.proto = p.ipProto;
+    q.sport = swap ? dport : sport;
+    q.dport = swap ? sport : dport;
+    this.ask(epId);
+    return this.d.action;
+  }
+
+  /**
+   * Ends one half-open TCP session (of endpoint epId, or of any when epId < 0) to make room:
+   * a clock-hand sweep over the table, at most EVICT_SCAN slots, resumed where it stopped.
+   */
+  private evictHalfOpen(epId: number, now: number): boolean {
+    const t = this.t;
+    const hw = t.highWater;
+    let h = this.hand;
+    const n = hw < EVICT_SCAN ? hw : EVICT_SCAN;
+    for (let i = 0; i < n; i++) {
+      if (h >= hw) h = 0;
+      if (t.inUse[h] === 1 && t.proto[h] === IPPROTO_TCP && (t.state[h] === TcpState.SynSent || t.state[h] === TcpState.SynReceived) &&
+        (epId < 0 || t.ep[h] === epId)) {
+        this.hand = h + 1;
+        this.counters.sessionsEvicted++;
+        this.end(h, 'evict', now);
+        return true;
+      }
+      h++;
+    }
+    this.hand = h;
+    return false;
   }
 
   /** A throwing listener must not break the data path. */
@@ -450,8 +604,10 @@ export class Engine {
     return Verdict.Drop;
   }
 
-  private tableFull(inline: boolean, ep: Endpoint | null): Verdict {
-    this.counters.sessionTableFull++;
+  /** create() made no session: denied first packet, or no room (table full / endpoint quota). */
+  private notCreated(code: number, inline: boolean, ep: Endpoint | null): Verdict {
+    if (code === DENIED) return this.policyDrop(ep);
+    if (code === NO_SLOT) this.counters.sessionTableFull++;
     // Explicit failure policy: inline fails closed, tap keeps inspecting without a session.
     return inline ? this.drop(ep) : Verdict.Forward;
   }

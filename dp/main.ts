@@ -7,6 +7,7 @@ import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
 import { CtrlServer } from './ctrl/server.js';
 import { WorkerPool } from './workers/pool.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
+import { offlineExitStatus } from './offline/exit-status.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
@@ -31,6 +32,7 @@ const program = new Command()
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
   .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
   .option('--policy <file>', 'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)')
+  .option('--partial-ok', 'offline mode: exit 0 when an input was read only in part (damaged or skipped records)')
   .addOption(
     new Option('--io <backend>', 'service port I/O: ring (batched AF_PACKET rings, native addon), cap (libpcap), auto (ring when built)')
       .choices(IO_BACKENDS)
@@ -53,6 +55,7 @@ interface Opts {
   out?: string;
   dropPcap?: string;
   policy?: string;
+  partialOk?: boolean;
   io: IoBackend;
   ringTx: RingTx;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -76,7 +79,12 @@ async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
   const { runOffline } = await loadEngine();
   const summary = await runOffline({ inputs: [opts.pcap!], out: opts.out, dropPcap: opts.dropPcap, policyFile: opts.policy });
   log.info({ summary }, 'offline run done');
-  return 0;
+  const status = offlineExitStatus(summary, opts.partialOk === true);
+  for (const p of status.problems) process.stderr.write(`dp: ${p}\n`);
+  if (status.code !== 0 && !opts.partialOk && status.problems.length) {
+    process.stderr.write('dp: exit 1 (--partial-ok accepts inputs read in part; unreadable inputs always fail)\n');
+  }
+  return status.code;
 }
 
 /** --report-interval in ms, or undefined (logged) when out of range. */

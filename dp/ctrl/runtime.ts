@@ -15,6 +15,7 @@ import { policyHook } from '../policy/engine-hook.js';
 import { EventBridge } from '../events/event-bridge.js';
 import { EventPublisher } from '../events/publisher.js';
 import type { EngineOptions } from '../engine.js';
+import type { FailSafeOptions } from '../verdict/fail-safe.js';
 
 export interface DpRuntimeOptions {
   ctrlPath: string;
@@ -42,6 +43,10 @@ export interface DpRuntimeOptions {
   worker?: number;
   /** PACKET_FANOUT_HASH group of the ring sockets (dp -n N). */
   fanoutGroup?: number;
+  /** dp -n N: how many data workers there are (session ids are unique across them). */
+  workers?: number;
+  /** The engine's fail-safe choices (dp --policy-error, --session-quota). */
+  failSafe?: FailSafeOptions;
 }
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
@@ -83,6 +88,9 @@ export class DpRuntime {
         policy: policyHook(policy),
         emit: (ev) => bridge?.onEngineEvent(ev),
         inject: (f, len) => pipelineRef?.inject(f, len),
+        ...(opts.failSafe ? { failSafe: opts.failSafe } : {}),
+        sessionIdStride: opts.workers ?? 1,
+        sessionIdOffset: (opts.worker ?? 0) + 1,
       });
     this.pipeline = new Pipeline(registry, engine, opts.forwardVerdict);
     pipelineRef = this.pipeline;
@@ -137,6 +145,7 @@ export class DpRuntime {
       try {
         if (this.state.ports?.backend === 'ring') this.pipeline.counters.ringDrops = this.state.ports.ringDrops();
         this.state.engine.tick(Date.now());
+        this.logPolicyErrors();
       } catch (e) {
         this.state.log.error({ err: e }, 'engine tick failed');
       }
@@ -154,14 +163,28 @@ export class DpRuntime {
     }
   }
 
-  /** The device counters the periodic counters record carries (flat, numeric). */
+  private policyErrorsLogged = 0;
+
+  /** A policy exception is logged once per tick interval with how many there were. */
+  private logPolicyErrors(): void {
+    const n = (this.state.engine.counters as { policyErrors?: number }).policyErrors ?? 0;
+    if (n === this.policyErrorsLogged) return;
+    this.state.log.error({ policyErrors: n, since: n - this.policyErrorsLogged }, 'policy lookups failed: decided by the fail-safe choice');
+    this.policyErrorsLogged = n;
+  }
+
+  /**
+   * The device counters the periodic counters record carries (flat, numeric): the live
+   * path's under their own names, the engine's beside them (an engine counter whose name
+   * the live path also uses is reported as `engine.<name>`, never over the live one).
+   */
   deviceCounters(): Record<string, number> {
     const out: Record<string, number> = {};
     const p = this.pipeline.counters as unknown as Record<string, number>;
     for (const k of Object.keys(p)) out[k] = p[k]!;
     const e = this.state.engine.counters as Record<string, unknown>;
     for (const [k, v] of Object.entries(e)) {
-      if (typeof v === 'number') out[k === 'rx' || k === 'tx' ? `engine.${k}` : k] = v;
+      if (typeof v === 'number') out[k in p || k === 'rx' || k === 'tx' || k === 'rxDrop' ? `engine.${k}` : k] = v;
       else if (v && typeof v === 'object') for (const [r, n] of Object.entries(v)) if (typeof n === 'number' && n > 0) out[`${k}.${r}`] = n;
     }
     out.rx = p.rxPackets ?? 0;

@@ -1,4 +1,4 @@
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 import type { Logger } from '../../shared/log.js';
@@ -32,11 +32,7 @@ export class CtrlServer {
   constructor(readonly path: string, private readonly state: CtrlServerDeps) {}
 
   start(): void {
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* not there */
-    }
+    clearSocketPath(this.path);
     const sock = createUnixDgramSocket();
     let bindError: Error | undefined;
     sock.on('error', (e) => {
@@ -145,4 +141,25 @@ export class CtrlServer {
       /* already gone */
     }
   }
+}
+
+/**
+ * Makes room for the socket at `path`: a stale socket (a dp that died) or a symlink is
+ * unlinked (a symlink is replaced, never followed); anything else there (a directory, a
+ * regular file, a device) is someone else's and is an error naming the path. Never
+ * removes a directory's contents.
+ */
+export function clearSocketPath(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new Error(`control socket path ${path}: ${errorMessage(e)}`);
+  }
+  if (!st.isSocket() && !st.isSymbolicLink()) {
+    const what = st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'not a socket';
+    throw new Error(`control socket path ${path} is ${what}, not a socket: remove it or choose another --ctrl path`);
+  }
+  unlinkSync(path);
 }

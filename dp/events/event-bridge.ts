@@ -75,7 +75,7 @@ export class EventBridge {
       }
       case 'session.policy': {
         const s = this.sample(ev, Math.floor(ev.ts / 1000));
-        if (isViolation(ev.action)) this.agg.violation(s, ev.action === PolicyAction.DENY && ev.reset, this.frame.buf ?? new Uint8Array(0), this.frame.len);
+        if (isViolation(ev.action)) this.agg.violation(s, ev.dropped, this.frame.buf ?? new Uint8Array(0), this.frame.len);
         return;
       }
       default:

@@ -4,6 +4,8 @@ import type { RingTx } from '../io/ring-port.js';
 /** What a data worker is started with (workerData). */
 export interface WorkerInit {
   worker: number;
+  /** How many workers there are (session ids are unique across them). */
+  workers: number;
   fanoutGroup: number;
   eventsEndpoint?: string;
   reportIntervalMs: number;

@@ -28,6 +28,7 @@ async function run(): Promise<void> {
     io: init.io,
     ringTx: init.ringTx,
     worker: init.worker,
+    workers: init.workers,
     fanoutGroup: init.fanoutGroup,
   });
   rt.start();

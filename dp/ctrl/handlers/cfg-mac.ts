@@ -14,6 +14,10 @@ export function cfgMac(msg: CtrlMessage<'ctrl_cfg_mac'>, state: DpState): void {
     if (!ep) throw new TollgateError('ENOTFOUND', `no endpoint with mac ${mac}`, `macs.${i}`);
     return ep;
   });
+  // A mode change is a policy input: the endpoints' sessions are decided again (and a
+  // session denied while tapped is cut on its next packet once inline).
+  const moved = eps.filter((ep) => msg.tap !== undefined && ep.tap !== msg.tap).map((ep) => ep.id);
+  if (moved.length) state.policy.touch(moved);
   for (const ep of eps) {
     if (msg.tap !== undefined) ep.tap = msg.tap;
     if (msg.apps) {
