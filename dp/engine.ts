@@ -40,6 +40,12 @@ export interface EngineOptions {
   sessionIdStride?: number;
   sessionIdOffset?: number;
   /**
+   * Per-packet events (malformed, policy.deny) allowed per second of engine clock; the
+   * rest are counted (eventsSuppressed) and not built, so a flood of bad or denied frames
+   * allocates nothing. Default: unlimited (offline replays report every frame).
+   */
+  eventsPerSecond?: number;
+  /**
    * Sends a frame out of the port the current frame came in on: frames the engine made
    * (TCP resets) and held fragments released when their first fragment is allowed.
    */
@@ -67,6 +73,9 @@ export class Engine {
   private readonly quota: number;
   /** Where the half-open eviction sweep resumes. */
   private hand = 0;
+  private readonly eventBudget: number;
+  private budgetLeft = 0;
+  private budgetSec = -1;
   private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
   private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
   private readonly inject: ((frame: Buffer, len: number) => void) | null;
@@ -91,6 +100,7 @@ export class Engine {
     const fs = opts.failSafe ?? {};
     this.policyErrorAction = fs.policyError === 'open' ? POLICY_OPEN : POLICY_DENY;
     this.quota = fs.sessionsPerEndpoint ?? Math.max(1, cap >> 1);
+    this.eventBudget = opts.eventsPerSecond ?? Infinity;
   }
 
   /** One frame, bytes 0..len of buf (see processAt). */
@@ -418,7 +428,7 @@ export class Engine {
       this.decide(s, epId);
       // A denied first packet creates no session (NeuVector): every retry is decided again.
       if (inline && t.action[s] === POLICY_DENY) {
-        if (this.emit !== null) this.fire({ ...startEvent(t, s, now, false), type: 'policy.deny' } as EngineEvent);
+        if (this.emit !== null && this.perPacketEvent(now)) this.fire({ ...startEvent(t, s, now, false), type: 'policy.deny' } as EngineEvent);
         t.remove(s);
         return DENIED;
       }
@@ -584,6 +594,21 @@ export class Engine {
     return false;
   }
 
+  /** True while this second's budget of per-packet events lasts (counted when it does not). */
+  private perPacketEvent(now: number): boolean {
+    const sec = Math.floor(now / 1000);
+    if (sec !== this.budgetSec) {
+      this.budgetSec = sec;
+      this.budgetLeft = this.eventBudget;
+    }
+    if (this.budgetLeft > 0) {
+      this.budgetLeft--;
+      return true;
+    }
+    this.counters.eventsSuppressed++;
+    return false;
+  }
+
   /** A throwing listener must not break the data path. */
   private fire(ev: EngineEvent): void {
     try {
@@ -617,7 +642,7 @@ export class Engine {
     c.error++;
     const name = REASONS[rc] ?? 'decoder.ethernet.pkt_too_small';
     if (name !== 'ok') c.malformed[name]++;
-    if (this.emit !== null) this.fire({ type: 'malformed', ts: now, reason: name, frame: this.frames, len, ep: epId, dropped: inline });
+    if (this.emit !== null && this.perPacketEvent(now)) this.fire({ type: 'malformed', ts: now, reason: name, frame: this.frames, len, ep: epId, dropped: inline });
     return inline ? this.drop(ep) : Verdict.Forward;
   }
 

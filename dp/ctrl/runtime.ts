@@ -51,6 +51,11 @@ export interface DpRuntimeOptions {
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
 const CLOCK_MS = 20;
+/**
+ * Per-packet engine events (malformed frames, denied first packets) built per second live;
+ * violation records aggregate them anyway, and a flood beyond this allocates nothing.
+ */
+const LIVE_EVENTS_PER_SECOND = 1000;
 /** Engine housekeeping (idle timeouts). */
 const TICK_MS = 1000;
 
@@ -89,6 +94,7 @@ export class DpRuntime {
         emit: (ev) => bridge?.onEngineEvent(ev),
         inject: (f, len) => pipelineRef?.inject(f, len),
         ...(opts.failSafe ? { failSafe: opts.failSafe } : {}),
+        eventsPerSecond: LIVE_EVENTS_PER_SECOND,
         sessionIdStride: opts.workers ?? 1,
         sessionIdOffset: (opts.worker ?? 0) + 1,
       });

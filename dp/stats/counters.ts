@@ -61,6 +61,8 @@ export interface DeviceCounters {
   clockBackwards: number;
   /** Event listeners that threw (the event is lost, the packet is not). */
   emitErrors: number;
+  /** Per-packet events (malformed, policy.deny) not built: over the per-second budget. */
+  eventsSuppressed: number;
   malformed: Record<ReasonName, number>;
 }
 
@@ -73,7 +75,7 @@ export function newDeviceCounters(): DeviceCounters {
     tcpSessions: 0, udpSessions: 0, icmpSessions: 0, ipSessions: 0, icmpErrors: 0, icmpErrorNoSession: 0, icmpErrorNoSessionDrops: 0,
     fragmentsHeld: 0, fragmentsReleased: 0, fragmentsDiscarded: 0,
     oversizeFrames: 0, truncatedCaptures: 0, sessionTableFull: 0, sessionQuotaFull: 0, sessionsEvicted: 0, policyErrors: 0,
-    policyDrops: 0, resetsInjected: 0, clockBackwards: 0, emitErrors: 0, malformed,
+    policyDrops: 0, resetsInjected: 0, clockBackwards: 0, emitErrors: 0, eventsSuppressed: 0, malformed,
   };
 }
 
