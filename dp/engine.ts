@@ -193,9 +193,17 @@ export class Engine {
   }
 
   listSessions(max = Infinity): SessionRecord[] {
+    return [...this.sessionRecords(max)];
+  }
+
+  /**
+   * Session records one at a time, so a listing of the whole table never holds it all as
+   * objects. Lazy: sessions that end or start while it runs may be missed or listed.
+   */
+  *sessionRecords(max = Infinity): Generator<SessionRecord> {
     const t = this.t;
-    const out: SessionRecord[] = [];
-    for (let s = 0; s < t.highWater && out.length < max; s++) {
+    let n = 0;
+    for (let s = 0; s < t.highWater && n < max; s++) {
       if (t.inUse[s] !== 1) continue;
       const rec: SessionRecord = {
         ...describeTuple(t, s),
@@ -210,9 +218,9 @@ export class Engine {
       };
       const st = tcpStateName(t, s);
       if (st !== undefined) rec.tcpState = st;
-      out.push(rec);
+      n++;
+      yield rec;
     }
-    return out;
   }
 
   /** Ends sessions: all when filterId is 0/absent, else the session with that id. */

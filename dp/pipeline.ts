@@ -15,6 +15,8 @@ export interface EngineApi {
   readonly counters: object;
   sessionCount(): unknown;
   listSessions(max?: number): readonly unknown[];
+  /** The same records one at a time (a listing of the whole table streams). */
+  sessionRecords(max?: number): Iterable<unknown>;
   clearSessions(filterId?: number): unknown;
   purgeEndpoint(epId: number): unknown;
 }

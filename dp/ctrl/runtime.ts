@@ -6,7 +6,7 @@ import { Pipeline, type EngineApi } from '../pipeline.js';
 import { CtrlCounters } from './counters.js';
 import { InternalNets } from './internal-net.js';
 import { CtrlServer } from './server.js';
-import { dispatchDatagram } from './dispatch.js';
+import { dispatchDatagramStream } from './dispatch.js';
 import { WorkerEventPublisher } from '../workers/worker-publisher.js';
 import type { DpState } from './state.js';
 import { PolicyTable } from '../policy/policy-table.js';
@@ -137,7 +137,7 @@ export class DpRuntime {
         return state.log;
       },
       ctrlCounters: state.ctrlCounters,
-      dispatch: (buf) => dispatchDatagram(buf, state),
+      dispatch: (buf) => dispatchDatagramStream(buf, state),
     });
   }
 
