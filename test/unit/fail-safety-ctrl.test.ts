@@ -20,7 +20,8 @@ import { DpClient, type DpReply } from '../../agent/dp-client/client.js';
 import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
 import { parseMac } from '../../shared/mac.js';
 import { TCP, frame, icmp4, ipv4, tcp, udp } from '../../scripts/pcapgen/frames.js';
-import { tempSockPath } from '../helpers/dp-client.js';
+import { DP_BIN, tempSockPath } from '../helpers/dp-client.js';
+import { spawnSync } from 'node:child_process';
 
 const logs: Record<string, unknown>[] = [];
 const log = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { logs.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } }));
@@ -237,6 +238,14 @@ describe('finding 16: the control socket path', () => {
     writeFileSync(join(p, 'keep'), 'x');
     expect(() => server(p).start()).toThrow(`control socket path ${p} is a directory, not a socket`);
     expect(existsSync(join(p, 'keep'))).toBe(true);
+  });
+
+  it('the dp process started on a directory exits 1 with that message, no stack trace', () => {
+    const p = join(dir, 'proc.sock');
+    mkdirSync(p);
+    const r = spawnSync('node', [DP_BIN, '--ctrl', p, '--log-level', 'silent'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`dp: control socket path ${p} is a directory, not a socket: remove it or choose another --ctrl path`);
   });
 
   it('a regular file is an error too; a stale socket is replaced', () => {
