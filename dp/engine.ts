@@ -97,6 +97,7 @@ export class Engine {
     const cap = opts.maxSessions ?? 131072;
     this.t = new SessionTable(cap, opts.sessionIdStride ?? 1, opts.sessionIdOffset ?? 1);
     this.frags = new FragmentTracker(opts.fragments);
+    this.frags.onDiscard = (epId, n) => this.discardHeld(n, true, this.eps.get(epId) ?? null);
     const fs = opts.failSafe ?? {};
     this.policyErrorAction = fs.policyError === 'open' ? POLICY_OPEN : POLICY_DENY;
     this.quota = fs.sessionsPerEndpoint ?? Math.max(1, cap >> 1);
@@ -166,20 +167,18 @@ export class Engine {
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s)) this.end(s, this.reasonFor(s, 'timeout'), nowMs);
     }
-    const c = this.counters;
-    c.timeoutFragments += this.frags.expire(nowMs);
-    const d = this.frags.discarded;
-    if (d > 0) this.discardHeld(d, true);
+    this.counters.timeoutFragments += this.frags.expire(nowMs);
   }
 
   /**
    * Held fragments are dropped after all: their first fragment was denied, or never came
    * in time (counted as malformed defrag.no_first_fragment too).
    */
-  private discardHeld(n: number, noFirst: boolean): void {
+  private discardHeld(n: number, noFirst: boolean, ep: Endpoint | null): void {
     const c = this.counters;
     c.fragmentsDiscarded += n;
     c.rxDrop += n;
+    if (ep !== null) ep.counters.dropPackets += n;
     if (noFirst) {
       c.error += n;
       c.malformed['defrag.no_first_fragment'] += n;
@@ -238,8 +237,7 @@ export class Engine {
   /** Ends every session (offline end of input: reason eof, or fin/rst for finished TCP). */
   closeAll(reason: SessionEndReason = 'eof'): number {
     const t = this.t;
-    const d = this.frags.clear();
-    if (d > 0) this.discardHeld(d, true);
+    this.frags.clear();
     let n = 0;
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1) {
@@ -389,14 +387,18 @@ export class Engine {
         c.tx += n;
       } else {
         const n = fr.releaseHeld(e, null);
-        if (n > 0) this.discardHeld(n, false);
+        if (n > 0) this.discardHeld(n, false, ep);
       }
     } else {
       const judged = fr.judgedAs(e);
       if (judged === FragJudged.No) {
         if (!inline) return Verdict.Forward; // tapped: inspected, nothing to hold back
+        // Without a way to send frames later there is nothing to hold them for.
+        if (this.inject === null) return this.malformed(R['defrag.no_first_fragment'], now, capLen, ep, epId, inline);
         if (!fr.hold(e, epId, buf, off, capLen)) return this.malformed(R['defrag.hold_full'], now, capLen, ep, epId, inline);
         c.fragmentsHeld++;
+        // Discards are counted against the endpoint, found by id when its entry expires.
+        if (ep !== null && this.eps.get(epId) !== ep) this.eps.set(epId, ep);
         return Verdict.Held;
       }
       const s = fr.boundSlot(e);

@@ -195,35 +195,31 @@ export class FragmentTracker {
     return n;
   }
 
-  /**
-   * Drops entries past their lifetime, discarding any frames they still hold. Returns the
-   * entries dropped; `discarded` is set to the held frames discarded with them.
-   */
-  discarded = 0;
+  /** Told how many held frames of endpoint `ep` were discarded with an expired entry. */
+  onDiscard: ((ep: number, n: number) => void) | null = null;
+
+  /** Drops entries past their lifetime, discarding any frames they still hold. Returns the entries dropped. */
   expire(nowMs: number): number {
     let n = 0;
-    this.discarded = 0;
     if (this.count === 0) return 0;
     for (let e = 0; e < this.capacity; e++) {
       if (this.inUse[e] === 1 && this.expires[e]! <= nowMs) {
-        this.discarded += this.releaseHeld(e, null);
-        this.free(e);
+        this.drop(e);
         n++;
       }
     }
     return n;
   }
 
-  /** Frees every entry (end of input); returns the held frames discarded. */
-  clear(): number {
-    let d = 0;
-    for (let e = 0; e < this.capacity; e++) {
-      if (this.inUse[e] === 1) {
-        d += this.releaseHeld(e, null);
-        this.free(e);
-      }
-    }
-    return d;
+  /** Frees every entry (end of input). */
+  clear(): void {
+    for (let e = 0; e < this.capacity; e++) if (this.inUse[e] === 1) this.drop(e);
+  }
+
+  private drop(e: number): void {
+    const d = this.releaseHeld(e, null);
+    if (d > 0 && this.onDiscard !== null) this.onDiscard(this.key[e * 11 + 10]!, d);
+    this.free(e);
   }
 
   /** Frees a datagram's entry (held frames must have been released). */

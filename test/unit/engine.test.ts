@@ -125,15 +125,21 @@ describe('fragments', () => {
     expect(events.find((e) => e.type === 'malformed')).toMatchObject({ reason: 'defrag.overlap', frame: 2, dropped: true });
   });
 
-  it('later fragments whose first fragment never comes are held inline, then dropped as no_first_fragment; forwarded on tap', () => {
+  it('a later fragment without its first fragment is dropped inline when nothing could send it later, forwarded on tap', () => {
     const rest = buildCase('ipv4-fragments').map((f) => f.bytes).slice(1);
-    const inl = run(rest, { tap: false });
+    expect(run(rest, { tap: false }).verdicts.every((v) => v === Verdict.Drop)).toBe(true);
+    const tap = run(rest, { tap: true });
+    expect(tap.verdicts.every((v) => v === Verdict.Forward)).toBe(true);
+  });
+
+  it('with an inject hook, later fragments are held; never joined by their first fragment, they expire as no_first_fragment', () => {
+    const rest = buildCase('ipv4-fragments').map((f) => f.bytes).slice(1);
+    const inl = run(rest, { tap: false, inject: () => {} });
     expect(inl.verdicts.every((v) => v === Verdict.Held)).toBe(true);
     inl.engine.tick(1000 + 60_000);
     expect(inl.engine.counters.malformed['defrag.no_first_fragment']).toBe(3);
     expect(inl.engine.counters.fragmentsDiscarded).toBe(3);
-    const tap = run(rest, { tap: true });
-    expect(tap.verdicts.every((v) => v === Verdict.Forward)).toBe(true);
+    expect(inl.ep.counters.dropPackets).toBe(3);
   });
 });
 
