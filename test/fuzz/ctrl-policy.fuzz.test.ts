@@ -42,6 +42,8 @@ const ruleA = fc.record({
   ingress: fc.oneof(fc.boolean(), fc.constant('yes' as unknown as boolean)),
 });
 const msgA: fc.Arbitrary<unknown> = fc.oneof(
+  // Valid policy swaps for the reference endpoint, so allowed sessions get denied and cut.
+  fc.record({ ctrl_cfg_policy: fc.record({ cmd: fc.constant(1), flag: fc.constant(3), defact: fc.constantFrom(2, 7), dir: fc.constant(0), mac: fc.constant([REF_MAC]), rules: fc.constant([]) }) }),
   fc.record({ ctrl_cfg_policy: fc.record({ cmd: fc.constantFrom(1, 2, 3, 4), flag: fc.constantFrom(0, 1, 2, 3), defact: fc.constantFrom(0, 1, 2, 6, 7, 8), dir: fc.constantFrom(0, 1, 2, 3), mac: fc.array(macA, { maxLength: 3 }), rules: fc.array(ruleA, { maxLength: 6 }) }) }),
   fc.record({ ctrl_add_mac: fc.record({ iface: fc.constant('vth'), mac: macA, ucmac: ucA, bcmac: fc.constant('ff:ff:ff:00:00:02'), oldmac: fc.constantFrom('', ...MACS), pmac: fc.constant(''), pips: fc.constant(null) }) }),
   fc.record({ ctrl_cfg_mac: fc.record({ macs: fc.array(macA, { maxLength: 3 }), tap: fc.option(fc.boolean(), { nil: undefined }) }) }),
@@ -85,9 +87,9 @@ describe('fuzz: control datagrams with policy on, frames in between', () => {
     const l2 = (uc: string, toWl: boolean) => (toWl ? { dst: parseMac(uc), src: parseMac(PEER_MAC) } : { dst: parseMac(PEER_MAC), src: parseMac(uc) });
     const traffic: Buffer[] = [];
     for (const uc of UCS) {
-      traffic.push(frame(ipv4(PEER, WL, 6, tcp(PEER, WL, 40000, 80, 1, 0, TCP.SYN)), l2(uc, true)));
-      traffic.push(frame(ipv4(WL, PEER, 6, tcp(WL, PEER, 80, 40000, 7, 2, TCP.SYN | TCP.ACK)), l2(uc, false)));
+      // A long-lived connection (picked up mid-stream when allowed, cut when a change denies it).
       traffic.push(frame(ipv4(PEER, WL, 6, tcp(PEER, WL, 40000, 80, 2, 8, TCP.ACK | TCP.PSH, Buffer.from('GET'))), l2(uc, true)));
+      traffic.push(frame(ipv4(WL, PEER, 6, tcp(WL, PEER, 80, 40000, 8, 5, TCP.ACK)), l2(uc, false)));
       traffic.push(frame(ipv4(PEER, WL, 6, tcp(PEER, WL, 40001, 22, 1, 1, TCP.FIN | TCP.ACK)), l2(uc, true)));
       traffic.push(frame(ipv4(PEER, WL, 17, udp(PEER, WL, 40002, 53, Buffer.alloc(20))), l2(uc, true)));
       traffic.push(frame(ipv4(PEER, WL, 1, icmp4(8, 0, 77, Buffer.alloc(8))), l2(uc, true)));
