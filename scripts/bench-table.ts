@@ -2,6 +2,7 @@ import { NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js'
 import { median } from './bench-iperf.js';
 import type { LivePath, LiveResult } from './bench-live.js';
 import type { PolicyBenchRow } from './bench-policy.js';
+import type { MemoryBenchRow } from './bench-memory.js';
 
 /**
  * Reference figures NOT measured in this run (shared/reference/platform-notes.md, same
@@ -19,6 +20,7 @@ export interface BenchReport {
   offline: OfflineBenchRow[];
   live: LiveResult[];
   policy?: PolicyBenchRow;
+  memory?: MemoryBenchRow;
   machine: string;
   secs: number;
   tcpRuns: number;
@@ -47,6 +49,12 @@ export function formatBenchTable(r: BenchReport): string {
     const p = r.policy;
     rows.push(
       `| policy lookups/s | ${p.rules} rules, one endpoint, half hits / half misses | ${M(p.indexedPerSec)} | first-match linear scan ${M(p.linearPerSec)} | ${(p.indexedPerSec / p.linearPerSec).toFixed(0)} | - | ~100 (one core) | - |`,
+    );
+  }
+  if (r.memory) {
+    const m = r.memory;
+    rows.push(
+      `| dp RSS MiB at ${m.sessions} sessions | real dp process, 2 tapped endpoints x 50,000 UDP flows | ${m.loadedMiB.toFixed(0)} (after one ctrl_list_session: ${m.afterListMiB.toFixed(0)}) | same dp idle ${m.idleMiB.toFixed(0)} | ${(m.loadedMiB / m.idleMiB).toFixed(2)} | NeuVector dp: not measured (no build on this machine); target <= 1.2 x NeuVector | - | ${m.loadedMiB.toFixed(0)} |`,
     );
   }
   const kernel = r.live.find((l) => l.path === 'kernel');

@@ -5,6 +5,7 @@
  *        [--paths kernel,detour,naive,dp] [--no-offline] [--no-live] [--dp-prof DIR]
  *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
  *        [--dp-workers N]       (dp -n N; default 1)
+ *        [--no-memory]          (skip the dp RSS at 100k sessions row)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
@@ -15,6 +16,7 @@ import { downAllBenchLabs } from './bench-lab.js';
 import { median } from './bench-iperf.js';
 import { formatBenchTable, LIVE_REFERENCE } from './bench-table.js';
 import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
+import { runMemoryBench, type MemoryBenchRow } from './bench-memory.js';
 
 interface Args {
   secs: number;
@@ -26,6 +28,7 @@ interface Args {
   dpProf?: string;
   forwarderNice?: number;
   dpWorkers?: number;
+  memory: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -55,6 +58,7 @@ function parseArgs(argv: string[]): Args {
     paths: paths as LivePath[],
     offline: !argv.includes('--no-offline'),
     live: !argv.includes('--no-live'),
+    memory: !argv.includes('--no-memory') && !argv.includes('--no-live'),
     ...(dpProf ? { dpProf } : {}),
     ...(nice !== undefined ? { forwarderNice: nice } : {}),
     ...(dpWorkers !== undefined ? { dpWorkers } : {}),
@@ -87,6 +91,11 @@ async function main(): Promise<number> {
     log('policy: lookups with 5000 rules, index vs linear scan...');
     policy = runPolicyBench();
   }
+  let memory: MemoryBenchRow | undefined;
+  if (args.memory) {
+    log('memory: dp RSS with 100,000 sessions...');
+    memory = await runMemoryBench(log);
+  }
   let live: LiveResult[] = [];
   if (args.live) {
     live = await runLiveBench({
@@ -102,7 +111,7 @@ async function main(): Promise<number> {
   }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
   process.stdout.write(
-    formatBenchTable({ offline, live, ...(policy ? { policy } : {}), machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
+    formatBenchTable({ offline, live, ...(policy ? { policy } : {}), ...(memory ? { memory } : {}), machine, secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000 }) + '\n',
   );
   const failed = live.filter((r) => r.error);
   for (const r of failed) log(`bench: ${r.path} failed: ${r.error}`);
