@@ -15,7 +15,7 @@ import { offlineExitStatus } from './offline/exit-status.js';
  *
  * -n 1 (NeuVector's monitor default): control socket and data path on one event loop.
  * -n N ≥ 2: N worker_threads each own a data path with ring sockets in one
- * PACKET_FANOUT_HASH group; the main thread owns the control socket, posts every
+ * fanout group (member picked from the IP addresses); the main thread owns the control socket, posts every
  * datagram to every worker and merges the replies (docs/CONTROL.md "Workers").
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -23,7 +23,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const program = new Command()
   .name('dp')
   .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
-  .option('-n, --workers <n>', 'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by flow hash (ring backend)', '1')
+  .option('-n, --workers <n>', 'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by a hash of the IP addresses (ring backend)', '1')
   .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
   .option('--events <endpoint>', 'ZeroMQ endpoint of the agent event PULL socket, e.g. ipc:///run/tollgate/lab.events')
   .option('--report-interval <seconds>', 'connection/violation/counter report interval', '2')

@@ -41,7 +41,7 @@ export interface DpRuntimeOptions {
    * thread owns it and posts every datagram to every worker).
    */
   worker?: number;
-  /** PACKET_FANOUT_HASH group of the ring sockets (dp -n N). */
+  /** Fanout group of the ring sockets (dp -n N; the addon picks the member by IP addresses). */
   fanoutGroup?: number;
   /** dp -n N: how many data workers there are (session ids are unique across them). */
   workers?: number;
