@@ -8,6 +8,7 @@ import { CtrlServer } from './ctrl/server.js';
 import { WorkerPool } from './workers/pool.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
 import { offlineExitStatus } from './offline/exit-status.js';
+import { POLICY_ERROR_MODES, type FailSafeOptions, type PolicyErrorMode } from './verdict/fail-safe.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
@@ -32,6 +33,12 @@ const program = new Command()
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
   .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
   .option('--policy <file>', 'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)')
+  .addOption(
+    new Option('--policy-error <mode>', 'a policy lookup that throws: closed = DENY (inline drops, tap reports), open = OPEN')
+      .choices(POLICY_ERROR_MODES)
+      .default('closed'),
+  )
+  .option('--session-quota <n>', 'sessions one endpoint may hold (default: half the session table); beyond it its half-open TCP sessions are evicted first')
   .option('--partial-ok', 'offline mode: exit 0 when an input was read only in part (damaged or skipped records)')
   .addOption(
     new Option('--io <backend>', 'service port I/O: ring (batched AF_PACKET rings, native addon), cap (libpcap), auto (ring when built)')
@@ -56,6 +63,8 @@ interface Opts {
   dropPcap?: string;
   policy?: string;
   partialOk?: boolean;
+  policyError: PolicyErrorMode;
+  sessionQuota?: string;
   io: IoBackend;
   ringTx: RingTx;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -69,6 +78,13 @@ async function main(): Promise<number> {
   if (!Number.isInteger(workers) || workers < 1) {
     log.error({ workers: opts.workers }, '-n must be a positive integer');
     return 2;
+  }
+  if (opts.sessionQuota !== undefined) {
+    const q = Number(opts.sessionQuota);
+    if (!Number.isInteger(q) || q < 1) {
+      log.error({ sessionQuota: opts.sessionQuota }, '--session-quota must be a positive integer');
+      return 2;
+    }
   }
   if (opts.pcap) return runOfflineMode(opts, log);
   if (workers > 1) return runWorkers(opts, workers, log);
@@ -85,6 +101,11 @@ async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
     process.stderr.write('dp: exit 1 (--partial-ok accepts inputs read in part; unreadable inputs always fail)\n');
   }
   return status.code;
+}
+
+/** The engine's fail-safe choices from --policy-error and --session-quota (validated in main). */
+function failSafeOf(opts: Opts): FailSafeOptions {
+  return { policyError: opts.policyError, ...(opts.sessionQuota !== undefined ? { sessionsPerEndpoint: Number(opts.sessionQuota) } : {}) };
 }
 
 /** --report-interval in ms, or undefined (logged) when out of range. */
@@ -107,6 +128,7 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
     reportIntervalMs: intervalMs,
     io: opts.io,
     ringTx: opts.ringTx,
+    failSafe: failSafeOf(opts),
   });
   log.info({ io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) }, 'service port I/O backend');
   rt.start();
@@ -157,6 +179,7 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
       io: 'ring',
       ringTx: opts.ringTx,
       logLevel: opts.logLevel,
+      failSafe: failSafeOf(opts),
       ...(opts.iface ? { iface: opts.iface } : {}),
     },
     log,

@@ -29,6 +29,7 @@ async function run(): Promise<void> {
     ringTx: init.ringTx,
     worker: init.worker,
     workers: init.workers,
+    ...(init.failSafe ? { failSafe: init.failSafe } : {}),
     fanoutGroup: init.fanoutGroup,
   });
   rt.start();
