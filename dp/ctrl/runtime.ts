@@ -196,7 +196,9 @@ export class DpRuntime {
     out.rx = p.rxPackets ?? 0;
     out.tx = p.txPackets ?? 0;
     out.rxDrop = p.dropPackets ?? 0;
-    out.eventsDropped = this.publisher?.dropped ?? 0;
+    // Records the agent never gets: dropped at the publisher's full queue, or never built
+    // (per-packet engine events over the per-second budget).
+    out.eventsDropped = (this.publisher?.dropped ?? 0) + (out.eventsSuppressed ?? 0);
     return out;
   }
 

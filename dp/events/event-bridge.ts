@@ -94,10 +94,11 @@ export class EventBridge {
     const records = this.agg.flush();
     if (!pub) return;
     for (const r of records) pub.publish(r);
+    const device = this.counters();
     const counters: CountersRecord = {
-      type: 'counters', v: EVENT_SCHEMA_VERSION, at: Math.floor(nowMs / 1000), device: this.counters(),
+      type: 'counters', v: EVENT_SCHEMA_VERSION, at: Math.floor(nowMs / 1000), device,
       endpoints: this.registry.list().map((e) => ({ mac: e.mac, tap: e.tap, rxPackets: e.counters.rxPackets, rxBytes: e.counters.rxBytes, dropPackets: e.counters.dropPackets, sessions: e.counters.sessions, curSessions: e.counters.curSessions })),
-      eventsDropped: pub.dropped,
+      eventsDropped: device.eventsDropped ?? pub.dropped,
     };
     pub.publish(counters);
     this.reports += records.length;

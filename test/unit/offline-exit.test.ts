@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { PcapWriter } from '../../shared/pcap/writer.js';
 import { buildCase } from '../../scripts/pcapgen/cases.js';
 import { DP_BIN } from '../helpers/dp-client.js';
+import { Writable } from 'node:stream';
+import { runOffline } from '../../dp/offline/run.js';
+import { offlineExitStatus } from '../../dp/offline/exit-status.js';
 
 let dir: string;
 let good: string;
@@ -36,44 +39,46 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('finding 17: dp -p exit status', () => {
-  it('a readable capture exits 0', () => {
-    expect(dp('-p', good).code).toBe(0);
-  });
+/** What `dp -p FILE [--partial-ok]` decides, in-process: the same run and status function the command uses. */
+async function status(input: string, partialOk = false): Promise<{ code: number; text: string }> {
+  const summary = await runOffline({ inputs: [input], out: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const st = offlineExitStatus(summary, partialOk);
+  return { code: st.code, text: st.problems.join('\n') };
+}
 
-  it('a missing file, /dev/null and an empty directory exit 1 naming the problem', () => {
+describe('finding 17: dp -p exit status', () => {
+  it('the dp command: 1 naming a missing file; a damaged capture passes only with --partial-ok', async () => {
     const missing = dp('-p', join(dir, 'nope.pcap'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`${join(dir, 'nope.pcap')}: cannot be read (input.missing)`);
-    const devnull = dp('-p', '/dev/null');
-    expect(devnull.code).toBe(1);
-    expect(devnull.stderr).toContain('/dev/null: cannot be read (pcap.short_header)');
-    const empty = join(dir, 'empty');
-    mkdirSync(empty);
-    const none = dp('-p', empty);
-    expect(none.code).toBe(1);
-    expect(none.stderr).toContain('no capture files in the input');
+    const cut = variant('cut.pcap', (b) => b.subarray(0, b.length - 5));
+    expect(dp('-p', cut, '--partial-ok').code).toBe(0);
+    // Without the flag (same function the command calls): exit 1, saying how much was read.
+    const r = await status(cut);
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(/cut\.pcap: read in part \(pcap\.truncated_record\) after \d+ records/);
+    expect((await status(good)).code).toBe(0);
   });
 
-  it('a changed version field is refused, even with --partial-ok', () => {
+  it('/dev/null and an empty directory cannot be read', async () => {
+    expect(await status('/dev/null')).toEqual({ code: 1, text: '/dev/null: cannot be read (pcap.short_header)' });
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    expect(await status(empty)).toEqual({ code: 1, text: 'no capture files in the input' });
+  });
+
+  it('a changed version field is refused, even with --partial-ok', async () => {
     const v = variant('version.pcap', (b) => (b.writeUInt16LE(3, 4), b));
-    for (const extra of [[], ['--partial-ok']]) {
-      const r = dp('-p', v, ...extra);
+    for (const partialOk of [false, true]) {
+      const r = await status(v, partialOk);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('cannot be read (pcap.bad_version)');
+      expect(r.text).toContain('cannot be read (pcap.bad_version)');
     }
   });
 
-  it('a damaged last record or an impossible snaplen fails unless --partial-ok; the message says how much was read', () => {
-    const cut = variant('cut.pcap', (b) => b.subarray(0, b.length - 5));
-    const r = dp('-p', cut);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cut\.pcap: read in part \(pcap\.truncated_record\) after \d+ records/);
-    expect(dp('-p', cut, '--partial-ok').code).toBe(0);
+  it('an impossible snaplen is remarked: it fails unless --partial-ok', async () => {
     const snap = variant('snap.pcap', (b) => (b.writeUInt32LE(0, 16), b));
-    const s = dp('-p', snap);
-    expect(s.code).toBe(1);
-    expect(s.stderr).toContain('snap.pcap: pcap.bad_snaplen');
-    expect(dp('-p', snap, '--partial-ok').code).toBe(0);
+    expect(await status(snap)).toEqual({ code: 1, text: `${snap}: pcap.bad_snaplen` });
+    expect((await status(snap, true)).code).toBe(0);
   });
 });
