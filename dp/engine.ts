@@ -75,7 +75,7 @@ export class Engine {
   private hand = 0;
   private readonly eventBudget: number;
   private budgetLeft = 0;
-  private budgetSec = -1;
+  private budgetEndMs = -Infinity;
   private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
   private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
   private readonly inject: ((frame: Buffer, len: number) => void) | null;
@@ -84,7 +84,12 @@ export class Engine {
   private readonly rstA = Buffer.alloc(RESET_FRAME_MAX);
   private readonly rstB = Buffer.alloc(RESET_FRAME_MAX);
   private readonly eps = new Map<number, Endpoint>();
-  private clockMs = 0;
+  /**
+   * The engine clock (latest packet or tick time), in a typed array: a number field that
+   * ever held a fraction or a value beyond V8's small integers (any Date.now()) is stored
+   * as a heap number, and writing it per packet would allocate one each time.
+   */
+  private readonly clock = new Float64Array(1);
   private frames = 0;
   private cur = { tcp: 0, udp: 0, icmp: 0, ip: 0 };
   /** Slot the last processed packet resolved to (fragment binding). */
@@ -122,11 +127,11 @@ export class Engine {
     this.curBuf = buf;
     c.rx++;
     c.rxBytes += wireLen;
-    if (nowMs < this.clockMs) {
+    if (nowMs < this.clock[0]!) {
       c.clockBackwards++;
-      nowMs = this.clockMs;
+      nowMs = this.clock[0]!;
     } else {
-      this.clockMs = nowMs;
+      this.clock[0] = nowMs;
     }
     let epId = NO_EP;
     let inline = false;
@@ -161,8 +166,8 @@ export class Engine {
 
   /** Expires idle sessions and stale fragment entries up to nowMs. */
   tick(nowMs: number): void {
-    if (nowMs > this.clockMs) this.clockMs = nowMs;
-    nowMs = this.clockMs;
+    if (nowMs > this.clock[0]!) this.clock[0] = nowMs;
+    nowMs = this.clock[0]!;
     const t = this.t;
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s)) this.end(s, this.reasonFor(s, 'timeout'), nowMs);
@@ -241,7 +246,7 @@ export class Engine {
     let n = 0;
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1) {
-        this.end(s, this.reasonFor(s, reason), this.clockMs);
+        this.end(s, this.reasonFor(s, reason), this.clock[0]!);
         n++;
       }
     }
@@ -250,12 +255,12 @@ export class Engine {
 
   /** Starts a new time base (offline: next capture file, after closeAll). */
   restartClock(): void {
-    this.clockMs = 0;
+    this.clock[0] = 0;
   }
 
   /** The engine's clock: the latest packet or tick time seen. */
   get nowMs(): number {
-    return this.clockMs;
+    return this.clock[0]!;
   }
 
   // ---- per-packet paths ----
@@ -606,9 +611,10 @@ export class Engine {
 
   /** True while this second's budget of per-packet events lasts (counted when it does not). */
   private perPacketEvent(now: number): boolean {
-    const sec = Math.floor(now / 1000);
-    if (sec !== this.budgetSec) {
-      this.budgetSec = sec;
+    // A window of one second from its first event; no division, so no intermediate
+    // fractional number (a heap number in code V8 has not optimized yet) per packet.
+    if (now >= this.budgetEndMs) {
+      this.budgetEndMs = now + 1000;
       this.budgetLeft = this.eventBudget;
     }
     if (this.budgetLeft > 0) {
@@ -679,7 +685,7 @@ export class Engine {
     let n = 0;
     for (let s = 0; s < t.highWater; s++) {
       if (t.inUse[s] === 1 && pred(s)) {
-        this.end(s, reason, this.clockMs);
+        this.end(s, reason, this.clock[0]!);
         n++;
       }
     }
