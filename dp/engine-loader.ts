@@ -1,11 +1,12 @@
 import { Engine, Verdict, type EngineOptions } from './engine.js';
 import type { EngineApi } from './pipeline.js';
+import type { OfflineSummary } from './offline/run.js';
 
 /** The engine pieces the dp command needs. */
 export interface LoadedEngine {
   createEngine(opts?: EngineOptions): EngineApi;
   forwardVerdict: number;
-  runOffline(opts: { inputs: string[]; out?: string | undefined; dropPcap?: string | undefined; policyFile?: string | undefined }): Promise<unknown>;
+  runOffline(opts: { inputs: string[]; out?: string | undefined; dropPcap?: string | undefined; policyFile?: string | undefined }): Promise<OfflineSummary>;
 }
 
 /**

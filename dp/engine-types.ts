@@ -2,11 +2,17 @@
  * Public types of the engine: verdicts, events (plain JSON-able objects, emitted per
  * session or per bad frame, never per good packet), session records and the policy seam.
  */
-export const Verdict = { Forward: 0, Drop: 1 } as const;
+/**
+ * Forward, Drop, or Held: the engine kept a copy of the frame (a fragment waiting for its
+ * first fragment) and sends it itself through the inject hook once allowed, so the caller
+ * neither forwards nor counts it as dropped.
+ */
+export const Verdict = { Forward: 0, Drop: 1, Held: 2 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 export type SessionProto = 'tcp' | 'udp' | 'icmp' | 'ip';
-export type SessionEndReason = 'fin' | 'rst' | 'timeout' | 'purge' | 'clear' | 'eof' | 'reuse';
+/** evict: a half-open session ended to make room (dp/verdict/fail-safe.ts). */
+export type SessionEndReason = 'fin' | 'rst' | 'timeout' | 'purge' | 'clear' | 'eof' | 'reuse' | 'evict';
 
 export interface SessionTuple {
   /** Session id, unique for the engine's life. */
@@ -68,7 +74,10 @@ export interface PolicyDenyEvent extends SessionTuple {
   ruleId: number;
 }
 
-/** A live session's policy decision changed (the endpoint's policy was replaced). */
+/**
+ * A live session's policy decision changed (a policy input moved), or an inline session
+ * that is DENY was cut (also when it was denied while its endpoint was tapped).
+ */
 export interface SessionPolicyEvent extends SessionTuple {
   type: 'session.policy';
   ts: number;
@@ -77,6 +86,8 @@ export interface SessionPolicyEvent extends SessionTuple {
   prevAction: number;
   /** TCP resets were injected both ways (inline endpoint, now DENY). */
   reset: boolean;
+  /** The session is cut: inline and DENY, so this packet and the rest of the session drop. */
+  dropped: boolean;
 }
 
 export type EngineEvent = SessionStartEvent | SessionEndEvent | MalformedEvent | PolicyDenyEvent | SessionPolicyEvent;
@@ -113,3 +124,4 @@ export interface PolicyHook {
 }
 
 export const POLICY_DENY = 7;
+export const POLICY_OPEN = 0;

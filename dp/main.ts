@@ -8,6 +8,8 @@ import { CtrlServer } from './ctrl/server.js';
 import { WorkerPool } from './workers/pool.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
 import { openFastPath, parseMapRef, type FastPathConfig } from './fastpath/open.js';
+import { offlineExitStatus } from './offline/exit-status.js';
+import { POLICY_ERROR_MODES, type FailSafeOptions, type PolicyErrorMode } from './verdict/fail-safe.js';
 
 /**
  * The `dp` command. Live mode: control socket + service ports, driven by ctrl_*
@@ -15,7 +17,7 @@ import { openFastPath, parseMapRef, type FastPathConfig } from './fastpath/open.
  *
  * -n 1 (NeuVector's monitor default): control socket and data path on one event loop.
  * -n N ≥ 2: N worker_threads each own a data path with ring sockets in one
- * PACKET_FANOUT_HASH group; the main thread owns the control socket, posts every
+ * fanout group (member picked from the IP addresses); the main thread owns the control socket, posts every
  * datagram to every worker and merges the replies (docs/CONTROL.md "Workers").
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -23,7 +25,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const program = new Command()
   .name('dp')
   .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
-  .option('-n, --workers <n>', 'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by flow hash (ring backend)', '1')
+  .option('-n, --workers <n>', 'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by a hash of the IP addresses (ring backend)', '1')
   .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
   .option('--events <endpoint>', 'ZeroMQ endpoint of the agent event PULL socket, e.g. ipc:///run/tollgate/lab.events')
   .option('--report-interval <seconds>', 'connection/violation/counter report interval', '2')
@@ -32,6 +34,13 @@ const program = new Command()
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
   .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
   .option('--policy <file>', 'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)')
+  .addOption(
+    new Option('--policy-error <mode>', 'a policy lookup that throws: closed = DENY (inline drops, tap reports), open = OPEN')
+      .choices(POLICY_ERROR_MODES)
+      .default('closed'),
+  )
+  .option('--session-quota <n>', 'sessions one endpoint may hold (default: half the session table); beyond it its half-open TCP sessions are evicted first')
+  .option('--partial-ok', 'offline mode: exit 0 when an input was read only in part (damaged or skipped records)')
   .addOption(
     new Option('--io <backend>', 'service port I/O: ring (batched AF_PACKET rings, native addon), cap (libpcap), auto (ring when built)')
       .choices(IO_BACKENDS)
@@ -57,6 +66,9 @@ interface Opts {
   out?: string;
   dropPcap?: string;
   policy?: string;
+  partialOk?: boolean;
+  policyError: PolicyErrorMode;
+  sessionQuota?: string;
   io: IoBackend;
   ringTx: RingTx;
   fastPathMap?: string;
@@ -75,6 +87,13 @@ async function main(): Promise<number> {
     log.error({ workers: opts.workers }, '-n must be a positive integer');
     return 2;
   }
+  if (opts.sessionQuota !== undefined) {
+    const q = Number(opts.sessionQuota);
+    if (!Number.isInteger(q) || q < 1) {
+      log.error({ sessionQuota: opts.sessionQuota }, '--session-quota must be a positive integer');
+      return 2;
+    }
+  }
   if (opts.pcap) return runOfflineMode(opts, log);
   if (workers > 1) return runWorkers(opts, workers, log);
   return runLive(opts, log);
@@ -84,7 +103,17 @@ async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
   const { runOffline } = await loadEngine();
   const summary = await runOffline({ inputs: [opts.pcap!], out: opts.out, dropPcap: opts.dropPcap, policyFile: opts.policy });
   log.info({ summary }, 'offline run done');
-  return 0;
+  const status = offlineExitStatus(summary, opts.partialOk === true);
+  for (const p of status.problems) process.stderr.write(`dp: ${p}\n`);
+  if (status.code !== 0 && !opts.partialOk && status.problems.length) {
+    process.stderr.write('dp: exit 1 (--partial-ok accepts inputs read in part; unreadable inputs always fail)\n');
+  }
+  return status.code;
+}
+
+/** The engine's fail-safe choices from --policy-error and --session-quota (validated in main). */
+function failSafeOf(opts: Opts): FailSafeOptions {
+  return { policyError: opts.policyError, ...(opts.sessionQuota !== undefined ? { sessionsPerEndpoint: Number(opts.sessionQuota) } : {}) };
 }
 
 /** --report-interval in ms, or undefined (logged) when out of range. */
@@ -110,6 +139,7 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
     io: opts.io,
     ringTx: opts.ringTx,
     ...(fastPath ? { fastPath } : {}),
+    failSafe: failSafeOf(opts),
   });
   log.info({ io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) }, 'service port I/O backend');
   rt.start();
@@ -189,6 +219,7 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
       io: 'ring',
       ringTx: opts.ringTx,
       logLevel: opts.logLevel,
+      failSafe: failSafeOf(opts),
       ...(opts.iface ? { iface: opts.iface } : {}),
     },
     log,

@@ -1,6 +1,7 @@
 import { isNeuvMac, macToNumber } from '../shared/mac.js';
 import type { Endpoint } from './endpoints/endpoint.js';
 import type { EndpointRegistry } from './endpoints/registry.js';
+import { Verdict } from './engine-types.js';
 
 /**
  * What the pipeline needs from the engine (dp/engine.ts, helper C): one verdict per
@@ -14,6 +15,8 @@ export interface EngineApi {
   readonly counters: object;
   sessionCount(): unknown;
   listSessions(max?: number): readonly unknown[];
+  /** The same records one at a time (a listing of the whole table streams). */
+  sessionRecords(max?: number): Iterable<unknown>;
   clearSessions(filterId?: number): unknown;
   purgeEndpoint(epId: number): unknown;
 }
@@ -198,8 +201,9 @@ export class Pipeline {
       return false;
     }
     if (verdict !== this.forwardVerdict) {
-      c.dropPackets++;
-      ep.counters.dropPackets++;
+      // Held: the engine kept a copy and sends it itself once allowed; not a drop. The
+      // engine already counts the endpoint's drops (drop_packets).
+      if (verdict !== Verdict.Held) c.dropPackets++;
       return false;
     }
     return true;

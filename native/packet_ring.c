@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/filter.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -264,6 +265,58 @@ static void port_close(ring_port *p) {
   p->fd = -1;
 }
 
+/*
+ * dp -n N fan-out: a classic BPF program that picks the member socket from the packet's
+ * IP addresses only (source XOR destination, folded): symmetric, so both directions of a
+ * flow go to the same worker, and the same for every fragment of a datagram, whose later
+ * pieces carry no ports. Loads are relative to the network header (SKF_NET_OFF), so they
+ * do not depend on where skb->data points; skb->protocol is the EtherType after the kernel
+ * took a VLAN tag into metadata. Anything else (ARP, QinQ left in band) goes to member 0.
+ * The kernel takes the result modulo the number of members.
+ */
+#define NET(o) ((__u32)(SKF_NET_OFF + (o)))
+static struct sock_filter fanout_prog[] = {
+  /* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (__u32)(SKF_AD_OFF + SKF_AD_PROTOCOL)),
+  /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 1, 0),
+  /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x86dd, 5, 34),
+  /* 3 IPv4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(12)),
+  /* 4 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(16)),
+  /* 6 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 7 */ BPF_STMT(BPF_JMP | BPF_JA, 22),
+  /* 8 IPv6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(8)),
+  /* 9 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(12)),
+  /* 11 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 12 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 13 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(16)),
+  /* 14 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 15 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(20)),
+  /* 17 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 18 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 19 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(24)),
+  /* 20 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 21 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 22 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(28)),
+  /* 23 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 24 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 25 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(32)),
+  /* 26 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 27 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 28 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET(36)),
+  /* 29 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 30 fold */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 31 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+  /* 32 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 33 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+  /* 34 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 8),
+  /* 35 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+  /* 36 */ BPF_STMT(BPF_RET | BPF_A, 0),
+  /* 37 */ BPF_STMT(BPF_RET | BPF_K, 0),
+};
+static struct sock_fprog fanout_by_addresses = { .len = sizeof fanout_prog / sizeof fanout_prog[0], .filter = fanout_prog };
+
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
@@ -445,8 +498,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)ifindex };
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { int e = errno; munmap(map, map_len); close(fd); return throw_errno(env, "bind", e); }
   if (has_fanout) {
-    int arg = (int)((fanout & 0xffff) | (PACKET_FANOUT_HASH << 16));
-    if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) { int e = errno; munmap(map, map_len); close(fd); return throw_errno(env, "PACKET_FANOUT", e); }
+    /* The group's members are chosen by fanout_by_addresses (below), not PACKET_FANOUT_HASH:
+     * the kernel's flow hash skips the ports of fragments, so a fragmented datagram would
+     * land apart from the rest of its flow (and PACKET_FANOUT_FLAG_DEFRAG would hand the dp
+     * reassembled datagrams it cannot forward). */
+    int arg = (int)((fanout & 0xffff) | (PACKET_FANOUT_CBPF << 16));
+    const char *fstep = NULL;
+    if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) fstep = "PACKET_FANOUT";
+    else if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fanout_by_addresses, sizeof fanout_by_addresses) < 0) fstep = "PACKET_FANOUT_DATA";
+    if (fstep) { int e = errno; munmap(map, map_len); close(fd); return throw_errno(env, fstep, e); }
   }
 
   ring_port *p = calloc(1, sizeof *p);

@@ -34,12 +34,12 @@ export class BenchCtrl {
     this.sock.bind(this.path);
   }
 
-  /** Sends `msg` (JSON text) and returns the final reply; throws on dp_error or a 5 s timeout. */
-  async call(msg: string): Promise<Record<string, unknown>> {
+  /** Sends `msg` (JSON text) and returns the final reply; throws on dp_error or a timeout (default 5 s). */
+  async call(msg: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
     this.replies = [];
     const buf = Buffer.from(msg);
     await new Promise<void>((res, rej) => this.sock.send(buf, 0, buf.length, this.server, (e) => (e ? rej(e) : res())));
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const r = this.replies.shift();
       if (r) {

@@ -2,6 +2,7 @@ import { NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js'
 import { median } from './bench-iperf.js';
 import { MANY_FLOWS, type LivePath, type LiveResult } from './bench-live.js';
 import type { PolicyBenchRow } from './bench-policy.js';
+import type { MemoryBenchRow } from './bench-memory.js';
 
 /**
  * Reference figures NOT measured in this run (shared/reference/platform-notes.md, same
@@ -21,6 +22,7 @@ export interface BenchReport {
   offline: OfflineBenchRow[];
   live: LiveResult[];
   policy?: PolicyBenchRow;
+  memory?: MemoryBenchRow;
   machine: string;
   /** os.loadavg() at the start and at the end of the run. */
   loadStart: number[];
@@ -143,6 +145,12 @@ export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
   const naiveTcp = med('naive', 'tcpGbps');
   if (Number.isFinite(dpTcp) && Number.isFinite(naiveTcp)) {
     notes.push(`dp / naive forwarder, same run: TCP ${(dpTcp / naiveTcp).toFixed(2)}, 64-byte UDP ${(med('dp', 'udpKpps') / med('naive', 'udpKpps')).toFixed(2)}`);
+  }
+  if (r.memory) {
+    const m = r.memory;
+    out.push(
+      `| dp RSS MiB at ${m.sessions} sessions | real dp process, 2 tapped endpoints x 50,000 UDP flows | ${m.loadedMiB.toFixed(0)} (after one ctrl_list_session: ${m.afterListMiB.toFixed(0)}) | same dp idle ${m.idleMiB.toFixed(0)} | ${(m.loadedMiB / m.idleMiB).toFixed(2)} | NeuVector dp: not measured (no build on this machine); target <= 1.2 x NeuVector | - | ${m.loadedMiB.toFixed(0)} |`,
+    );
   }
   const fastTcp = med('dpfast', 'tcpGbps');
   if (Number.isFinite(dpTcp) && Number.isFinite(fastTcp)) notes.push(`fast path / no fast path, same run: TCP ${(fastTcp / dpTcp).toFixed(2)}, 64-byte UDP ${(med('dpfast', 'udpKpps') / med('dp', 'udpKpps')).toFixed(2)}`);

@@ -10,6 +10,7 @@
  *        [--forwarder-nice N]   (both user-space forwarders under nice -n N)
  *        [--dp-workers N]       (dp -n N; default 1)
  *        [--containers N | --no-scale]  (control-plane rows with N real podman containers; default 100)
+ *        [--no-memory]          (skip the dp RSS at 100k sessions row)
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
@@ -22,6 +23,7 @@ import { median } from './bench-iperf.js';
 import { benchRows, formatBenchTable, LIVE_REFERENCE, type BenchReport } from './bench-table.js';
 import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
 import { formatScaleRows, runScaleBench, type ScaleRow } from './bench-agent-scale.js';
+import { runMemoryBench, type MemoryBenchRow } from './bench-memory.js';
 
 interface Args {
   secs: number;
@@ -39,6 +41,7 @@ interface Args {
   dpWorkers?: number;
   /** Containers for the control-plane scale rows (0: skip them). */
   containers: number;
+  memory: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -74,6 +77,7 @@ function parseArgs(argv: string[]): Args {
     paths: paths as LivePath[],
     offline: !argv.includes('--no-offline'),
     live: !argv.includes('--no-live'),
+    memory: !argv.includes('--no-memory') && !argv.includes('--no-live'),
     ...(dpProf ? { dpProf } : {}),
     ...(nice !== undefined ? { forwarderNice: nice } : {}),
     ...(dpWorkers !== undefined ? { dpWorkers } : {}),
@@ -108,6 +112,11 @@ async function main(): Promise<number> {
     log('policy: lookups with 5000 rules, index vs linear scan...');
     policy = runPolicyBench();
   }
+  let memory: MemoryBenchRow | undefined;
+  if (args.memory) {
+    log('memory: dp RSS with 100,000 sessions...');
+    memory = await runMemoryBench(log);
+  }
   let live: LiveResult[] = [];
   if (args.live) {
     live = await runLiveBench({
@@ -131,7 +140,7 @@ async function main(): Promise<number> {
   }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
   const report: BenchReport = {
-    offline, live, ...(policy ? { policy } : {}), machine, loadStart, loadEnd: loadavg(),
+    offline, live, ...(policy ? { policy } : {}), ...(memory ? { memory } : {}), machine, loadStart, loadEnd: loadavg(),
     secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000,
   };
   const rows = benchRows(report);

@@ -2,10 +2,12 @@
  * The agent's side of the dp control socket: a bound unix datagram socket (so the dp can
  * reply) that sends `{"ctrl_xxx": {...}}` datagrams to the dp's socket.
  *
- * Framing: every request is followed by a keep-alive with a fresh sequence number. The
- * dp handles datagrams in order, so the replies that arrive before the matching
- * keep-alive reply are exactly this request's replies. A late reply of an earlier,
- * timed-out request can therefore never be taken for the answer to a later one.
+ * Framing: every request is bracketed by two keep-alives with fresh sequence numbers
+ * (open, request, close). The dp handles datagrams in order and replies in order, so the
+ * replies between the open keep-alive's reply and the close keep-alive's reply are
+ * exactly this request's. Anything that arrives while no window is open (a late reply of
+ * an earlier, timed-out request) is dropped and counted (`staleReplies`): it can never be
+ * taken for the answer to a later request.
  */
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
@@ -16,7 +18,11 @@ import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-d
 export type DpReply = Record<string, unknown>;
 
 interface Pending {
-  seq: number;
+  /** Sequence numbers of the keep-alives before and after the request. */
+  open: number;
+  close: number;
+  /** The open keep-alive's reply has arrived: what follows is this request's. */
+  opened: boolean;
   replies: DpReply[];
   resolve: (r: DpReply[]) => void;
   reject: (e: Error) => void;
@@ -29,6 +35,8 @@ export class DpClient {
   private seq = Math.floor(Math.random() * 1e6);
   private pending: Pending | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Replies that arrived outside any request's window (late replies of timed-out requests). */
+  staleReplies = 0;
 
   constructor(readonly serverPath: string, tag = 'agent') {
     this.localPath = `/tmp/tg_client.${tag}.${process.pid}.${randomBytes(3).toString('hex')}.sock`;
@@ -53,15 +61,22 @@ export class DpClient {
       return;
     }
     const p = this.pending;
-    if (!p) return;
     const ka = msg.dp_keep_alive as { seq_num?: number } | undefined;
-    if (ka && ka.seq_num === p.seq) {
+    if (p && !p.opened) {
+      if (ka && ka.seq_num === p.open) p.opened = true;
+      else this.staleReplies++;
+      return;
+    }
+    if (!p) {
+      this.staleReplies++;
+      return;
+    }
+    if (ka && ka.seq_num === p.close) {
       clearTimeout(p.timer);
       this.pending = undefined;
       p.resolve(p.replies);
       return;
     }
-    if (ka) return; // a stale keep-alive of an earlier request
     p.replies.push(msg);
   }
 
@@ -84,17 +99,19 @@ export class DpClient {
    */
   request(msg: object, timeoutMs = 3000): Promise<DpReply[]> {
     const run = async (): Promise<DpReply[]> => {
-      const seq = ++this.seq >>> 0;
+      const open = (this.seq = (this.seq + 1) >>> 0);
+      const close = (this.seq = (this.seq + 1) >>> 0);
       const done = new Promise<DpReply[]>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.pending = undefined;
           reject(new TollgateError('EDPTIMEOUT', `dp did not answer within ${timeoutMs} ms`));
         }, timeoutMs);
-        this.pending = { seq, replies: [], resolve, reject, timer };
+        this.pending = { open, close, opened: false, replies: [], resolve, reject, timer };
       });
       try {
+        await this.sendRaw({ ctrl_keep_alive: { seq_num: open } });
         await this.sendRaw(msg);
-        await this.sendRaw({ ctrl_keep_alive: { seq_num: seq } });
+        await this.sendRaw({ ctrl_keep_alive: { seq_num: close } });
       } catch (e) {
         clearTimeout(this.pending?.timer);
         this.pending = undefined;

@@ -2,7 +2,7 @@ import { isTollgateError, errorMessage } from '../../shared/errors.js';
 import { handlers, onRejected, type Handler } from './handlers/index.js';
 import { DP_MSG_SIZE } from './limits.js';
 import { isCtrlName, schemas, type CtrlName } from './schemas.js';
-import type { DpState, Reply } from './state.js';
+import type { DpState, LazyReplies, Reply } from './state.js';
 
 /** A rejected message, as replied (dp_error) and logged. */
 export interface CtrlError {
@@ -20,36 +20,52 @@ export interface CtrlError {
  * nothing here throws. Errors are counted and logged with their reason.
  */
 export function dispatchDatagram(buf: Buffer, state: DpState): string[] {
+  const out: string[] = [];
+  for (const part of dispatchParts(buf, state)) for (const r of part) out.push(r);
+  return out;
+}
+
+/**
+ * dispatchDatagram for the socket: every message is applied now, but a streamed reply (a
+ * session list) is built only as the socket takes its datagrams.
+ */
+export function dispatchDatagramStream(buf: Buffer, state: DpState): Iterable<string> {
+  const parts = dispatchParts(buf, state);
+  return (function* () {
+    for (const p of parts) yield* p;
+  })();
+}
+
+/** Applies every message of the datagram; returns each one's replies (a list, or a lazy sequence). */
+function dispatchParts(buf: Buffer, state: DpState): Iterable<string>[] {
   const cc = state.ctrlCounters;
   cc.datagrams++;
-  const out: string[] = [];
+  const out: Iterable<string>[] = [];
   if (buf.length > DP_MSG_SIZE) {
-    out.push(reject(state, { code: 'EMSGSIZE', message: `datagram of ${buf.length} bytes exceeds ${DP_MSG_SIZE}` }));
+    out.push([reject(state, { code: 'EMSGSIZE', message: `datagram of ${buf.length} bytes exceeds ${DP_MSG_SIZE}` })]);
     return out;
   }
   let doc: unknown;
   try {
     doc = JSON.parse(buf.toString('utf8'));
   } catch (e) {
-    out.push(reject(state, { code: 'EBADJSON', message: `invalid JSON: ${errorMessage(e)}` }));
+    out.push([reject(state, { code: 'EBADJSON', message: `invalid JSON: ${errorMessage(e)}` })]);
     return out;
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    out.push(reject(state, { code: 'EBADJSON', message: 'top level must be a JSON object {"ctrl_xxx": {...}}' }));
+    out.push([reject(state, { code: 'EBADJSON', message: 'top level must be a JSON object {"ctrl_xxx": {...}}' })]);
     return out;
   }
   const keys = Object.keys(doc);
   if (keys.length === 0) {
-    out.push(reject(state, { code: 'EEMPTY', message: 'no ctrl_* message in the object' }));
+    out.push([reject(state, { code: 'EEMPTY', message: 'no ctrl_* message in the object' })]);
     return out;
   }
-  for (const key of keys) {
-    for (const r of dispatchOne(key, (doc as Record<string, unknown>)[key], state)) out.push(r);
-  }
+  for (const key of keys) out.push(dispatchOne(key, (doc as Record<string, unknown>)[key], state));
   return out;
 }
 
-function dispatchOne(key: string, body: unknown, state: DpState): string[] {
+function dispatchOne(key: string, body: unknown, state: DpState): Iterable<string> {
   if (!isCtrlName(key)) {
     return [reject(state, { code: 'EUNKNOWNCTRL', message: `unknown message "${truncate(key)}"`, field: truncate(key) })];
   }
@@ -74,6 +90,7 @@ function dispatchOne(key: string, body: unknown, state: DpState): string[] {
     state.ctrlCounters.ok++;
     if (res === undefined) return [JSON.stringify({ dp_ok: { ctrl: key } })];
     if (Array.isArray(res)) return res.map((r: Reply | string) => (typeof r === 'string' ? r : JSON.stringify(r)));
+    if (isLazy(res)) return res;
     return [JSON.stringify(res)];
   } catch (e) {
     onRejected[key]?.(state);
@@ -108,4 +125,8 @@ function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
 
 function truncate(s: string): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
+}
+
+function isLazy(x: unknown): x is LazyReplies {
+  return typeof x === 'object' && x !== null && typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
 }

@@ -1,3 +1,4 @@
+import { MAX_INTERNAL_NETS } from './limits.js';
 import { TollgateError } from '../../shared/errors.js';
 import { MSG_END, MSG_START } from './schemas.js';
 
@@ -59,6 +60,10 @@ export class InternalNets {
     } else if (!this.pending) {
       throw new TollgateError('ECHUNK', 'chunk without START (flag bit 1) and no pending START', `${field}.flag`);
     } else {
+      if (this.pending.length + parsed.length > MAX_INTERNAL_NETS) {
+        this.pending = undefined;
+        throw new TollgateError('ELIMIT', `more than ${MAX_INTERNAL_NETS} internal subnets are refused (the pending list is abandoned)`, field);
+      }
       for (const s of parsed) this.pending.push(s);
     }
     if (flag & MSG_END) {

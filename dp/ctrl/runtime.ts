@@ -6,7 +6,7 @@ import { Pipeline, type EngineApi } from '../pipeline.js';
 import { CtrlCounters } from './counters.js';
 import { InternalNets } from './internal-net.js';
 import { CtrlServer } from './server.js';
-import { dispatchDatagram } from './dispatch.js';
+import { dispatchDatagramStream } from './dispatch.js';
 import { WorkerEventPublisher } from '../workers/worker-publisher.js';
 import type { DpState } from './state.js';
 import { PolicyTable } from '../policy/policy-table.js';
@@ -17,6 +17,7 @@ import { EventPublisher } from '../events/publisher.js';
 import type { EngineOptions } from '../engine.js';
 import { openFastPath, type FastPathConfig } from '../fastpath/open.js';
 import { FAST_PATH_COUNTERS } from '../fastpath/fast-path.js';
+import type { FailSafeOptions } from '../verdict/fail-safe.js';
 
 export interface DpRuntimeOptions {
   ctrlPath: string;
@@ -42,14 +43,23 @@ export interface DpRuntimeOptions {
    * thread owns it and posts every datagram to every worker).
    */
   worker?: number;
-  /** PACKET_FANOUT_HASH group of the ring sockets (dp -n N). */
+  /** Fanout group of the ring sockets (dp -n N; the addon picks the member by IP addresses). */
   fanoutGroup?: number;
   /** Kernel fast path: the steering program's tg_flows map (dp/fastpath/); off without it. */
   fastPath?: FastPathConfig;
+  /** dp -n N: how many data workers there are (session ids are unique across them). */
+  workers?: number;
+  /** The engine's fail-safe choices (dp --policy-error, --session-quota). */
+  failSafe?: FailSafeOptions;
 }
 
 /** How often the coarse packet clock advances; sessions time out in seconds, so 20 ms is ample. */
 const CLOCK_MS = 20;
+/**
+ * Per-packet engine events (malformed frames, denied first packets) built per second live;
+ * violation records aggregate them anyway, and a flood beyond this allocates nothing.
+ */
+const LIVE_EVENTS_PER_SECOND = 1000;
 /** Engine housekeeping (idle timeouts). */
 const TICK_MS = 1000;
 
@@ -89,6 +99,10 @@ export class DpRuntime {
         emit: (ev) => bridge?.onEngineEvent(ev),
         inject: (f, len) => pipelineRef?.inject(f, len),
         ...(fastPath ? { fastPath } : {}),
+        ...(opts.failSafe ? { failSafe: opts.failSafe } : {}),
+        eventsPerSecond: LIVE_EVENTS_PER_SECOND,
+        sessionIdStride: opts.workers ?? 1,
+        sessionIdOffset: (opts.worker ?? 0) + 1,
       });
     this.pipeline = new Pipeline(registry, engine, opts.forwardVerdict);
     pipelineRef = this.pipeline;
@@ -134,7 +148,7 @@ export class DpRuntime {
       dispatch: (buf) => {
         // Entries queued by the last frames go in before any configuration changes.
         state.fastPath?.flush();
-        return dispatchDatagram(buf, state);
+        return dispatchDatagramStream(buf, state);
       },
     });
   }
@@ -149,6 +163,7 @@ export class DpRuntime {
       try {
         if (this.state.ports?.backend === 'ring') this.pipeline.counters.ringDrops = this.state.ports.ringDrops();
         this.state.engine.tick(Date.now());
+        this.logPolicyErrors();
       } catch (e) {
         this.state.log.error({ err: e }, 'engine tick failed');
       }
@@ -166,20 +181,36 @@ export class DpRuntime {
     }
   }
 
-  /** The device counters the periodic counters record carries (flat, numeric). */
+  private policyErrorsLogged = 0;
+
+  /** A policy exception is logged once per tick interval with how many there were. */
+  private logPolicyErrors(): void {
+    const n = (this.state.engine.counters as { policyErrors?: number }).policyErrors ?? 0;
+    if (n === this.policyErrorsLogged) return;
+    this.state.log.error({ policyErrors: n, since: n - this.policyErrorsLogged }, 'policy lookups failed: decided by the fail-safe choice');
+    this.policyErrorsLogged = n;
+  }
+
+  /**
+   * The device counters the periodic counters record carries (flat, numeric): the live
+   * path's under their own names, the engine's beside them (an engine counter whose name
+   * the live path also uses is reported as `engine.<name>`, never over the live one).
+   */
   deviceCounters(): Record<string, number> {
     const out: Record<string, number> = {};
     const p = this.pipeline.counters as unknown as Record<string, number>;
     for (const k of Object.keys(p)) out[k] = p[k]!;
     const e = this.state.engine.counters as Record<string, unknown>;
     for (const [k, v] of Object.entries(e)) {
-      if (typeof v === 'number') out[k === 'rx' || k === 'tx' ? `engine.${k}` : k] = v;
+      if (typeof v === 'number') out[k in p || k === 'rx' || k === 'tx' || k === 'rxDrop' ? `engine.${k}` : k] = v;
       else if (v && typeof v === 'object') for (const [r, n] of Object.entries(v)) if (typeof n === 'number' && n > 0) out[`${k}.${r}`] = n;
     }
     out.rx = p.rxPackets ?? 0;
     out.tx = p.txPackets ?? 0;
     out.rxDrop = p.dropPackets ?? 0;
-    out.eventsDropped = this.publisher?.dropped ?? 0;
+    // Records the agent never gets: dropped at the publisher's full queue, or never built
+    // (per-packet engine events over the per-second budget).
+    out.eventsDropped = (this.publisher?.dropped ?? 0) + (out.eventsSuppressed ?? 0);
     const fp = this.state.fastPath;
     if (fp) for (const k of FAST_PATH_COUNTERS) out[k] = fp.counters[k];
     return out;

@@ -1,4 +1,4 @@
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 import type { Logger } from '../../shared/log.js';
@@ -18,7 +18,7 @@ const CONGESTION_CODES = new Set<unknown>([1, -11, -105]);
 export interface CtrlServerDeps {
   readonly log: Logger;
   readonly ctrlCounters: CtrlCounters;
-  dispatch(buf: Buffer): string[] | Promise<string[]>;
+  dispatch(buf: Buffer): Iterable<string> | Promise<string[]>;
 }
 
 /**
@@ -32,11 +32,7 @@ export class CtrlServer {
   constructor(readonly path: string, private readonly state: CtrlServerDeps) {}
 
   start(): void {
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* not there */
-    }
+    clearSocketPath(this.path);
     const sock = createUnixDgramSocket();
     let bindError: Error | undefined;
     sock.on('error', (e) => {
@@ -52,7 +48,7 @@ export class CtrlServer {
   }
 
   private onDatagram(buf: Buffer, from: string | undefined): void {
-    let replies: string[] | Promise<string[]>;
+    let replies: Iterable<string> | Promise<string[]>;
     try {
       replies = this.state.dispatch(buf);
     } catch (e) {
@@ -60,8 +56,9 @@ export class CtrlServer {
       this.state.log.error({ err: e }, 'control dispatch failed');
       return;
     }
-    if (Array.isArray(replies)) {
-      if (from) for (const r of replies) this.send(r, from);
+    if (!(replies instanceof Promise)) {
+      // Streamed: datagrams are taken from the sequence only as the socket sends them.
+      if (from) this.enqueue(replies[Symbol.iterator](), from);
       return;
     }
     replies.then(
@@ -78,11 +75,16 @@ export class CtrlServer {
    * retried shortly, in order, instead of being lost; a client that stops reading for
    * REPLY_GIVE_UP_MS loses its queued replies (counted in replyErrors).
    */
-  private readonly outbox: { buf: Buffer; to: string; since: number }[] = [];
+  private readonly outbox: { buf: Buffer | undefined; rest: Iterator<string> | undefined; to: string; since: number }[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
 
   private send(text: string, to: string): void {
-    this.outbox.push({ buf: Buffer.from(text), to, since: 0 });
+    this.outbox.push({ buf: Buffer.from(text), rest: undefined, to, since: 0 });
+    if (!this.retryTimer) this.flush();
+  }
+
+  private enqueue(replies: Iterator<string>, to: string): void {
+    this.outbox.push({ buf: undefined, rest: replies, to, since: 0 });
     if (!this.retryTimer) this.flush();
   }
 
@@ -92,6 +94,20 @@ export class CtrlServer {
     const cc = this.state.ctrlCounters;
     while (sock && this.outbox.length) {
       const item = this.outbox[0]!;
+      if (item.buf === undefined) {
+        // A streamed reply: build its next datagram now.
+        let next: IteratorResult<string> | undefined;
+        try {
+          next = item.rest!.next();
+        } catch (e) {
+          this.state.log.error({ err: e }, 'building a streamed reply failed');
+        }
+        if (next === undefined || next.done) {
+          this.outbox.shift();
+          continue;
+        }
+        item.buf = Buffer.from(next.value);
+      }
       let congested = false;
       let failed: unknown;
       try {
@@ -120,7 +136,11 @@ export class CtrlServer {
         this.state.log.warn({ to: item.to }, 'control client not reading: replies dropped');
         continue;
       }
-      this.outbox.shift();
+      // A stream goes on with its next datagram, unless its client is gone.
+      if (item.rest !== undefined && !failed) {
+        item.buf = undefined;
+        item.since = 0;
+      } else this.outbox.shift();
       if (failed) {
         cc.replyErrors++;
         this.state.log.debug({ to: item.to, err: errorMessage(failed) }, 'control reply not delivered');
@@ -145,4 +165,25 @@ export class CtrlServer {
       /* already gone */
     }
   }
+}
+
+/**
+ * Makes room for the socket at `path`: a stale socket (a dp that died) or a symlink is
+ * unlinked (a symlink is replaced, never followed); anything else there (a directory, a
+ * regular file, a device) is someone else's and is an error naming the path. Never
+ * removes a directory's contents.
+ */
+export function clearSocketPath(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new Error(`control socket path ${path}: ${errorMessage(e)}`);
+  }
+  if (!st.isSocket() && !st.isSymbolicLink()) {
+    const what = st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'not a socket';
+    throw new Error(`control socket path ${path} is ${what}, not a socket: remove it or choose another --ctrl path`);
+  }
+  unlinkSync(path);
 }

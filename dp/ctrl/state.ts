@@ -35,5 +35,14 @@ export interface DpState {
 /** A reply datagram: one JSON object `{"dp_xxx": {...}}`. */
 export type Reply = Record<string, unknown>;
 
-/** What a handler returns: nothing (the dispatcher replies dp_ok), one reply, or several (objects or ready JSON text). */
-export type HandlerOutput = void | Reply | readonly (Reply | string)[];
+/**
+ * What a handler returns: nothing (the dispatcher replies dp_ok), one reply, several
+ * (objects or ready JSON text), or a lazy sequence of JSON texts (built as they are sent;
+ * its building must change nothing).
+ */
+export type HandlerOutput = void | Reply | readonly (Reply | string)[] | LazyReplies;
+
+/** Reply datagrams built on demand (a streamed list). */
+export interface LazyReplies {
+  [Symbol.iterator](): Iterator<string>;
+}

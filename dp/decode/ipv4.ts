@@ -35,6 +35,7 @@ export function decodeIpv4(p: PacketView, b: Uint8Array): number {
     p.fragOffset = fragOffset;
     p.moreFragments = more;
     p.fragId = u16(b, o + 4);
+    p.fragProto = p.ipProto;
     p.fragPayloadLen = total - hlen;
   }
   p.l4Off = o + hlen;

@@ -1,6 +1,7 @@
 /**
  * IPv6 with extension headers (hop-by-hop, routing, destination options, fragment, AH).
- * An atomic fragment (offset 0, no more fragments) is decoded as a whole packet.
+ * An atomic fragment (offset 0, no more fragments) is decoded as a whole packet; the
+ * headers after a non-first fragment's fragment header are not parsed (they are payload).
  */
 import { R } from './reasons.js';
 import { type PacketView, u16, u32 } from './packet.js';
@@ -40,7 +41,16 @@ export function decodeIpv6(p: PacketView, b: Uint8Array): number {
         p.fragOffset = offset;
         p.moreFragments = more;
         p.fragId = u32(b, h + 4);
+        p.fragProto = next;
         p.fragPayloadLen = fragPayload;
+        if (offset !== 0) {
+          // A non-first fragment carries the middle of the fragmentable part: what follows
+          // the fragment header is payload, never a header, whatever `next` names.
+          p.ipProto = next;
+          p.l4Off = h + 8;
+          p.l4Len = end - (h + 8);
+          return 0;
+        }
       }
     } else if (nh === 51) {
       len = (b[h + 1]! + 2) << 2;

@@ -47,6 +47,12 @@ export class PacketView {
   fragOffset = 0;
   moreFragments = false;
   fragId = 0;
+  /**
+   * Protocol that keys a fragmented datagram: IPv4's protocol field, or the next header
+   * named by IPv6's fragment header (the same in every fragment, unlike the L4 protocol
+   * found after further extension headers in the first fragment only).
+   */
+  fragProto = 0;
   /** Bytes of this fragment's IP payload (per the IP header). */
   fragPayloadLen = 0;
 
@@ -87,6 +93,7 @@ export class PacketView {
     this.fragOffset = 0;
     this.moreFragments = false;
     this.fragId = 0;
+    this.fragProto = 0;
     this.fragPayloadLen = 0;
     this.l4Off = 0;
     this.l4Len = 0;

@@ -36,6 +36,9 @@ export const REASONS = [
   'defrag.tiny_first_fragment',
   'defrag.no_first_fragment',
   'defrag.table_full',
+  'defrag.endpoint_full',
+  'defrag.too_many_fragments',
+  'defrag.hold_full',
 ] as const;
 
 export type ReasonName = (typeof REASONS)[number];

@@ -1,4 +1,5 @@
 import { macStringToNumber } from '../../shared/mac.js';
+import { TollgateError } from '../../shared/errors.js';
 import { newCounters, type Endpoint } from './endpoint.js';
 
 export interface AddEndpointInput {
@@ -62,10 +63,16 @@ export class EndpointRegistry {
 
     const prev =
       (oldNum !== undefined ? this.byRealMac.get(oldNum) : undefined) ?? this.byRealMac.get(macNum);
+    // The steering keys are unique: an EP whose mac or ucmac another EP already uses
+    // would take that EP's frames. Only the record being replaced (same mac, or the one
+    // oldmac names) may hold them. Keys are numbers, so case never matters.
+    for (const [num, field, text] of [[macNum, 'mac', input.mac], [ucmacNum, 'ucmac', input.ucmac]] as const) {
+      const owner = this.byKey.get(num);
+      if (owner !== undefined && owner !== prev) {
+        throw new TollgateError('EINUSE', `${text.toLowerCase()} is already used by the endpoint of mac ${owner.mac}`, field);
+      }
+    }
     if (prev) this.unlink(prev);
-    // A different EP that owns the same mac as the new one (oldmac case) also goes.
-    const clash = this.byRealMac.get(macNum);
-    if (clash) this.unlink(clash);
 
     const ep: Endpoint = {
       id: prev ? prev.id : this.nextId++,

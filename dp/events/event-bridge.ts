@@ -75,7 +75,7 @@ export class EventBridge {
       }
       case 'session.policy': {
         const s = this.sample(ev, Math.floor(ev.ts / 1000));
-        if (isViolation(ev.action)) this.agg.violation(s, ev.action === PolicyAction.DENY && ev.reset, this.frame.buf ?? new Uint8Array(0), this.frame.len);
+        if (isViolation(ev.action)) this.agg.violation(s, ev.dropped, this.frame.buf ?? new Uint8Array(0), this.frame.len);
         return;
       }
       default:
@@ -94,10 +94,11 @@ export class EventBridge {
     const records = this.agg.flush();
     if (!pub) return;
     for (const r of records) pub.publish(r);
+    const device = this.counters();
     const counters: CountersRecord = {
-      type: 'counters', v: EVENT_SCHEMA_VERSION, at: Math.floor(nowMs / 1000), device: this.counters(),
+      type: 'counters', v: EVENT_SCHEMA_VERSION, at: Math.floor(nowMs / 1000), device,
       endpoints: this.registry.list().map((e) => ({ mac: e.mac, tap: e.tap, rxPackets: e.counters.rxPackets, rxBytes: e.counters.rxBytes, dropPackets: e.counters.dropPackets, sessions: e.counters.sessions, curSessions: e.counters.curSessions })),
-      eventsDropped: pub.dropped,
+      eventsDropped: device.eventsDropped ?? pub.dropped,
     };
     pub.publish(counters);
     this.reports += records.length;

@@ -131,7 +131,7 @@ export interface ServicePortsOptions {
   /** Forwarded frames the ring's TX side refused after the pipeline counted them as sent. */
   onTxFail?: (n: number) => void;
   io?: IoBackend;
-  /** PACKET_FANOUT_HASH group the ring sockets join (dp -n workers). */
+  /** Fanout group the ring sockets join (dp -n workers). */
   fanoutGroup?: number;
   /** How the ring backend sends forwarded frames. */
   ringTx?: RingTx;

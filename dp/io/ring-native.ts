@@ -12,7 +12,7 @@ export interface RingOptions {
   txFrames: number;
   /** Most frames handed to JS per call. */
   batch: number;
-  /** Join this PACKET_FANOUT_HASH group (workers of one dp share a group). */
+  /** Join this fanout group (workers of one dp share a group; the member is picked from the IP addresses). */
   fanoutGroup?: number;
   /**
    * 1: forwarded frames go through a PACKET_TX_RING; 0: one sendmmsg per batch straight

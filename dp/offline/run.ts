@@ -68,7 +68,12 @@ export interface FileErrorEvent {
 export interface OfflineFileResult {
   file: string;
   packets: number;
+  /** The problem that stopped (or prevented) reading, as a file.error code. */
   error?: string;
+  /** Records read but not processed (non-Ethernet link type). */
+  skipped?: number;
+  /** Header oddities that did not stop reading (file.error codes). */
+  warnings?: string[];
 }
 
 export interface OfflineSummary {
@@ -109,7 +114,10 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
     if (ev.type === 'session.start' && !sessionStarts) return;
     write(ev);
   };
-  const engine = new Engine(policy ? { emit, policy } : { emit });
+  // Held fragments (sent before their first fragment) are released through inject once
+  // allowed: offline there is no port, the summary counts them as forwarded.
+  const inject = (): void => {};
+  const engine = new Engine(policy ? { emit, policy, inject } : { emit, inject });
   const ep: Endpoint = {
     id: 0, iface: 'pcap', mac: '00:00:00:00:00:00', ucmac: '00:00:00:00:00:00', bcmac: '00:00:00:00:00:00',
     macNum: 0, ucmacNum: 0, tap: mode === 'tap', counters: newCounters(),
@@ -137,6 +145,11 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
         continue;
       }
       engine.restartClock();
+      const warnings: string[] = [];
+      if (r.warning) {
+        warnings.push(r.warning.code);
+        write({ type: 'file.error', file, code: r.warning.code, message: r.warning.message, packetsRead: 0 } satisfies FileErrorEvent);
+      }
       let nextTick = -Infinity;
       let n = 0;
       let skipped = 0;
@@ -156,6 +169,7 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
           const v = engine.processAt(r.buf, r.off, r.capLen, r.wireLen, ts, ep, ingress);
           if (onVerdict) onVerdict(frameIndex, v);
           if (v === Verdict.Forward) forwarded++;
+          else if (v === Verdict.Held) continue;
           else {
             dropped++;
             if (drops) drops.write(r.buf, r.off, r.capLen, ts, r.wireLen);
@@ -166,6 +180,8 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
       }
       engine.closeAll('eof');
       const res: OfflineFileResult = { file, packets: n };
+      if (warnings.length) res.warnings = warnings;
+      if (skipped > 0) res.skipped = skipped;
       if (r.error) {
         fileErrors++;
         write({ type: 'file.error', file, code: r.error.code, message: r.error.message, packetsRead: r.error.packetsRead } satisfies FileErrorEvent);
@@ -186,8 +202,9 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
     files: results,
     packets: c.rx,
     bytes: c.rxBytes,
-    forwarded,
-    dropped,
+    // Held fragments end up forwarded (their first fragment was allowed) or dropped.
+    forwarded: forwarded + c.fragmentsReleased,
+    dropped: dropped + c.fragmentsDiscarded,
     sessions: { total: c.totalSessions, tcp: c.tcpSessions, udp: c.udpSessions, icmp: c.icmpSessions, ip: c.ipSessions },
     malformed: nonZeroMalformed(c),
     fileErrors,

@@ -6,6 +6,7 @@
  */
 import { TollgateError } from '../../shared/errors.js';
 import { compileRules, type PolicyTable, type WireRule } from './policy-table.js';
+import { MAX_POLICY_RULES } from '../ctrl/limits.js';
 
 const MSG_START = 1;
 const MSG_END = 2;
@@ -47,7 +48,13 @@ export class PolicyChunks {
       throw new TollgateError('ECHUNK', 'chunk without START (flag bit 1) and no pending START', 'flag');
     }
     const p = this.pending!;
-    if (msg.rules) for (const r of msg.rules) p.rules.push(r);
+    if (msg.rules) {
+      if (p.rules.length + msg.rules.length > MAX_POLICY_RULES) {
+        this.pending = undefined;
+        throw new TollgateError('ELIMIT', `a policy of more than ${MAX_POLICY_RULES} rules is refused (the pending policy is abandoned)`, 'rules');
+      }
+      for (const r of msg.rules) p.rules.push(r);
+    }
     if (!(msg.flag & MSG_END)) return null;
     this.pending = undefined;
     const index = compileRules(p.rules);

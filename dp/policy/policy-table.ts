@@ -79,33 +79,70 @@ export function compileRules(rules: readonly WireRule[], field = 'rules'): RuleI
 export class PolicyTable {
   private readonly handles = new Map<number, PolicyHandle>(); // by endpoint id
   private internal: AddrRange[] = [];
+  /** Source of every version number: each policy input takes the next one. */
   private version = 0;
-  enableIcmpPolicy = false;
+  /** Version of the last input that affects every endpoint (internal nets, ICMP policy). */
+  private globalVersion = 0;
+  /** Version of the last input that affected one endpoint (rules, default action, mode). */
+  private readonly epVersion = new Map<number, number>();
+  private icmpPolicy = false;
   private readonly extQuery: PolicyQuery = { ingress: false, proto: 0, sip: newAddr(), dip: newAddr(), dport: 0 };
 
   setInternalNets(nets: AddrRange[]): void {
     this.internal = nets;
-    this.version++;
+    this.globalVersion = ++this.version;
+  }
+
+  /** ctrl_enable_icmp_policy: off = ICMP allowed unless a rule matches (NeuVector's default). */
+  get enableIcmpPolicy(): boolean {
+    return this.icmpPolicy;
+  }
+  set enableIcmpPolicy(on: boolean) {
+    if (on === this.icmpPolicy) return;
+    this.icmpPolicy = on;
+    this.globalVersion = ++this.version;
   }
 
   /** Installs one compiled handle on the given endpoints (one START..END commit). */
   setPolicy(epIds: readonly number[], defaultAction: number, dir: number, index: RuleIndex): void {
     const h: PolicyHandle = { version: ++this.version, defaultAction, dir, index };
-    for (const id of epIds) this.handles.set(id, h);
+    for (const id of epIds) {
+      this.handles.set(id, h);
+      this.epVersion.set(id, h.version);
+    }
   }
 
   deletePolicy(epIds: readonly number[]): void {
+    this.touch(epIds);
     for (const id of epIds) this.handles.delete(id);
-    this.version++;
+  }
+
+  /**
+   * An input outside the rules changed for these endpoints (their mode: tap ↔ inline), so
+   * their sessions are decided again on their next packet.
+   */
+  touch(epIds: readonly number[]): void {
+    const v = ++this.version;
+    for (const id of epIds) this.epVersion.set(id, v);
+  }
+
+  /** The endpoint is gone (ctrl_del_mac): nothing of it is kept. */
+  forgetEndpoint(epId: number): void {
+    this.handles.delete(epId);
+    this.epVersion.delete(epId);
   }
 
   handleOf(epId: number): PolicyHandle | undefined {
     return this.handles.get(epId);
   }
 
-  /** Current version of an endpoint's policy; the engine re-evaluates sessions when it moves. */
+  /**
+   * Version of every input an endpoint's decisions depend on (its rules, default action and
+   * mode, the internal nets, the ICMP switch): the engine decides a session again when it moves.
+   */
   versionOf(epId: number): number {
-    return this.handles.get(epId)?.version ?? 0;
+    const v = this.epVersion.get(epId) ?? 0;
+    return v > this.globalVersion ? v : this.globalVersion;
   }
 
   /** An empty or never-set list means everything is internal (NeuVector). */
@@ -132,7 +169,7 @@ export class PolicyTable {
     if (internal && h.dir !== 0 && (h.dir & dirBit) === 0) return resetMatch(out, PolicyAction.OPEN);
 
     const isIcmp = q.proto === IPPROTO_ICMP || q.proto === IPPROTO_ICMPV6;
-    const protoForAny = q.proto === IPPROTO_TCP || q.proto === IPPROTO_UDP || (isIcmp && this.enableIcmpPolicy);
+    const protoForAny = q.proto === IPPROTO_TCP || q.proto === IPPROTO_UDP || (isIcmp && this.icmpPolicy);
     resetMatch(out, h.defaultAction);
     h.index.match(q, protoForAny, out);
     if (!internal) {
@@ -144,7 +181,7 @@ export class PolicyTable {
       e.dip.set(q.ingress ? q.dip : isV4Mapped(peer) ? EXTERNAL_V4 : EXTERNAL_V6);
       h.index.match(e, protoForAny, out);
     }
-    if (out.ruleId === 0 && isIcmp && !this.enableIcmpPolicy) {
+    if (out.ruleId === 0 && isIcmp && !this.icmpPolicy) {
       out.action = PolicyAction.ALLOW;
     }
     return out;

@@ -131,7 +131,9 @@ function exactKey(ingress: boolean, proto: number, sip: Addr128, dip: Addr128, p
   h = Math.imul(h ^ proto, 0x01000193) >>> 0;
   h = Math.imul(h ^ port, 0x01000193) >>> 0;
   h = hashAddr(h, sip);
-  return hashAddr(h, dip);
+  // 30 bits: a small integer (Smi) in V8, so a lookup allocates no heap number for its key.
+  // A shared key only means one more candidate list entry; scan() checks the addresses.
+  return hashAddr(h, dip) & 0x3fffffff;
 }
 
 /** The default result when nothing matches. */

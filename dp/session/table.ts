@@ -40,13 +40,18 @@ export class SessionTable {
   /** Slots below this have been used at least once (expiry scans stop here). */
   highWater = 0;
   count = 0;
-  private nextId = 1;
+  private nextId = 0;
+  private readonly idStride: number;
+  private readonly idOffset: number;
 
   /** Set by find(): 1 when the packet travels client → server, 0 when server → client. */
   lastFromClient = 1;
 
-  constructor(capacity: number) {
+  /** Session ids are idOffset + n × idStride (n = 0, 1, …): unique across dp -n workers. */
+  constructor(capacity: number, idStride = 1, idOffset = 1) {
     this.capacity = capacity;
+    this.idStride = idStride;
+    this.idOffset = idOffset;
     this.addr = new Uint32Array(capacity * 8);
     this.cport = new Uint16Array(capacity);
     this.sport = new Uint16Array(capacity);
@@ -135,7 +140,7 @@ export class SessionTable {
     this.action[s] = 0;
     this.ruleId[s] = 0;
     this.policyVersion[s] = -1;
-    this.id[s] = this.nextId++;
+    this.id[s] = this.idOffset + this.nextId++ * this.idStride;
     this.serial[s] = (this.serial[s]! + 1) >>> 0;
     this.ipVersion[s] = a[o] === 0 && a[o + 1] === 0 && a[o + 2] === 0xffff ? 4 : 6;
     this.hash[s] = h;

@@ -24,6 +24,8 @@ export const SF_SERVER_FIN = 0x02;
 export const SF_MIDSTREAM = 0x04;
 export const SF_INGRESS = 0x08;
 export const SF_DATA = 0x10;
+/** An inline session that is DENY has been cut (resets sent, violation reported). */
+export const SF_CUT = 0x20;
 
 /**
  * Next state after a segment. `fromClient`: the segment travels client → server.

@@ -31,7 +31,7 @@ export class WorkerPool {
 
   constructor(
     private readonly n: number,
-    private readonly init: Omit<WorkerInit, 'worker'>,
+    private readonly init: Omit<WorkerInit, 'worker' | 'workers'>,
     private readonly log: Logger,
     private readonly onFatal: (reason: string) => void,
   ) {}
@@ -40,7 +40,7 @@ export class WorkerPool {
   start(): Promise<void> {
     const ready: Promise<void>[] = [];
     for (let w = 0; w < this.n; w++) {
-      const worker = new Worker(WORKER_URL, { workerData: { ...this.init, worker: w } satisfies WorkerInit });
+      const worker = new Worker(WORKER_URL, { workerData: { ...this.init, worker: w, workers: this.n } satisfies WorkerInit });
       this.workers.push(worker);
       ready.push(
         new Promise<void>((resolve, reject) => {

@@ -1,7 +1,7 @@
 /**
  * Entry point of one dp -n N data worker (a worker_thread): the data side of a DpRuntime
  * (registry, policy, engine, pipeline, events) with its own ring sockets in the dp's
- * PACKET_FANOUT_HASH group, so the kernel hands it a share of the flows (both
+ * fanout group (member picked from the IP addresses), so the kernel hands it a share of the flows (both
  * directions of a flow to the same worker). It serves no socket: the main thread posts
  * every control datagram here and merges the replies (dp/workers/pool.ts).
  */
@@ -28,6 +28,8 @@ async function run(): Promise<void> {
     io: init.io,
     ringTx: init.ringTx,
     worker: init.worker,
+    workers: init.workers,
+    ...(init.failSafe ? { failSafe: init.failSafe } : {}),
     fanoutGroup: init.fanoutGroup,
   });
   rt.start();

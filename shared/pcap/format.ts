@@ -25,6 +25,8 @@ export type PcapErrorCode =
   | 'pcap.open_failed'
   | 'pcap.bad_magic'
   | 'pcap.short_header'
+  | 'pcap.bad_version'
+  | 'pcap.bad_snaplen'
   | 'pcap.record_too_large'
   | 'pcap.truncated_record'
   | 'pcapng.bad_block'

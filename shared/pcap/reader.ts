@@ -42,6 +42,8 @@ export class PcapReader {
   /** Records returned so far. */
   packets = 0;
   error: PcapError | null = null;
+  /** A header oddity that does not stop reading (e.g. an impossible snaplen), or null. */
+  warning: PcapError | null = null;
   /** Interfaces seen across all pcapng sections. */
   interfaceCount = 0;
 
@@ -81,10 +83,20 @@ export class PcapReader {
       }
       const r = new PcapReader(win, 'pcap');
       r.bigEndian = be === PCAP_MAGIC_USEC || be === PCAP_MAGIC_NSEC;
+      // libpcap writes 2.4 and reads every 2.x up to it; anything else is another format.
+      const major = r.rd16(b, 4);
+      const minor = r.rd16(b, 6);
+      if (major !== 2 || minor > 4) {
+        win.close();
+        return fail('pcap.bad_version', `pcap version ${major}.${minor} is not supported (2.0 to 2.4)`, 0, 4);
+      }
       r.nanosecond = le === PCAP_MAGIC_NSEC || be === PCAP_MAGIC_NSEC;
       r.fracToMs = r.nanosecond ? 1e-6 : 1e-3;
       r.snapLen = r.rd32(b, 16);
       r.linkType = r.rd32(b, 20) & 0xffff;
+      if (r.snapLen === 0 || r.snapLen > MAX_RECORD_LEN) {
+        r.warning = fail('pcap.bad_snaplen', `snaplen ${r.snapLen} is outside 1..${MAX_RECORD_LEN}; records are read by their own lengths`, 0, 16);
+      }
       r.interfaceCount = 1;
       win.pos = PCAP_GLOBAL_HEADER_LEN;
       return r;

@@ -13,6 +13,15 @@ import { newCounters, type Endpoint } from '../../dp/endpoints/endpoint.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { CASES, buildCase } from '../../scripts/pcapgen/cases.js';
 import { sharedPcapsDir } from '../../shared/repo-root.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { PolicyTable, compileRules } from '../../dp/policy/policy-table.js';
+import { policyHook } from '../../dp/policy/engine-hook.js';
+import { PacketView } from '../../dp/decode/packet.js';
+import { decodeFrame } from '../../dp/decode/decode.js';
+
+/** Heap growth allowed over a fuzz run, after a full GC (the stated memory bound). */
+const FUZZ_HEAP_BOUND = 16 * 1024 * 1024;
 
 const DIR = sharedPcapsDir();
 
@@ -121,5 +130,77 @@ describe('fuzz: Engine.process on random and mutated frames', () => {
     expect(tapEp.counters.rxPackets + inlineEp.counters.rxPackets + inlineEp.counters.txPackets).toBe(processed);
     // Garbage went somewhere visible: plenty of named malformed reasons were counted.
     expect(Object.values(c.malformed).filter((v) => v > 0).length).toBeGreaterThan(10);
+  });
+});
+
+describe('fuzz with policy on: deny, reset and ICMP-policy paths', () => {
+  it('100,000 mutated frames against a default-deny policy with ICMP policy on: no throw, consistent counters, bounded heap', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const frames = corpus();
+    const table = new PolicyTable();
+    table.enableIcmpPolicy = true;
+    const allow = (id: number, proto: number, port: number) => ({ id, sip: '0.0.0.0', sipr: '255.255.255.255', dip: '0.0.0.0', dipr: '255.255.255.255', proto, port, action: 2, ingress: true });
+    table.setPolicy([1, 2], 7, 0, compileRules([allow(1, 6, 80), allow(2, 17, 53), allow(3, 6, 22)]));
+    let injected = 0;
+    let injectedBad = 0;
+    const probe = new PacketView();
+    const engine = new Engine({
+      emit: () => {},
+      policy: policyHook(table),
+      eventsPerSecond: 1000,
+      inject: (f, len) => {
+        injected++;
+        // What the engine builds must itself be a well-formed frame.
+        if (decodeFrame(probe, f, 0, len, len) !== 0) injectedBad++;
+      },
+    });
+    const tapEp = endpoint(1, true);
+    const inlineEp = endpoint(2, false);
+    let processed = 0;
+    let drops = 0;
+    let held = 0;
+    let now = 1_000;
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), mutation, fc.boolean()), { minLength: 25, maxLength: 25 }), (batch) => {
+        for (const [i, m, flip] of batch) {
+          const f = i % 4 === 0 ? frames[i % frames.length]! : apply(frames, frames[i % frames.length]!, m);
+          now += 7;
+          expect(engine.process(f, f.length, now, tapEp, flip)).not.toBe(Verdict.Drop);
+          const v = engine.process(f, f.length, now, inlineEp, !flip);
+          if (v === Verdict.Drop) drops++;
+          else if (v === Verdict.Held) held++;
+          processed += 2;
+        }
+        // Policy inputs move under the traffic: sessions are decided again, some cut.
+        if (processed % 10_000 < 50) {
+          table.enableIcmpPolicy = !table.enableIcmpPolicy;
+          table.setPolicy([1, 2], processed % 20_000 < 50 ? 7 : 2, 0, compileRules([allow(1, 6, 80), allow(2, 17, 53)]));
+        }
+        if (processed % 20_000 < 50) engine.tick(now);
+      }),
+      { numRuns: 2000, seed: 20240202 },
+    );
+    engine.tick(now + 3_600_000);
+    engine.closeAll();
+    const c = engine.counters;
+    expect(processed).toBeGreaterThanOrEqual(100_000);
+    expect(c.rx).toBe(processed);
+    expect(tapEp.counters.dropPackets).toBe(0);
+    expect(injectedBad).toBe(0);
+    expect(c.resetsInjected).toBeLessThanOrEqual(injected);
+    // Every drop is a policy drop, a malformed frame, a refused session or a discarded held fragment.
+    expect(c.rxDrop).toBe(drops + c.fragmentsDiscarded);
+    expect(c.policyDrops).toBeGreaterThan(0);
+    expect(held).toBe(c.fragmentsHeld);
+    const sc = engine.sessionCount();
+    expect(sc.cur).toBe(0);
+    expect(c.totalSessions).toBe(c.tcpSessions + c.udpSessions + c.icmpSessions + c.ipSessions);
+    gc();
+    const growth = process.memoryUsage().heapUsed - heapBefore;
+    // The engine's tables are preallocated; what may remain is V8's compiled code and caches.
+    expect(growth).toBeLessThan(FUZZ_HEAP_BOUND);
   });
 });

@@ -44,7 +44,11 @@ const WL_MAC = '02:11:22:33:44:55';
 const UCMAC = '4e:65:75:56:00:b4';
 const UNKNOWN_UCMAC = '4e:65:75:56:00:c0';
 const PEER_MAC = '02:99:00:00:00:01';
-const CLIENT_IP = '198.18.1.1';
+/**
+ * Flow i's client: the fan-out picks a worker from the IP addresses (so fragments stay
+ * with their flow), so the flows of a batch come from different clients to reach both.
+ */
+const clientIp = (i: number): string => `198.18.1.${1 + (i % 200)}`;
 const WL_IP = '198.18.0.2';
 const FLOWS = 64;
 
@@ -53,8 +57,8 @@ const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
 /** Flow i of a batch: client sport → workload dport 6000+i (ingress: DA is the ucmac), and the reply (egress). */
 const ingress = (sport: number, i: number, da = UCMAC): Buffer =>
-  udpFrame(da, PEER_MAC, CLIENT_IP, WL_IP, sport, 6000 + i, Buffer.from(`in-${sport}-${i}`));
-const egress = (sport: number, i: number): Buffer => udpFrame(PEER_MAC, UCMAC, WL_IP, CLIENT_IP, 6000 + i, sport, Buffer.from(`out-${sport}-${i}`));
+  udpFrame(da, PEER_MAC, clientIp(i), WL_IP, sport, 6000 + i, Buffer.from(`in-${sport}-${i}`));
+const egress = (sport: number, i: number): Buffer => udpFrame(PEER_MAC, UCMAC, WL_IP, clientIp(i), 6000 + i, sport, Buffer.from(`out-${sport}-${i}`));
 
 const prefix = testPrefix();
 const NS = `${prefix}dpw`;
@@ -159,7 +163,7 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
     const pol = await cli.call({
       ctrl_cfg_policy: {
         cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC],
-        rules: [{ id: 1001, sip: CLIENT_IP, dip: WL_IP, port: 6000, portr: 6031, proto: 17, action: 2, ingress: true }],
+        rules: [{ id: 1001, sip: clientIp(0), sipr: clientIp(199), dip: WL_IP, port: 6000, portr: 6031, proto: 17, action: 2, ingress: true }],
       },
     });
     expect(pol.dp_ok).toBeDefined();

@@ -125,12 +125,21 @@ describe('fragments', () => {
     expect(events.find((e) => e.type === 'malformed')).toMatchObject({ reason: 'defrag.overlap', frame: 2, dropped: true });
   });
 
-  it('a later fragment without its first fragment is dropped inline, forwarded on tap', () => {
+  it('a later fragment without its first fragment is dropped inline when nothing could send it later, forwarded on tap', () => {
     const rest = buildCase('ipv4-fragments').map((f) => f.bytes).slice(1);
     expect(run(rest, { tap: false }).verdicts.every((v) => v === Verdict.Drop)).toBe(true);
     const tap = run(rest, { tap: true });
     expect(tap.verdicts.every((v) => v === Verdict.Forward)).toBe(true);
-    expect(tap.engine.counters.malformed['defrag.no_first_fragment']).toBe(3);
+  });
+
+  it('with an inject hook, later fragments are held; never joined by their first fragment, they expire as no_first_fragment', () => {
+    const rest = buildCase('ipv4-fragments').map((f) => f.bytes).slice(1);
+    const inl = run(rest, { tap: false, inject: () => {} });
+    expect(inl.verdicts.every((v) => v === Verdict.Held)).toBe(true);
+    inl.engine.tick(1000 + 60_000);
+    expect(inl.engine.counters.malformed['defrag.no_first_fragment']).toBe(3);
+    expect(inl.engine.counters.fragmentsDiscarded).toBe(3);
+    expect(inl.ep.counters.dropPackets).toBe(3);
   });
 });
 
@@ -242,7 +251,7 @@ describe('policy seam and control operations', () => {
   });
 
   it('a full session table fails closed inline and keeps inspecting on tap', () => {
-    const engine = new Engine({ maxSessions: 2 });
+    const engine = new Engine({ maxSessions: 2, failSafe: { sessionsPerEndpoint: 3 } });
     const inl = endpoint(1, false);
     const verdicts = [0, 1, 2].map((i) => {
       const f = frame(ipv4('198.18.5.1', '198.19.5.1', 17, udp('198.18.5.1', '198.19.5.1', 2000 + i, 53, Buffer.alloc(4))));

@@ -64,7 +64,7 @@ describe('replay runner', () => {
     expect(t).not.toContain('checks[0]');
     // The artefacts stay for a look in Wireshark, and their paths are in the text.
     expect(run.keptDir).not.toBeNull();
-    expect(t).toContain(`dropped frames: ${run.dropPcap} (10 frames)`);
+    expect(t).toContain(`dropped frames: ${run.dropPcap} (12 frames)`);
     expect(existsSync(run.dropPcap)).toBe(true);
     expect(existsSync(run.eventsPath)).toBe(true);
   });

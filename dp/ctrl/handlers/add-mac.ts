@@ -14,5 +14,7 @@ export function addMac(msg: CtrlMessage<'ctrl_add_mac'>, state: DpState): void {
     bcmac: msg.bcmac,
     oldmac: msg.oldmac,
   });
+  // Events name the endpoint by its MAC: a replaced record must not keep the old one.
+  state.events?.forget(ep.id);
   state.log.info({ mac: ep.mac, ucmac: ep.ucmac, id: ep.id, tap: ep.tap, inherited: inheritedFrom?.mac }, 'endpoint added');
 }

@@ -16,6 +16,10 @@ export function cfgMac(msg: CtrlMessage<'ctrl_cfg_mac'>, state: DpState): void {
   });
   // --- fast path: a mode switch takes the endpoints' flows out of the kernel first (dp/fastpath/) ---
   if (state.fastPath && msg.tap !== undefined) state.fastPath.removeEndpoints(eps.filter((e) => e.tap !== msg.tap).map((e) => e.id));
+  // A mode change is a policy input: the endpoints' sessions are decided again (and a
+  // session denied while tapped is cut on its next packet once inline).
+  const moved = eps.filter((ep) => msg.tap !== undefined && ep.tap !== msg.tap).map((ep) => ep.id);
+  if (moved.length) state.policy.touch(moved);
   for (const ep of eps) {
     if (msg.tap !== undefined) ep.tap = msg.tap;
     if (msg.apps) {

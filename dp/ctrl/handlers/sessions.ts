@@ -1,4 +1,4 @@
-import { chunkReplies } from '../chunk-replies.js';
+import { streamReplies } from '../chunk-replies.js';
 import { MAX_LISTED_SESSIONS } from '../limits.js';
 import type { CtrlMessage } from '../schemas.js';
 import type { DpState, Reply } from '../state.js';
@@ -14,12 +14,25 @@ export function countSession(_msg: CtrlMessage<'ctrl_count_session'>, state: DpS
   return { dp_session_count: sessionCountObject(state) };
 }
 
-/** Session list in as many datagrams as needed: {"dp_session_list":{"more":bool,"sessions":[...]}}. */
-export function listSession(_msg: CtrlMessage<'ctrl_list_session'>, state: DpState): string[] {
-  const sessions = state.engine.listSessions(MAX_LISTED_SESSIONS + 1);
-  const truncated = sessions.length > MAX_LISTED_SESSIONS ? 1 : 0;
-  const list = truncated ? sessions.slice(0, MAX_LISTED_SESSIONS) : sessions;
-  return chunkReplies('dp_session_list', 'sessions', list, { total: list.length, truncated });
+/**
+ * Session list in as many datagrams as needed: {"dp_session_list":{"more":bool,"sessions":[...]}}.
+ * Streamed: the datagrams are built as the socket takes them, from the table as it is then.
+ */
+export function listSession(_msg: CtrlMessage<'ctrl_list_session'>, state: DpState): Iterable<string> {
+  let listed = 0;
+  let truncated = 0;
+  const records = state.engine.sessionRecords(MAX_LISTED_SESSIONS + 1);
+  function* capped(): Generator<unknown> {
+    for (const r of records) {
+      if (listed === MAX_LISTED_SESSIONS) {
+        truncated = 1;
+        return;
+      }
+      listed++;
+      yield r;
+    }
+  }
+  return streamReplies('dp_session_list', 'sessions', capped(), () => ({ total: listed, truncated }));
 }
 
 export function clearSession(msg: CtrlMessage<'ctrl_clear_session'>, state: DpState): void {

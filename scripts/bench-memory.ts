@@ -1,0 +1,129 @@
+/**
+ * The dp's resident memory with 100,000 sessions: the real dp process (dist) in a
+ * namespace of its own (prefix tgm<hex>-, no addresses at all), a veth pair as its service
+ * port, two tapped endpoints, and 100,000 distinct UDP flows (50,000 per endpoint, under
+ * the per-endpoint quota) sent at it from the peer end with one AF_PACKET socket. RSS is
+ * read from /proc before the traffic, at 100k sessions, and after one ctrl_list_session
+ * (which streams the table instead of building it).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { newRunPrefix } from '../shared/run-id.js';
+import { BenchCtrl } from './bench-ctrl.js';
+import { rssMiB } from './bench-iperf.js';
+
+export interface MemoryBenchRow {
+  sessions: number;
+  /** RSS after configuration, before traffic. */
+  idleMiB: number;
+  /** RSS with `sessions` sessions in the table. */
+  loadedMiB: number;
+  /** RSS right after a ctrl_list_session of the whole table. */
+  afterListMiB: number;
+}
+
+const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
+const SESSIONS = 100_000;
+const UCMACS = ['4e:65:75:56:00:01', '4e:65:75:56:00:02'];
+
+/** Sends 50,000 UDP flows toward each steering MAC out of `iface` (run inside the namespace). */
+const SENDER = `
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+peer = bytes.fromhex('029900000001')
+def csum(h):
+    t = sum(struct.unpack('!10H', h))
+    while t > 0xffff: t = (t & 0xffff) + (t >> 16)
+    return (~t) & 0xffff
+for e, uc in enumerate(sys.argv[2:]):
+    da = bytes.fromhex(uc.replace(':', ''))
+    for i in range(50000):
+        src = bytes([198, 19, (i >> 8) & 255, i & 255])
+        ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 32, 0, 0, 64, 17, 0, src, bytes([198, 18, 0, 10 + e]))
+        ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+        udp = struct.pack('!HHHH', 1024, 53, 12, 0) + b'tgbm'
+        s.send(da + peer + b'\\x08\\x00' + ip + udp)
+        if i % 2000 == 1999: time.sleep(0.01)
+print('sent', flush=True)
+`;
+
+function sh(argv: string[]): void {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`);
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function sessionCount(ctrl: BenchCtrl): Promise<number> {
+  const r = (await ctrl.call('{"ctrl_count_session":{}}')) as { dp_session_count: { cur: number } };
+  return r.dp_session_count.cur;
+}
+
+export async function runMemoryBench(log: (s: string) => void = () => {}): Promise<MemoryBenchRow> {
+  const ns = `${newRunPrefix('tgm')}mem`;
+  const sock = `/tmp/${ns}.sock`;
+  sh(['ip', 'netns', 'add', ns]);
+  let pid: number | undefined;
+  let ctrl: BenchCtrl | undefined;
+  try {
+    sh(['ip', '-n', ns, 'link', 'add', 'vth', 'type', 'veth', 'peer', 'name', 'vsrc']);
+    sh(['ip', '-n', ns, 'link', 'set', 'vth', 'up']);
+    sh(['ip', '-n', ns, 'link', 'set', 'vsrc', 'up']);
+    const child = spawn('ip', ['netns', 'exec', ns, 'node', DP_MAIN, '--ctrl', sock, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitFor(() => existsSync(sock), 'the dp control socket');
+    // `ip netns exec` execs node: the child's pid is the dp's.
+    pid = child.pid!;
+    ctrl = new BenchCtrl(sock);
+    await ctrl.call('{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}');
+    for (const [i, uc] of UCMACS.entries()) {
+      await ctrl.call(JSON.stringify({ ctrl_add_mac: { iface: 'vth', mac: `02:74:67:00:00:0${i + 1}`, ucmac: uc, bcmac: `ff:ff:ff:00:00:0${i + 1}`, oldmac: '', pmac: '', pips: null } }));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const idleMiB = rssMiB(pid);
+    for (let attempt = 0; attempt < 5 && (await sessionCount(ctrl)) < SESSIONS; attempt++) {
+      log(`memory: sending ${SESSIONS} flows (attempt ${attempt + 1})`);
+      sh(['ip', 'netns', 'exec', ns, 'python3', '-c', SENDER, 'vsrc', ...UCMACS]);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const sessions = await sessionCount(ctrl);
+    const loadedMiB = rssMiB(pid);
+    const t0 = Date.now();
+    const last = (await ctrl.call('{"ctrl_list_session":{}}', 120_000)) as { dp_session_list: { total: number } };
+    log(`memory: ctrl_list_session listed ${last.dp_session_list.total} sessions in ${Date.now() - t0} ms`);
+    const afterListMiB = rssMiB(pid);
+    return { sessions, idleMiB, loadedMiB, afterListMiB };
+  } finally {
+    ctrl?.close();
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      await waitFor(() => !existsSync(`/proc/${pid}`) || /State:\s+Z/.test(safeRead(`/proc/${pid}/status`)), 'the dp to exit', 5000).catch(() => {
+        try {
+          process.kill(pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      });
+    }
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+function safeRead(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
