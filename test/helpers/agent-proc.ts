@@ -12,12 +12,13 @@ const agentBin = fileURLToPath(new URL('../../bin/agent.js', import.meta.url));
 export interface AgentLabSpec {
   prefix: string;
   workloads: { name: string; ip: string; mac: string; mode?: string }[];
+  steering?: 'u32' | 'bpf' | 'auto';
 }
 
 /** Writes a lab spec file for `agent run --config`. */
 export function writeSpec(spec: AgentLabSpec, dir = mkdtempSync(join(tmpdir(), 'tg-agent-'))): { path: string; dir: string } {
   const path = join(dir, 'lab.json');
-  writeFileSync(path, JSON.stringify({ prefix: spec.prefix, hostSide: { name: 'host', address: '198.18.0.1/24' }, agentNs: 'agent', steering: 'auto', workloads: spec.workloads }, null, 2));
+  writeFileSync(path, JSON.stringify({ prefix: spec.prefix, hostSide: { name: 'host', address: '198.18.0.1/24' }, agentNs: 'agent', steering: spec.steering ?? 'auto', workloads: spec.workloads }, null, 2));
   return { path, dir };
 }
 
