@@ -27,16 +27,24 @@ export function registerDaemonCommands(program: Command): void {
     .option('--config <file>', 'lab spec (YAML/JSON); default: the embedded lab')
     .option('--rules <file>', 'rules file (default /var/lib/tollgate/<lab>/rules.yaml)')
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
+    .option('--dp-start-timeout <seconds>', 'how long a starting dp has to answer on its control socket', '15')
+    .option('--keepalive-timeout <seconds>', 'how long the dp has to answer a keep-alive before it is restarted', '3')
     .action(
-      action(async (flags: { config?: string; rules?: string; reportInterval: string }) => {
+      action(async (flags: { config?: string; rules?: string; reportInterval: string; dpStartTimeout: string; keepaliveTimeout: string }) => {
         const spec = await loadLabSpec(flags.config);
         const labId = labNamespaces(spec).agent;
         const log = createLogger('agent');
-        const interval = Number(flags.reportInterval);
-        if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
-          throw new TollgateError('EBADARG', `--report-interval must be a number of seconds in (0, 3600], got "${flags.reportInterval}"`);
-        }
-        const d = new Daemon({ spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log, reportInterval: interval });
+        const seconds = (opt: string, v: string): number => {
+          const n = Number(v);
+          if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new TollgateError('EBADARG', `--${opt} must be a number of seconds in (0, 3600], got "${v}"`);
+          return n;
+        };
+        const d = new Daemon({
+          spec, rulesPath: flags.rules ?? defaultRulesPath(labId), log,
+          reportInterval: seconds('report-interval', flags.reportInterval),
+          dpStartTimeout: seconds('dp-start-timeout', flags.dpStartTimeout),
+          keepAliveTimeout: seconds('keepalive-timeout', flags.keepaliveTimeout),
+        });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);
         process.once('SIGINT', shutdown);

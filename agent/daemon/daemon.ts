@@ -39,6 +39,10 @@ export interface DaemonOptions {
   reportInterval?: number;
   /** Extra dp arguments (tests). */
   dpArgs?: string[];
+  /** Seconds a starting dp has to answer on its control socket (default 15). */
+  dpStartTimeout?: number;
+  /** Seconds a dp has to answer a keep-alive before it is restarted (default 3). */
+  keepAliveTimeout?: number;
 }
 
 export interface DaemonStatus {
@@ -123,6 +127,8 @@ export class Daemon {
       command: ['ip', 'netns', 'exec', labNamespaces(this.spec).agent, ...dpCommand(), '-n', '1', '--ctrl', this.ctrlPath, '--events', this.eventsEndpoint, ...dpArgs],
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
+      ...(this.o.dpStartTimeout !== undefined ? { startTimeoutMs: this.o.dpStartTimeout * 1000 } : {}),
+      ...(this.o.keepAliveTimeout !== undefined ? { keepAliveTimeoutMs: this.o.keepAliveTimeout * 1000 } : {}),
     });
     await this.supervisor.start();
     this.api = new ApiServer(this.apiPath, (cmd, args) => this.handle(cmd, args));

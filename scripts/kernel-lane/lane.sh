@@ -36,7 +36,7 @@ die() {
 # The in-guest command. The default runs the live u32 suites from the same test files the
 # host runs (where they skip: no act_pedit there); TG_STEERING=u32 makes them fail, not
 # skip, when u32 steering turns out unusable. Timeouts are wider: node runs ~11x slower.
-DEFAULT_CMD=(node node_modules/vitest/vitest.mjs run --reporter=verbose --testTimeout 240000 --hookTimeout 240000
+DEFAULT_CMD=(node node_modules/vitest/vitest.mjs run --reporter=verbose --no-isolate --testTimeout 240000 --hookTimeout 240000
   test/netns/steering-u32.test.ts test/netns/steering-u32-agent.test.ts)
 if [[ ${1:-} == -- ]]; then shift; fi
 if (($#)); then CMD=("$@"); else CMD=("${DEFAULT_CMD[@]}"); fi

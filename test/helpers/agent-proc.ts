@@ -28,19 +28,29 @@ export class AgentProcess {
   log = '';
   readonly apiPath: string;
 
-  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, readonly reportInterval = '0.5') {
+  readonly reportInterval: string;
+  /** How long start() waits for a healthy dp (the kernel lane's emulated guest needs
+   *  minutes where this machine needs seconds). */
+  readonly readyMs: number;
+  /** Extra `agent run` options (e.g. --dp-start-timeout for the emulated guest). */
+  readonly runArgs: string[];
+
+  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, o: { reportInterval?: string; readyMs?: number; runArgs?: string[] } = {}) {
+    this.reportInterval = o.reportInterval ?? '0.5';
+    this.readyMs = o.readyMs ?? 60_000;
+    this.runArgs = o.runArgs ?? [];
     this.apiPath = apiSocketPath(`${prefix}agent`);
   }
 
   async start(): Promise<void> {
-    const p = spawn('node', [agentBin, 'run', '--config', this.specPath, '--rules', this.rulesPath, '--report-interval', this.reportInterval], {
+    const p = spawn('node', [agentBin, 'run', '--config', this.specPath, '--rules', this.rulesPath, '--report-interval', this.reportInterval, ...this.runArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
     });
     this.proc = p;
     p.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + this.readyMs;
     while (Date.now() < deadline) {
       if (p.exitCode !== null) throw new Error(`agent exited (${p.exitCode}):\n${this.log.slice(-3000)}`);
       const s = (await this.call('status').catch(() => null)) as DaemonStatus | null;
