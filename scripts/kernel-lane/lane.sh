@@ -52,7 +52,7 @@ KVER=${KDIR##*/kernel-}
 KROOT=$KDIR/root
 MODDIR=$KROOT/lib/modules/$KVER
 [[ -d $MODDIR ]] || die "no unpacked kernel under $KDIR (scripts/setup.sh --kernel-lane)"
-QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is not installed (Debian qemu-system-x86)"
+QEMU=${TG_KERNEL_LANE_QEMU:-$(command -v qemu-system-x86_64)} || die "qemu-system-x86_64 is not installed (Debian qemu-system-x86)"
 mkdir -p "$CACHE"
 
 # --- the uncompressed kernel -----------------------------------------------------
@@ -168,20 +168,28 @@ while :; do
   if (($(date +%s) >= deadline)); then why="time limit of ${TIMEOUT} s reached"; break; fi
   sleep 0.5
 done
+# QEMU's CPU time: the emulation work itself, which unlike the wall time hardly depends on
+# what else runs on the machine.
+cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$QPID/stat" 2>/dev/null || echo '?')
 teardown
 secs=$(elapsed)
 
 if [[ -n $why || $rc != 0 ]]; then
   keep=$CACHE/failed-$(date -u +%Y%m%dT%H%M%SZ)
   mv "$RUN" "$keep"
+  # The five newest failed runs are kept.
+  ls -1dt "$CACHE"/failed-* 2>/dev/null | tail -n +6 | xargs -r rm -rf
   [[ -s $keep/qemu.log ]] && { say "QEMU said:"; sed 's/^/  /' "$keep/qemu.log"; }
   if [[ -n $why && ! -s $keep/output.log ]]; then
-    say "last lines of the serial console:"
-    tail -n 30 "$keep/console.log" | sed 's/^/  /'
-    [[ -s $keep/console.log ]] || why="$why; QEMU could not start or boot the guest (empty serial console)"
+    if [[ -s $keep/console.log ]]; then
+      say "last lines of the serial console:"
+      tail -n 30 "$keep/console.log" | sed 's/^/  /' || true
+    else
+      why="$why: QEMU could not start or boot the guest (no serial console output)"
+    fi
   fi
   say "serial console and output kept in ${keep#"$ROOT"/}/"
-  die "${why:-the command exited with status $rc} after ${secs} s (kernel $KVER under QEMU TCG)"
+  die "${why:-the command exited with status $rc} after ${secs} s (QEMU CPU time ${cpu} s; kernel $KVER under QEMU TCG)"
 fi
 rm -rf "$RUN"
-say "PASS in ${secs} s: ${CMD[*]} inside Debian kernel $KVER under QEMU TCG"
+say "PASS in ${secs} s (QEMU CPU time ${cpu} s): ${CMD[*]} inside Debian kernel $KVER under QEMU TCG"

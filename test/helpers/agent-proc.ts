@@ -34,11 +34,17 @@ export class AgentProcess {
   readonly readyMs: number;
   /** Extra `agent run` options (e.g. --dp-start-timeout for the emulated guest). */
   readonly runArgs: string[];
+  /** How long one API call may take. */
+  readonly callMs: number;
 
-  constructor(readonly specPath: string, readonly rulesPath: string, prefix: string, o: { reportInterval?: string; readyMs?: number; runArgs?: string[] } = {}) {
+  constructor(
+    readonly specPath: string, readonly rulesPath: string, prefix: string,
+    o: { reportInterval?: string; readyMs?: number; runArgs?: string[]; callMs?: number } = {},
+  ) {
     this.reportInterval = o.reportInterval ?? '0.5';
     this.readyMs = o.readyMs ?? 60_000;
     this.runArgs = o.runArgs ?? [];
+    this.callMs = o.callMs ?? 20_000;
     this.apiPath = apiSocketPath(`${prefix}agent`);
   }
 
@@ -61,7 +67,7 @@ export class AgentProcess {
   }
 
   call(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
-    return callDaemon(this.apiPath, cmd, args, 20_000);
+    return callDaemon(this.apiPath, cmd, args, this.callMs);
   }
 
   status(): Promise<DaemonStatus> {
