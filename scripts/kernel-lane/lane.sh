@@ -119,7 +119,9 @@ q() { printf '%q ' "$@"; }
   echo "LANE_PROJECT=$(q "$ROOT")"
   echo "LANE_KROOT=$(q "$KROOT")"
   echo "LANE_CMD=$(q "$(q "${CMD[@]}")")"
-  echo "export TG_STEERING=u32 CI=${CI:-} NODE_OPTIONS=--max-old-space-size=1024"
+  # TG_TEST_WAIT_SCALE: the test helpers' reachability waits (a ping reply, a TCP connect)
+  # are 5x longer in the guest, where a frame through the emulated dp can take seconds.
+  echo "export TG_STEERING=u32 TG_TEST_WAIT_SCALE=5 CI=${CI:-} NODE_OPTIONS=--max-old-space-size=1024"
 } >"$RUN/env"
 OUT=$RUN/output.log
 CONSOLE=$RUN/console.log
@@ -154,6 +156,7 @@ trap 'teardown; die "interrupted"' INT TERM
 
 # Stream the guest's output while waiting for the exit marker, QEMU's end or the limit.
 shown=0
+cpu='?'
 rc=
 why=
 deadline=$(( $(date +%s) + TIMEOUT ))
@@ -163,14 +166,14 @@ while :; do
     tail -c +$((shown + 1)) "$OUT" | head -c $((size - shown)) | grep -av "^TG-LANE-EXIT-$NONCE " || true
     shown=$size
   fi
+  # QEMU's CPU time so far: the emulation work itself, which unlike the wall time hardly
+  # depends on what else runs on the machine.
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$QPID/stat" 2>/dev/null || echo "$cpu")
   if m=$(grep -a "^TG-LANE-EXIT-$NONCE " "$OUT"); then rc=${m##* }; break; fi
   if ! kill -0 "$QPID" 2>/dev/null; then why="QEMU exited before the command finished"; break; fi
   if (($(date +%s) >= deadline)); then why="time limit of ${TIMEOUT} s reached"; break; fi
   sleep 0.5
 done
-# QEMU's CPU time: the emulation work itself, which unlike the wall time hardly depends on
-# what else runs on the machine.
-cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$QPID/stat" 2>/dev/null || echo '?')
 teardown
 secs=$(elapsed)
 
