@@ -1,9 +1,10 @@
 #!/bin/sh
 # Stage 2 of the kernel lane guest, run as PID 1 by scripts/kernel-lane/init after it
 # switched to the overlay root (the host's root read-only over 9p, writes to tmpfs). Gives
-# the guest its own /proc, /sys, /dev, /run and /tmp, makes the stock kernel's modules
-# loadable on demand, runs the lane's command in the project tree and writes everything,
-# then the exit marker, to the virtio serial port the host reads.
+# the guest its own /proc, /sys, /dev, /run and /tmp, mounts the project tree (its own 9p
+# share, so a tree under /tmp stays visible) at its host path under a tmpfs overlay, makes
+# the stock kernel's modules loadable on demand, runs the lane's command in the project
+# tree and writes everything, then the exit marker, to the virtio serial port the host reads.
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH HOME=/root LANG=C.UTF-8
@@ -19,8 +20,12 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 
 run_dir=
+project=
 for arg in $(cat /proc/cmdline); do
-  case $arg in tg.run=*) run_dir=${arg#tg.run=} ;; esac
+  case $arg in
+    tg.run=*) run_dir=${arg#tg.run=} ;;
+    tg.project=*) project=${arg#tg.project=} ;;
+  esac
 done
 
 # The host's output channel: the virtio serial port named tg.out (no udev here, so find
@@ -37,6 +42,14 @@ finish() {
   /bin/busybox poweroff -f
 }
 
+# The project tree: read-only 9p (tag "project"), writes (vitest's cache, say) to tmpfs.
+mkdir -p /run/lane/project-ro /run/lane/project-rw/upper /run/lane/project-rw/work
+if [ -n "$project" ] && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro project /run/lane/project-ro \
+  && mkdir -p "$project" \
+  && mount -t overlay overlay -o lowerdir=/run/lane/project-ro,upperdir=/run/lane/project-rw/upper,workdir=/run/lane/project-rw/work "$project"; then :
+else
+  echo "kernel-lane guest: cannot mount the project tree (tg.project=$project)"; finish 125
+fi
 [ -n "$run_dir" ] && [ -f "$run_dir/env" ] || { echo "kernel-lane guest: no run directory (tg.run=$run_dir)"; finish 125; }
 # LANE_NONCE, LANE_PROJECT, LANE_KROOT, LANE_CMD and the variables for the command.
 . "$run_dir/env"

@@ -10,7 +10,8 @@
 # included), the stock kernel booted uncompressed through qboot, an initramfs of busybox
 # and the modules for 9p, virtio, overlay, veth, sch_ingress, cls_u32, act_pedit,
 # act_mirred and act_gact (scripts/kernel-lane/init), and the host's root, project tree
-# included, read-only over 9p under a tmpfs overlay. The command's output streams back
+# and, as a second share, the project tree, read-only over 9p under tmpfs overlays. The
+# command's output streams back
 # over a virtio serial port and ends with an exit marker carrying its status; the host
 # then kills QEMU. A time limit (TG_KERNEL_LANE_TIMEOUT, seconds) bounds the whole boot
 # and run, and QEMU is torn down on every path out of this script.
@@ -25,7 +26,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/kernel-lane"
 cd "$ROOT"
-TIMEOUT=${TG_KERNEL_LANE_TIMEOUT:-540}
+TIMEOUT=${TG_KERNEL_LANE_TIMEOUT:-900}
 MEM_MB=${TG_KERNEL_LANE_MEM:-2048}
 say() { printf '[kernel-lane] %s\n' "$*"; }
 die() {
@@ -78,7 +79,7 @@ fi
 
 # --- the initramfs ---------------------------------------------------------------
 MODULES=(virtio_pci virtio_console 9pnet_virtio 9p overlay veth sch_ingress cls_u32 act_pedit act_mirred act_gact)
-key=$( { echo "$KVER"; echo "${MODULES[*]}"; sha256sum "$HERE/init" /bin/busybox; } | sha256sum | cut -c1-16)
+key=$( { echo "$KVER"; echo "${MODULES[*]}"; sha256sum <"$HERE/init"; sha256sum </bin/busybox; } | sha256sum | cut -c1-16)
 INITRD=$CACHE/initramfs-$KVER-$key.cpio
 if [[ -s $INITRD ]]; then
   say "initramfs cached: ${INITRD#"$ROOT"/}"
@@ -109,9 +110,13 @@ else
 fi
 
 # --- boot ------------------------------------------------------------------------
+# The kernel command line carries paths, so they may hold no white space.
+[[ $ROOT != *[[:space:]]* ]] || die "the project path '$ROOT' has white space; the guest cannot be told it"
 avail=$(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)
 ((avail > MEM_MB + 256)) || die "QEMU cannot start: the guest needs ${MEM_MB} MiB and this machine has ${avail} MiB available"
-RUN=$(mktemp -d "$CACHE/run.XXXXXX")
+# The run directory is inside the project tree, which the guest mounts wherever it is.
+mkdir -p "$ROOT/build/kernel-lane"
+RUN=$(mktemp -d "$ROOT/build/kernel-lane/run.XXXXXX")
 NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 q() { printf '%q ' "$@"; }
 {
@@ -127,17 +132,19 @@ OUT=$RUN/output.log
 CONSOLE=$RUN/console.log
 : >"$OUT"
 
-say "guest: Debian kernel $KVER, QEMU TCG, 2 vCPUs, ${MEM_MB} MiB, no NIC, host root read-only over 9p + tmpfs overlay"
+say "guest: Debian kernel $KVER, QEMU TCG, 2 vCPUs, ${MEM_MB} MiB, no NIC, host root and project tree read-only over 9p + tmpfs overlays"
 say "ran: ${CMD[*]}  (in $ROOT, TG_STEERING=u32, time limit ${TIMEOUT} s)"
 qemu_args=(
   -accel tcg,thread=multi -M pc -cpu max -smp 2 -m "$MEM_MB"
   -nodefaults -display none -monitor none -no-reboot -nic none
   -bios /usr/share/qemu/qboot.rom
   -kernel "$VMLINUX" -initrd "$INITRD"
-  -append "console=ttyS0 quiet panic=-1 tsc=reliable pci=noacpi cryptomgr.notests rodata=off tg.stage2=$HERE/guest.sh tg.run=$RUN"
+  -append "console=ttyS0 quiet panic=-1 tsc=reliable pci=noacpi cryptomgr.notests rodata=off tg.stage2=$HERE/guest.sh tg.project=$ROOT tg.run=$RUN"
   -chardev "file,id=con,path=$CONSOLE" -serial chardev:con
   -fsdev local,id=hostroot,path=/,readonly=on,security_model=none,multidevs=remap
   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+  -fsdev "local,id=project,path=$ROOT,readonly=on,security_model=none,multidevs=remap"
+  -device virtio-9p-pci,fsdev=project,mount_tag=project
   -device virtio-serial-pci
   -chardev "file,id=out,path=$OUT" -device virtserialport,chardev=out,name=tg.out
 )
@@ -179,6 +186,7 @@ secs=$(elapsed)
 
 if [[ -n $why || $rc != 0 ]]; then
   keep=$CACHE/failed-$(date -u +%Y%m%dT%H%M%SZ)
+  mkdir -p "$CACHE"
   mv "$RUN" "$keep"
   # The five newest failed runs are kept.
   ls -1dt "$CACHE"/failed-* 2>/dev/null | tail -n +6 | xargs -r rm -rf
