@@ -9,12 +9,12 @@
 # guests), 2 vCPUs, no NIC at all (-nic none: it cannot reach any network, the host's
 # included), the stock kernel booted uncompressed through qboot, an initramfs of busybox
 # and the modules for 9p, virtio, overlay, veth, sch_ingress, cls_u32, act_pedit,
-# act_mirred and act_gact (scripts/kernel-lane/init), and the host's root, project tree
-# and, as a second share, the project tree, read-only over 9p under tmpfs overlays. The
-# command's output streams back
-# over a virtio serial port and ends with an exit marker carrying its status; the host
-# then kills QEMU. A time limit (TG_KERNEL_LANE_TIMEOUT, seconds) bounds the whole boot
-# and run, and QEMU is torn down on every path out of this script.
+# act_mirred and act_gact (scripts/kernel-lane/init), and the host's root and, as a
+# second share, the project tree, both read-only over 9p under tmpfs overlays. The
+# command's output streams back over a virtio serial port and ends with an exit marker
+# carrying its status; the host then kills QEMU. A time limit (TG_KERNEL_LANE_TIMEOUT,
+# seconds, 900) bounds the whole boot and run, and QEMU is torn down on every path out of
+# this script.
 #
 # Cache (build/kernel-lane, gitignored; TG_KERNEL_LANE_CACHE moves it): the unpacked
 # kernel package (scripts/setup.sh --kernel-lane), its uncompressed vmlinux and the
@@ -37,6 +37,7 @@ die() {
 # The in-guest command. The default runs the live u32 suites from the same test files the
 # host runs (where they skip: no act_pedit there); TG_STEERING=u32 makes them fail, not
 # skip, when u32 steering turns out unusable. Timeouts are wider: node runs ~11x slower.
+# --no-isolate: both files in one vitest worker (one Node start fewer, seconds here).
 DEFAULT_CMD=(node node_modules/vitest/vitest.mjs run --reporter=verbose --no-isolate --testTimeout 240000 --hookTimeout 240000
   test/netns/steering-u32.test.ts test/netns/steering-u32-agent.test.ts)
 if [[ ${1:-} == -- ]]; then shift; fi
