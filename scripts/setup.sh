@@ -2,7 +2,16 @@
 # One idempotent setup for every entry point (npm test, npm start, npm run bench).
 # Each step checks first and does nothing when its output is already current, so a
 # second run takes about a second. Run as root (CI and the labs need it anyway).
+#   --kernel-lane  also installs what scripts/kernel-lane/lane.sh needs (QEMU, a static
+#                  busybox, and Debian's stock kernel package unpacked under build/).
 set -euo pipefail
+KERNEL_LANE=0
+for a in "$@"; do
+  case $a in
+    --kernel-lane) KERNEL_LANE=1 ;;
+    *) printf '[setup] unknown option %s (known: --kernel-lane)\n' "$a" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,6 +27,9 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # and busybox-static: the real-container tests, the demo and the container image built below.
 PKGS=(libpcap-dev iproute2 ethtool clang llvm libbpf-dev bpftool iperf3 tcpdump tshark util-linux iputils-ping python3 make g++ chromium
       podman docker.io runc netavark aardvark-dns iptables busybox-static)
+# The kernel lane: qemu-system-x86 boots the stock kernel (with its qboot and pvh ROMs),
+# busybox-static is the guest initramfs' only program.
+if ((KERNEL_LANE)); then PKGS+=(qemu-system-x86 busybox-static); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -120,5 +132,32 @@ if [[ $(id -u) -eq 0 ]]; then
       log "linked /usr/local/bin/$b -> $want"
     fi
   done
+fi
+# --- 7. the kernel lane's guest kernel (--kernel-lane only) ----------------------
+# Debian's stock kernel, the one linux-image-amd64 points at, unpacked (never installed:
+# nothing goes to /boot or /lib/modules of this machine) into build/kernel-lane/kernel-VER,
+# with a modules.dep from busybox depmod (this machine has no kmod). The newest version is
+# asked of apt each time; an unpacked one is reused, so only a new kernel downloads.
+if ((KERNEL_LANE)); then
+  LANE=build/kernel-lane
+  mkdir -p "$LANE"
+  kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1; }
+  pkg=$(kpkg)
+  if [[ -z $pkg ]]; then apt-get update -qq; pkg=$(kpkg); fi
+  [[ -n $pkg ]] || { log "kernel lane: apt knows no linux-image-amd64 (is Debian's archive reachable?)"; exit 1; }
+  kver=${pkg#linux-image-}
+  kdir=$LANE/kernel-$kver
+  if [[ ! -f $kdir/.unpacked ]]; then
+    log "kernel lane: fetching and unpacking $pkg"
+    rm -rf "$kdir" && mkdir -p "$kdir/deb"
+    (cd "$kdir/deb" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+    deb=$(ls "$kdir"/deb/*.deb 2>/dev/null | head -1)
+    [[ -n $deb ]] || { log "kernel lane: apt-get download $pkg failed"; exit 1; }
+    dpkg -x "$deb" "$kdir/root"
+    rm -rf "$kdir/deb"
+    /bin/busybox depmod -b "$kdir/root" "$kver"
+    touch "$kdir/.unpacked"
+  fi
+  ln -sfn "kernel-$kver" "$LANE/kernel"
 fi
 exit 0

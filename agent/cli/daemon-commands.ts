@@ -68,13 +68,17 @@ export function registerDaemonCommands(program: Command): void {
     .option('--metrics <addr>', 'serve Prometheus metrics on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
     .option('--ui <addr>', 'serve the live connection graph on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
     .option('--no-fast-path', 'kill switch: the dp never offloads flows to the BPF steering (every frame through the dp)')
+    .option('--dp-start-timeout <seconds>', 'how long a starting dp has to answer on its control socket', '15')
+    .option('--keepalive-timeout <seconds>', 'how long the dp has to answer a keep-alive before it is restarted', '3')
     .action(
-      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string; metrics?: string; ui?: string; fastPath: boolean }) => {
+      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string; metrics?: string; ui?: string; fastPath: boolean; dpStartTimeout: string; keepaliveTimeout: string }) => {
         const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
-        const interval = Number(flags.reportInterval);
-        if (!Number.isFinite(interval) || interval <= 0 || interval > 3600) {
-          throw new TollgateError('EBADARG', `--report-interval must be a number of seconds in (0, 3600], got "${flags.reportInterval}"`);
-        }
+        const seconds = (opt: string, v: string): number => {
+          const n = Number(v);
+          if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new TollgateError('EBADARG', `--${opt} must be a number of seconds in (0, 3600], got "${v}"`);
+          return n;
+        };
+        const interval = seconds('report-interval', flags.reportInterval);
         for (const c of flags.internalNet) if (!isCidr(c)) throw new TollgateError('EBADARG', `--internal-net "${c}" is not a CIDR`, 'internal-net');
         const selectors = parseSelectors(flags.select);
         const runtime = await openRuntime(flags.runtime, flags.runtimeSocket);
@@ -98,6 +102,8 @@ export function registerDaemonCommands(program: Command): void {
           ...(flags.metrics ? { metrics: flags.metrics } : {}),
           ...(flags.ui ? { ui: flags.ui } : {}),
           fastPath: flags.fastPath,
+          dpStartTimeout: seconds('dp-start-timeout', flags.dpStartTimeout),
+          keepAliveTimeout: seconds('keepalive-timeout', flags.keepaliveTimeout),
         });
         const shutdown = () => void d.stop().then(() => process.exit(0));
         process.once('SIGTERM', shutdown);

@@ -86,6 +86,10 @@ export interface DaemonOptions {
   ui?: string;
   /** Kernel fast path (BPF steering only); false = `agent run --no-fast-path`. Default true. */
   fastPath?: boolean;
+  /** Seconds a starting dp has to answer on its control socket (default 15). */
+  dpStartTimeout?: number;
+  /** Seconds a dp has to answer a keep-alive before it is restarted (default 3). */
+  keepAliveTimeout?: number;
 }
 
 export interface WorkloadStatus {
@@ -265,6 +269,8 @@ export class Daemon {
       command: ['ip', 'netns', 'exec', this.agentNs, ...dpCommand(), '-n', '1', '--ctrl', this.ctrlPath, '--events', this.eventsEndpoint, ...dpArgs],
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
+      ...(this.o.dpStartTimeout !== undefined ? { startTimeoutMs: this.o.dpStartTimeout * 1000 } : {}),
+      ...(this.o.keepAliveTimeout !== undefined ? { keepAliveTimeoutMs: this.o.keepAliveTimeout * 1000 } : {}),
     });
     this.supervisor.on('keepalive', (s: number) => this.hub.keepAlive(s));
     await this.supervisor.start();

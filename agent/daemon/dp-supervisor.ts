@@ -1,7 +1,7 @@
 /**
  * Starts the dp inside the enforcer namespace and keeps it alive, as NeuVector's monitor
  * and agent do together: a keep-alive every 2 s; when the dp exits, or misses a
- * keep-alive (3 s timeout), it is killed if needed and started again, and the caller's
+ * keep-alive (3 s timeout by default), it is killed if needed and started again, and the caller's
  * `replay` pushes the full state (service port, internal nets, endpoints, modes,
  * policies) into the fresh process, because a dp keeps no state across restarts.
  */
@@ -19,6 +19,8 @@ export interface DpSupervisorOptions {
   command?: string[];
   keepAliveMs?: number;
   keepAliveTimeoutMs?: number;
+  /** How long a starting dp has to answer on its control socket (default 15 s). */
+  startTimeoutMs?: number;
   log: Logger;
   /** Pushes the full desired state into a freshly started dp. */
   replay: (client: DpClient) => Promise<void>;
@@ -73,7 +75,7 @@ export class DpSupervisor extends EventEmitter {
       void this.restart('exit');
     });
     // Wait until the control socket answers, then push the state.
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + (this.o.startTimeoutMs ?? 15_000);
     while (Date.now() < deadline) {
       if (this.child !== child) throw new Error('dp exited during start');
       if (await this.client.ping(500)) break;

@@ -2,10 +2,7 @@ import { TollgateError } from '../../shared/errors.js';
 import { emptyPlan, type ServicePair, type SteeredPort, type SteeringBackend, type SteeringMode, type SteeringPlan } from './backend.js';
 import { applySteeringPlan } from './apply.js';
 import { qdiscRemoval, readIngress, type IngressState } from './tc-state.js';
-import {
-  PREF_ALL, PREF_IP, PREF_IPV6, PREF_SWAP_IP, PREF_SWAP_IPV6, catchAllRule, serviceLines, unicastRule, unicastRules,
-  vbrPref, vbrRules,
-} from './u32-rules.js';
+import { PREF_ALL, PREF_IP, UNICAST_SLOTS, catchAllRule, serviceLines, unicastRules, vbrPref, vbrRules } from './u32-rules.js';
 import { checkPair, checkPort } from './validate.js';
 
 /** The mode an installed unicast rule implements: inline rewrites first, tap mirrors first. */
@@ -39,29 +36,25 @@ export class U32Steering implements SteeringBackend {
     if (!st.linkExists) throw new TollgateError('ESTEERSTATE', `link ${dev} does not exist`, dev);
     if (st.qdisc === 'clsact') throw new TollgateError('ESTEERSTATE', `${dev} has a clsact qdisc (bpf steering?)`, dev);
     const lines: string[] = [];
+    const del = (pref: number) => `filter del dev ${dev} parent ffff: pref ${pref}`;
     const cur = modeOfRule(st, PREF_IP);
-    const complete = st.filters.has(PREF_IPV6) && st.filters.has(PREF_ALL);
-    if (cur === port.mode && complete && modeOfRule(st, PREF_IPV6) === port.mode) return lines;
+    const complete = st.filters.has(PREF_ALL) && UNICAST_SLOTS.every((s) => modeOfRule(st, s.pref) === port.mode);
+    if (cur === port.mode && complete) return lines;
     if (cur !== undefined) {
       // Switch: the new rules go in ahead (lower pref) before the old ones go, then take
       // the regular prefs back. At every instant some unicast rule matches.
       lines.push(
-        unicastRule('add', role, port, pair, port.mode, PREF_SWAP_IP, 'ip'),
-        unicastRule('add', role, port, pair, port.mode, PREF_SWAP_IPV6, 'ipv6'),
-        `filter del dev ${dev} parent ffff: pref ${PREF_IP}`,
-      );
-      if (st.filters.has(PREF_IPV6)) lines.push(`filter del dev ${dev} parent ffff: pref ${PREF_IPV6}`);
-      lines.push(
+        ...unicastRules('add', role, port, pair, port.mode, true),
+        ...UNICAST_SLOTS.filter((s) => st.filters.has(s.pref)).map((s) => del(s.pref)),
         ...unicastRules('add', role, port, pair, port.mode),
-        `filter del dev ${dev} parent ffff: pref ${PREF_SWAP_IP}`,
-        `filter del dev ${dev} parent ffff: pref ${PREF_SWAP_IPV6}`,
+        ...UNICAST_SLOTS.map((s) => del(s.swapPref)),
       );
       if (!st.filters.has(PREF_ALL)) lines.push(catchAllRule('add', role, port));
       return lines;
     }
     if (!st.qdisc) lines.push(`qdisc add dev ${dev} ingress`);
-    for (const p of [PREF_IPV6, PREF_ALL, PREF_SWAP_IP, PREF_SWAP_IPV6])
-      if (st.filters.has(p)) lines.push(`filter del dev ${dev} parent ffff: pref ${p}`);
+    for (const p of [...UNICAST_SLOTS.flatMap((s) => [s.pref, s.swapPref]), PREF_ALL])
+      if (st.filters.has(p)) lines.push(del(p));
     lines.push(...unicastRules('add', role, port, pair, port.mode), catchAllRule('add', role, port));
     return lines;
   }

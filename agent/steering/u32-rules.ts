@@ -7,16 +7,49 @@ import type { ServicePair, SteeredPort, SteeringMode } from './backend.js';
  * plain ingress qdisc (parent ffff:); u32 and pedit offsets are relative to the L3
  * header, so -14 is the destination MAC and -8 the source MAC.
  *
- * One addition: NeuVector bypasses IPv6 (the catch-all takes it); we steer unicast IPv6
- * too, with the same L2 matches under `protocol ipv6` at pref 10000, ahead of the
- * catch-all at 10002 (a tc pref holds one protocol, so IPv6 needs its own).
+ * Two additions:
+ * - NeuVector bypasses IPv6 (the catch-all takes it); we steer unicast IPv6 too, with the
+ *   same L2 matches under `protocol ipv6` at pref 10000, ahead of the catch-all at 10002
+ *   (a tc pref holds one protocol, so IPv6 needs its own).
+ * - 802.1Q-tagged unicast IP. Live on a stock kernel, NeuVector's `protocol ip` rule never
+ *   sees a tagged frame: the receive path moves the tag into the skb's metadata before tc
+ *   ingress, and tc then classifies by the tag's protocol (skb_protocol(skb, false) is
+ *   802.1Q while a tag is present), so tagged IP fell through to the catch-all and crossed
+ *   uninspected. Tagged IPv4 and IPv6 get their own prefs (9999, 9998) under `protocol
+ *   802.1Q`. With the tag out of the frame data, the MAC offsets stay -14/-8, and the
+ *   inner ethertype sits at -2 (so tagged ARP still takes the catch-all). The tag itself
+ *   travels in the metadata through mirred, so vth and the peer see it as sent.
  */
 export const PREF_IP = 10001;
 export const PREF_IPV6 = 10000;
+export const PREF_VLAN_IP = 9999;
+export const PREF_VLAN_IPV6 = 9998;
 export const PREF_ALL = 10002;
-/** Where a mode switch puts the new unicast rules while it swaps the regular prefs. */
-export const PREF_SWAP_IP = 9001;
-export const PREF_SWAP_IPV6 = 9000;
+
+export type UnicastProtocol = 'ip' | 'ipv6' | 'vlan-ip' | 'vlan-ipv6';
+
+/** One unicast rule of a port side: its pref, and where a mode switch puts its successor
+ *  while the regular pref is swapped (lower, so evaluated first). */
+export interface UnicastSlot {
+  protocol: UnicastProtocol;
+  pref: number;
+  swapPref: number;
+}
+
+export const UNICAST_SLOTS: readonly UnicastSlot[] = [
+  { protocol: 'ip', pref: PREF_IP, swapPref: 9001 },
+  { protocol: 'ipv6', pref: PREF_IPV6, swapPref: 9000 },
+  { protocol: 'vlan-ip', pref: PREF_VLAN_IP, swapPref: 8999 },
+  { protocol: 'vlan-ipv6', pref: PREF_VLAN_IPV6, swapPref: 8998 },
+];
+
+/** The tc `protocol` and any extra match of each kind of unicast rule. */
+const PROTOCOL_MATCH: Record<UnicastProtocol, { protocol: string; inner: string }> = {
+  ip: { protocol: 'ip', inner: '' },
+  ipv6: { protocol: 'ipv6', inner: '' },
+  'vlan-ip': { protocol: '802.1Q', inner: ' match u16 0x0800 0xffff at -2' },
+  'vlan-ipv6': { protocol: '802.1Q', inner: ' match u16 0x86dd 0xffff at -2' },
+};
 
 type Verb = 'add' | 'replace';
 
@@ -60,13 +93,14 @@ export function unicastRule(
   pair: ServicePair,
   mode: SteeringMode,
   pref: number,
-  protocol: 'ip' | 'ipv6',
+  kind: UnicastProtocol,
 ): string {
   const dev = role === 'vex' ? port.vex : port.vin;
   const peer = role === 'vex' ? port.vin : port.vex;
   const match = role === 'vex' ? matchDa(port.wlMac) : matchSa(port.wlMac);
   const rewrite = role === 'vex' ? setDa(port.ucMac) : setSa(port.ucMac);
-  const head = `filter ${verb} dev ${dev} parent ffff: pref ${pref} protocol ${protocol} u32 ${UNICAST} ${match}`;
+  const { protocol, inner } = PROTOCOL_MATCH[kind];
+  const head = `filter ${verb} dev ${dev} parent ffff: pref ${pref} protocol ${protocol} u32 ${UNICAST} ${match}${inner}`;
   // tap: the unchanged frame goes on to the peer first, then the rewritten copy to vbr.
   const tapFirst = mode === 'tap' ? `${mirror(peer)} pipe ` : '';
   return `${head} ${tapFirst}${rewrite} ${mirror(pair.vbr)}`;
@@ -87,12 +121,9 @@ export function vbrRules(verb: Verb, port: SteeredPort, pair: ServicePair, mode:
   return [`${toWl} ${setDa(port.wlMac)} ${mirror(port.vin)}`, `${toNet} ${setSa(port.wlMac)} ${mirror(port.vex)}`];
 }
 
-/** The unicast rules of one side at the regular prefs (IPv4 at 10001, IPv6 at 10000). */
-export function unicastRules(verb: Verb, role: 'vex' | 'vin', port: SteeredPort, pair: ServicePair, mode: SteeringMode): string[] {
-  return [
-    unicastRule(verb, role, port, pair, mode, PREF_IP, 'ip'),
-    unicastRule(verb, role, port, pair, mode, PREF_IPV6, 'ipv6'),
-  ];
+/** The unicast rules of one side at their regular prefs (or, with `swap`, the swap prefs). */
+export function unicastRules(verb: Verb, role: 'vex' | 'vin', port: SteeredPort, pair: ServicePair, mode: SteeringMode, swap = false): string[] {
+  return UNICAST_SLOTS.map((s) => unicastRule(verb, role, port, pair, mode, swap ? s.swapPref : s.pref, s.protocol));
 }
 
 /** A fresh port: NeuVector's AttachPortPair (ingress qdiscs) + FwdPortPair/TapPortPair. */

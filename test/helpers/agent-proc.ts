@@ -12,12 +12,13 @@ const agentBin = fileURLToPath(new URL('../../bin/agent.js', import.meta.url));
 export interface AgentLabSpec {
   prefix: string;
   workloads: { name: string; ip: string; mac: string; mode?: string }[];
+  steering?: 'u32' | 'bpf' | 'auto';
 }
 
 /** Writes a lab spec file for `agent run --config`. */
 export function writeSpec(spec: AgentLabSpec, dir = mkdtempSync(join(tmpdir(), 'tg-agent-'))): { path: string; dir: string } {
   const path = join(dir, 'lab.json');
-  writeFileSync(path, JSON.stringify({ prefix: spec.prefix, hostSide: { name: 'host', address: '198.18.0.1/24' }, agentNs: 'agent', steering: 'auto', workloads: spec.workloads }, null, 2));
+  writeFileSync(path, JSON.stringify({ prefix: spec.prefix, hostSide: { name: 'host', address: '198.18.0.1/24' }, agentNs: 'agent', steering: spec.steering ?? 'auto', workloads: spec.workloads }, null, 2));
   return { path, dir };
 }
 
@@ -27,34 +28,48 @@ export class AgentProcess {
   log = '';
   readonly apiPath: string;
 
-  private readonly runArgs: string[];
+  readonly reportInterval: string;
+  /** How long start() waits for a healthy dp (the kernel lane's emulated guest needs
+   *  minutes where this machine needs seconds). */
+  readonly readyMs: number;
+  /** Extra `agent run` options (e.g. --dp-start-timeout for the emulated guest, --no-fast-path). */
+  readonly runArgs: string[];
+  /** How long one API call may take. */
+  readonly callMs: number;
+  /** `--config SPEC`, or `--name N` and the instance's arguments. */
+  private readonly baseArgs: string[];
 
   /**
    * A lab agent (`--config SPEC`), or with `instance` an agent of that name run with
-   * `instance.args` (e.g. a runtime socket and selectors) and no lab; `extraArgs` go to
-   * `agent run` either way.
+   * `instance.args` (e.g. a runtime socket and selectors) and no lab. `o` is the report
+   * interval, or the options; `extraArgs` go to `agent run` either way.
    */
   constructor(
     readonly specPath: string | null,
     readonly rulesPath: string,
     prefix: string,
-    readonly reportInterval = '0.5',
-    readonly extraArgs: string[] = [],
+    o: string | { reportInterval?: string; readyMs?: number; runArgs?: string[]; callMs?: number } = {},
+    extraArgs: string[] = [],
     instance?: { name: string; args: string[] },
   ) {
+    const opts = typeof o === 'string' ? { reportInterval: o } : o;
+    this.reportInterval = opts.reportInterval ?? '0.5';
+    this.readyMs = opts.readyMs ?? 60_000;
+    this.runArgs = [...(opts.runArgs ?? []), ...extraArgs];
+    this.callMs = opts.callMs ?? 20_000;
     this.apiPath = apiSocketPath(instance ? instance.name : `${prefix}agent`);
-    this.runArgs = instance ? ['--name', instance.name, ...instance.args] : ['--config', specPath!];
+    this.baseArgs = instance ? ['--name', instance.name, ...instance.args] : ['--config', specPath!];
   }
 
   async start(): Promise<void> {
-    const p = spawn('node', [agentBin, 'run', ...this.runArgs, '--rules', this.rulesPath, '--report-interval', this.reportInterval, ...this.extraArgs], {
+    const p = spawn('node', [agentBin, 'run', ...this.baseArgs, '--rules', this.rulesPath, '--report-interval', this.reportInterval, ...this.runArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
     });
     this.proc = p;
     p.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + this.readyMs;
     while (Date.now() < deadline) {
       if (p.exitCode !== null) throw new Error(`agent exited (${p.exitCode}):\n${this.log.slice(-3000)}`);
       const s = (await this.call('status').catch(() => null)) as DaemonStatus | null;
@@ -64,7 +79,7 @@ export class AgentProcess {
     throw new Error(`agent did not become ready:\n${this.log.slice(-3000)}`);
   }
 
-  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<unknown> {
+  call(cmd: string, args: Record<string, unknown> = {}, timeoutMs = this.callMs): Promise<unknown> {
     return callDaemon(this.apiPath, cmd, args, timeoutMs);
   }
 

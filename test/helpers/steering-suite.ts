@@ -6,7 +6,7 @@ import { HELPERS_DIR, startIn, startReflector, stopAllStarted, type NsProcess } 
 import { HOST_IP, WL_IP, WL_MAC, sendFrames, taggedFrameHex, buildSteeringLab, linkLocal, ping, startCapture, type SteeringLab } from './steering-lab.js';
 import {
   dumpIngressFilters, probeSteering, readSteeringCounters, selectSteering, type SteeringBackend, type SteeringCounters,
-  type SteeringKind, type SteeringMode,
+  type SteeringKind, type SteeringMode, type SteeringProbe,
 } from '../../agent/steering/index.js';
 import { readIngress } from '../../agent/steering/tc-state.js';
 
@@ -18,12 +18,26 @@ async function waitFor(cond: () => Promise<boolean>): Promise<void> {
 }
 
 /**
+ * Whether the live suites of `kind` run here: the probe's answer. Where the backend is
+ * unusable they skip with the reason printed, unless TG_STEERING names this backend (the
+ * kernel lane sets TG_STEERING=u32): then an unusable backend fails the file instead of
+ * letting it pass by skipping.
+ */
+export async function steeringGate(kind: SteeringKind): Promise<SteeringProbe> {
+  const probe: SteeringProbe = isRoot ? await probeSteering() : { u32: false, bpf: false, detail: { root: 'not root' } };
+  if (probe[kind]) console.info(`[steering-${kind}] live: probe ${JSON.stringify(probe)}`);
+  else if (process.env.TG_STEERING === kind)
+    throw new Error(`TG_STEERING=${kind}, but ${kind} steering is unusable here: ${JSON.stringify(probe.detail)}`);
+  else console.warn(`[steering-${kind}] skipped: ${kind} steering unusable here: ${JSON.stringify(probe.detail)}`);
+  return probe;
+}
+
+/**
  * The live steering behaviour every backend must show, run against a fresh lab. Skipped,
  * with the probe's reason printed, where the backend cannot run on this kernel.
  */
 export async function steeringSuite(kind: SteeringKind): Promise<void> {
-const probe = isRoot ? await probeSteering() : { u32: false, bpf: false, detail: { root: 'not root' } };
-if (!probe[kind]) console.warn(`[steering-${kind}] skipped: ${kind} steering unusable here: ${JSON.stringify(probe.detail)}`);
+const probe = await steeringGate(kind);
 const isBpf = kind === 'bpf';
 const counters = async (lab: SteeringLab): Promise<SteeringCounters | null> => (isBpf ? readSteeringCounters(lab.pinDir) : null);
 
@@ -59,6 +73,11 @@ describe.skipIf(!probe[kind])(`${kind} steering, live`, () => {
     await server?.stop();
     await stopAllStarted();
     await lab?.destroy();
+  });
+
+  it('the probe: auto picks u32 where act_pedit works, else bpf', async () => {
+    const auto = await selectSteering('auto', { pinDir: lab.pinDir });
+    expect(auto.kind).toBe(probe.u32 ? 'u32' : 'bpf');
   });
 
   it('learn: ping and TCP pass, vth sees copies with the ucmac as DA (to the workload) and SA (from it)', async () => {

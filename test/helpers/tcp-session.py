@@ -4,9 +4,11 @@
 Connects, prints "connected", then sends an 8-byte counter every 20 ms and reads the
 echo. On a line "check" on stdin it prints {"sent":..,"received":..} once the echo has
 caught up (or 5 s passed); on EOF of stdin it half-closes, reads to EOF and prints the
-final JSON. Any socket error prints {"error": "<errno name>"} and exits 0."""
+final JSON. Any socket error prints {"error": "<errno name>"} and exits 0. The 5 s waits
+(connect, catch-up) are multiplied by TG_TEST_WAIT_SCALE when set (the kernel lane)."""
 import errno
 import json
+import os
 import select
 import socket
 import sys
@@ -14,8 +16,9 @@ import threading
 import time
 
 host, port = sys.argv[1], int(sys.argv[2])
+wait = 5.0 * float(os.environ.get("TG_TEST_WAIT_SCALE") or 1)
 try:
-    s = socket.create_connection((host, port), timeout=5)
+    s = socket.create_connection((host, port), timeout=wait)
 except OSError as e:
     print(json.dumps({"error": errno.errorcode.get(e.errno or 0, str(e))}), flush=True)
     sys.exit(0)
@@ -47,7 +50,7 @@ while True:
         if not line:
             break
         if line.strip() == "check":
-            deadline = time.time() + 5
+            deadline = time.time() + wait
             while len(got) < len(sent) and time.time() < deadline and not err:
                 time.sleep(0.02)
             print(json.dumps({"sent": len(sent), "received": len(got), "equal": bytes(got) == bytes(sent[: len(got)]), "error": err[0] if err else None}), flush=True)

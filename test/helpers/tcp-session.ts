@@ -34,7 +34,8 @@ export class TcpSession {
     this.proc.on('exit', () => this.waiters.splice(0).forEach((w) => w()));
   }
 
-  private async nextLine(ms = 15_000): Promise<string | undefined> {
+  /** 15 s, times TG_TEST_WAIT_SCALE (see tcp-session.py): the client's own waits are scaled too. */
+  private async nextLine(ms = 15_000 * Number(process.env.TG_TEST_WAIT_SCALE || 1)): Promise<string | undefined> {
     const deadline = Date.now() + ms;
     while (!this.lines.length && this.proc.exitCode === null && Date.now() < deadline) {
       await new Promise<void>((r) => {
