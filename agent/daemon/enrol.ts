@@ -179,7 +179,7 @@ export class Enroller {
     }
   }
 
-  private async removePort(label: string, vex: IpLink | undefined, vin: IpLink | undefined, marker: PortMarker | null, why: string, knownVinIfindex?: number): Promise<void> {
+  private async removePort(label: string, vex: IpLink | undefined, vin: IpLink | undefined, marker: PortMarker | null, why: string, knownVinIfindex?: number, knownMac?: string): Promise<void> {
     const b = this.x.backend();
     if (b && vex && marker && marker.steering !== 'none') {
       // When vin went with the container's netns, the registry's ifindex (or vex's, for a
@@ -193,8 +193,17 @@ export class Enroller {
       }
     }
     await deleteContainerPort(this.x.agentNs, label);
+    // The dp forgets the endpoint too: a new port may get the same ifindex, so the same
+    // ucmac, which the dp refuses while another endpoint holds it.
+    const mac = knownMac ?? vex?.address;
     const c = await this.x.dp();
-    if (c && vex?.address) await c.command({ ctrl_del_mac: { macs: [vex.address] } }).catch(() => undefined);
+    if (c && mac) {
+      try {
+        await c.command({ ctrl_del_mac: { mac } });
+      } catch (e) {
+        this.log.warn({ port: label, mac, err: errorMessage(e) }, 'dp did not remove the endpoint');
+      }
+    }
     this.log.info({ port: label, why }, 'removed port');
   }
 
@@ -203,7 +212,7 @@ export class Enroller {
     const ws = this.x.registry.ofContainer(id);
     for (const w of ws) {
       const p = await readPort(this.x.agentNs, w.key);
-      await this.removePort(w.key, p.vex, p.vin, p.marker, why, w.vinIfindex);
+      await this.removePort(w.key, p.vex, p.vin, p.marker, why, w.vinIfindex, w.mac);
       this.x.registry.delete(w.key);
     }
     if (ws.length) {

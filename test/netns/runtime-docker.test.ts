@@ -19,10 +19,12 @@ const PAGE = 'tollgate test page';
 describe.skipIf(skip)('dockerd containers under the agent', () => {
   const prefix = testPrefix();
   let lab: DockerLab;
-  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'docker', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--oci-wrapper', lab.wrapperPath]);
+  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'docker', '--runtime-socket', lab.socket, '--select', `tollgate.test=${runLabel}`, '--oci-wrapper', lab.wrapperPath]);
   const name = ra.name;
   const c = (n: string) => `${prefix}${n}`;
-  const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': prefix });
+  // A Kubernetes label value (the export test selects by it) cannot end in the prefix's '-'.
+  const runLabel = prefix.replace(/-$/, '');
+  const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': runLabel });
   const workloads = () => ra.workloads();
   const vexLinks = () => ra.vexLinks();
 

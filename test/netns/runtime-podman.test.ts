@@ -20,10 +20,12 @@ const PAGE = 'tollgate test page';
 describe.skipIf(skip)('podman containers under the agent', () => {
   const prefix = testPrefix();
   let lab: PodmanLab;
-  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'podman', '--runtime-socket', lab.socket, '--select', `tollgate.test=${prefix}`, '--hooks-dir', lab.hooksDir]);
+  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'podman', '--runtime-socket', lab.socket, '--select', `tollgate.test=${runLabel}`, '--hooks-dir', lab.hooksDir]);
   const name = ra.name;
   const c = (n: string) => `${prefix}${n}`;
-  const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': prefix });
+  // A Kubernetes label value (the export test selects by it) cannot end in the prefix's '-'.
+  const runLabel = prefix.replace(/-$/, '');
+  const labels = (group: string) => ({ 'tollgate.group': group, 'tollgate.test': runLabel });
   const workloads = () => ra.workloads();
   const rules = () => ra.rules();
   const vexLinks = () => ra.vexLinks();
@@ -70,7 +72,7 @@ describe.skipIf(skip)('podman containers under the agent', () => {
   it('the learned group rules export as Kubernetes NetworkPolicy objects selecting the groups by their labels', async () => {
     const r = await ra.agent.cli(['rules', '--export', 'networkpolicy', '--name', name]);
     expect(r.code, r.stderr).toBe(0);
-    const sel = (group: string) => ({ podSelector: { matchLabels: { 'tollgate.group': group, 'tollgate.test': prefix } } });
+    const sel = (group: string) => ({ podSelector: { matchLabels: { 'tollgate.group': group, 'tollgate.test': runLabel } } });
     const np = (group: string, ingress: unknown[], egress: unknown[]) => ({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
