@@ -386,9 +386,10 @@ describe('finding 10: limits without a policy', () => {
     const N = 400_000;
     let perPacket = Infinity;
     let dropped = 0;
-    // Best of three windows, each after a full collection, so garbage made before a window
-    // (earlier tests, the warm-up) is never counted as made inside it.
-    for (let w = 0; w < 3; w++) {
+    // Best of up to eight windows, each after a full collection, so garbage made before a
+    // window (earlier tests, the warm-up) is never counted as made inside it; one clean
+    // window shows the path allocates nothing (a per-packet allocation shows in every one).
+    for (let w = 0; w < 8 && perPacket >= 1; w++) {
       gc();
       const profiler = new GCProfiler();
       const before = process.memoryUsage().heapUsed;
@@ -402,8 +403,8 @@ describe('finding 10: limits without a policy', () => {
       perPacket = Math.min(perPacket, (after - before + reclaimed) / N);
     }
     expect(dropped).toBe(N * Verdict.Drop);
-    // 3 × 400k packets over ~100 ms of engine clock each: the budget of one event per second built few.
-    expect(r.events.length).toBeLessThanOrEqual(10);
+    // Up to 8 × 400k packets over ~100 ms of engine clock each: the per-second budget built few events.
+    expect(r.events.length).toBeLessThanOrEqual(20);
     expect(r.engine.counters.eventsSuppressed).toBeGreaterThan(N);
     // A per-packet object (an event, a string key, a subarray) would be ≥ 16 bytes a packet.
     console.log(`allocation: ${perPacket.toFixed(3)} bytes per packet over ${N} denied/malformed packets`);
