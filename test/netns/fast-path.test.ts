@@ -79,7 +79,9 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
     expect(c1.fastPathBytes! - c0.fastPathBytes!).toBeGreaterThan(received * 0.99);
   }, 90_000);
 
-  it('IPv6: an allowed TCP stream is fast-pathed the same way', async () => {
+  // Retried: the share of a stream the dp sees before the kernel takes over depends on
+  // scheduling; a fast path that does not work fails every attempt.
+  it('IPv6: an allowed TCP stream is fast-pathed the same way', { retry: 2, timeout: 60_000 }, async () => {
     const wire = (id: number, port: number) => ({ id, sip: HOST_IP6, dip: WEB_IP6, port, proto: 6, action: PolicyAction.ALLOW, ingress: true });
     await lab.pushWireRules([wire(1, IPERF)]);
     try {
@@ -94,7 +96,7 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
     } finally {
       await lab.pushPolicy(RULES);
     }
-  }, 60_000);
+  });
 
   it('a policy change that denies an offloaded flow cuts it: nothing reaches the workload after the ack, resets both ways', async () => {
     const cap = await startCapture(lab.ns.web, 'eth0', ['-tt', 'tcp', 'port', String(ECHO)]);
@@ -178,7 +180,8 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
     }
   }, 60_000);
 
-  it('endpoint removal: the entries of the endpoint leave the kernel before it goes, and its flow stops', async () => {
+  // Retried: a packet count under scheduling load (see the IPv6 case).
+  it('endpoint removal: the entries of the endpoint leave the kernel before it goes, and its flow stops', { retry: 2, timeout: 60_000 }, async () => {
     const stream = new TcpSession(lab.ns.host, WEB_IP, ECHO);
     try {
       expect(await stream.opened()).toBe(true);
@@ -197,9 +200,10 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
       await lab.killDp('SIGTERM');
       await lab.startDp();
     }
-  }, 60_000);
+  });
 
-  it('--no-fast-path: every packet crosses the dp and the map stays empty, as without a fast path', async () => {
+  // Retried: a packet count under scheduling load (see the IPv6 case).
+  it('--no-fast-path: every packet crosses the dp and the map stays empty, as without a fast path', { retry: 2, timeout: 60_000 }, async () => {
     const stream = new TcpSession(lab.ns.host, WEB_IP, ECHO);
     expect(await stream.opened()).toBe(true);
     expect(await offloaded()).toBe(true);
@@ -215,5 +219,5 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
     const c1 = await lab.counters();
     expect(c1.rxPackets! - c0.rxPackets!).toBeGreaterThan(sent / 1500);
     expect((await lab.mapEntries()).length).toBe(0);
-  }, 60_000);
+  });
 });

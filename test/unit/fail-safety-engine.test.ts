@@ -353,7 +353,10 @@ describe('finding 10: limits without a policy', () => {
     expect(legit.handshake().map((f, i) => r.engine.process(f, f.length, now, web, i !== 1))).toEqual([Verdict.Forward, Verdict.Forward, Verdict.Forward]);
   });
 
-  it('the deny and malformed paths allocate nothing per packet beyond the per-second event budget', () => {
+  // Retried: as the first file of a full run on 2 cores (vitest's main process still busy) a
+  // measurement once saw 16 B/packet that no run of the file alone reproduces; a real
+  // per-packet allocation fails every attempt.
+  it('the deny and malformed paths allocate nothing per packet beyond the per-second event budget', { retry: 2 }, () => {
     const r = rig({ eventsPerSecond: 1 });
     const ep = endpoint(1, false);
     r.table.setPolicy([1], DENY, 0, compileRules([rule(10, 6, 80, ALLOW)]));
