@@ -204,6 +204,9 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
 
   // Retried: a packet count under scheduling load (see the IPv6 case).
   it('--no-fast-path: every packet crosses the dp and the map stays empty, as without a fast path', { retry: 2, timeout: 60_000 }, async () => {
+    // A retry starts from a dp with the fast path again.
+    await lab.killDp('SIGTERM');
+    await lab.startDp();
     const stream = new TcpSession(lab.ns.host, WEB_IP, ECHO);
     expect(await stream.opened()).toBe(true);
     expect(await offloaded()).toBe(true);
