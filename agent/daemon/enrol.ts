@@ -20,7 +20,7 @@ import { encodeMarker, type PortMarker } from '../topology/port-marker.js';
 import type { Mode } from '../topology/spec.js';
 import { servicePair, steeredPort } from '../topology/steering-bridge.js';
 import { execute, ip } from '../topology/commands.js';
-import { vexName } from '../topology/names.js';
+import { vexName, vinName } from '../topology/names.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import { containerInterfaces, containerPortLabel, deleteContainerPort, netnsInode, pullContainerPort, readPort } from './container-port.js';
 import { registerMessages } from './dp-state.js';
@@ -54,11 +54,16 @@ export class Enroller {
     return servicePair(this.x.agentNs, vbr?.ifindex ?? VBR_IFINDEX);
   }
 
+  /** A workload's port as the steering sees it, in `mode`. */
+  private portOf(w: Workload, mode: Mode) {
+    return steeredPort({ workload: w.key, agentNs: this.x.agentNs, vex: vexName(w.key), vin: vinName(w.key), vexIfindex: w.vexIfindex, vinIfindex: w.vinIfindex, wlMac: w.mac, mode });
+  }
+
   /** Steers one workload's port in `mode` (idempotent; re-applying an up-to-date port runs nothing). */
   async steer(w: Workload, mode: Mode): Promise<void> {
     const b = this.x.backend();
     if (!b) return;
-    const sp = steeredPort({ workload: w.key, agentNs: this.x.agentNs, vex: `vex-${w.key}`, vin: `vin-${w.key}`, vexIfindex: w.vexIfindex, vinIfindex: w.vinIfindex, wlMac: w.mac, mode });
+    const sp = this.portOf(w, mode);
     await b.applyPlan(this.x.agentNs, await b.planPort(sp, await this.pair()));
   }
 
@@ -74,7 +79,7 @@ export class Enroller {
       return;
     }
     const pair = await this.pair();
-    const ports = ws.map((w) => steeredPort({ workload: w.key, agentNs: this.x.agentNs, vex: `vex-${w.key}`, vin: `vin-${w.key}`, vexIfindex: w.vexIfindex, vinIfindex: w.vinIfindex, wlMac: w.mac, mode }));
+    const ports = ws.map((w) => this.portOf(w, mode));
     await b.applyPlan(this.x.agentNs, b.planModeSwitch(ports, pair));
   }
 
@@ -185,7 +190,7 @@ export class Enroller {
       // When vin went with the container's netns, the registry's ifindex (or vex's, for a
       // port nobody registered) names the map entries left to remove.
       const vinIfindex = vin?.ifindex ?? knownVinIfindex ?? vex.ifindex;
-      const sp = steeredPort({ workload: label, agentNs: this.x.agentNs, vex: vex.ifname, vin: vin?.ifname ?? `vin-${label}`, vexIfindex: vex.ifindex, vinIfindex, wlMac: vex.address ?? '', mode: marker.mode });
+      const sp = steeredPort({ workload: label, agentNs: this.x.agentNs, vex: vex.ifname, vin: vin?.ifname ?? vinName(label), vexIfindex: vex.ifindex, vinIfindex, wlMac: vex.address ?? '', mode: marker.mode });
       try {
         await b.applyPlan(this.x.agentNs, await b.planRemovePort(sp, await this.pair()));
       } catch (e) {
