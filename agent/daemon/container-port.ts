@@ -12,7 +12,7 @@ import { freeIfindex, VIN_IFINDEX_BASE, vexName, vinName } from '../topology/nam
 import { readOffloads } from '../topology/offload.js';
 import { decodeMarker, type PortMarker } from '../topology/port-marker.js';
 import { capturePort } from '../topology/port-state.js';
-import { planPull } from '../topology/pull.js';
+import { planPull, planPullRollback } from '../topology/pull.js';
 import type { Mode } from '../topology/spec.js';
 
 /** Interfaces a container gets from its runtime: veths (eth0, eth1, …), never lo. */
@@ -55,13 +55,15 @@ export interface ContainerPortTarget {
   steering: string;
   containerId: string;
   group: string;
-  /** vin ifindexes other enrolments in flight have picked (pulls may run concurrently). */
+  /** vin ifindexes picked by enrolments in flight or alive (pulls may run concurrently). */
   reserved: Set<number>;
+  /** The enforcer's links, when the caller has just read them. */
+  agentLinks?: IpLink[];
 }
 
 /** Pulls one interface inline (links only; no steering yet). */
 export async function pullContainerPort(t: ContainerPortTarget): Promise<PulledContainerPort> {
-  const agentLinks = await readLinks(t.agentNs);
+  const agentLinks = t.agentLinks ?? (await readLinks(t.agentNs));
   if (agentLinks.some((l) => l.ifname === vexName(t.label) || l.ifname === vinName(t.label)))
     throw new TollgateError('EALREADY', `${vexName(t.label)} already exists in ${t.agentNs}`, 'container');
   const [state, offloads] = await Promise.all([capturePort(t.nsPath, t.ifname), readOffloads(t.nsPath, t.ifname)]);
@@ -74,9 +76,13 @@ export async function pullContainerPort(t: ContainerPortTarget): Promise<PulledC
   );
   try {
     await execute(cmds);
-  } finally {
+  } catch (e) {
     t.reserved.delete(vinIfindex);
+    await execute(planPullRollback(state, { ns: t.nsPath, agentNs: t.agentNs, label: t.label })).catch(() => undefined);
+    throw e;
   }
+  // The ifindex stays reserved while the port lives (Enroller.removePort releases it): a pull that read
+  // the enforcer's links before this one finished would otherwise pick the same number.
   const after = await readLinks(t.agentNs);
   const vex = after.find((l) => l.ifname === vexName(t.label));
   const vin = after.find((l) => l.ifname === vinName(t.label));

@@ -76,6 +76,30 @@ export function planPull(state: PortState, t: PullTarget, offloadsOn: readonly O
   ];
 }
 
+/**
+ * Undoes a pull that failed part-way, from whatever step it reached: the interface gets its
+ * name, alias, addresses and routes back in the workload's namespace. Every step is
+ * best-effort, because the failed pull may not have reached it.
+ */
+export function planPullRollback(state: PortState, t: Pick<PullTarget, 'ns' | 'agentNs' | 'label'>): Command[] {
+  const W = t.ns;
+  const eth = state.ifname;
+  const vex = vexName(t.label);
+  const best = (c: Command): Command => ({ ...c, bestEffort: true });
+  return [
+    // Deleting vin deletes its peer, the new eth in the workload's namespace, if it was made.
+    best({ ...ip(t.agentNs, 'link', 'del', vinName(t.label)), note: `roll back the failed pull of ${eth} in ${W}` }),
+    best(ip(t.agentNs, 'link', 'set', vex, 'netns', W)),
+    best(ip(W, 'link', 'set', vex, 'down')),
+    best(ip(W, 'link', 'set', vex, 'name', eth)),
+    best(ip(W, 'link', 'set', eth, 'alias', state.alias ?? '')),
+    ...addrCommands(W, eth, state.addrs).map(best),
+    best(ip(W, 'link', 'set', eth, 'up')),
+    ...routeCommands(W, eth, state.routes).map(best),
+    ...neighbourCommands(W, eth, state.neighbours).map(best),
+  ];
+}
+
 export interface PullOptions {
   ns: string;
   agentNs: string;
