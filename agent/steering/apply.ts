@@ -1,7 +1,7 @@
 import { run, runIn } from '../../shared/exec.js';
 import { TollgateError } from '../../shared/errors.js';
 import type { SteeringPlan } from './backend.js';
-import { readIngress } from './tc-state.js';
+import { readIngressMany } from './tc-state.js';
 
 /** What the tc lines of a plan promise about each device once they have run. */
 interface DeviceExpectation {
@@ -42,8 +42,10 @@ export function expectationsOf(tcLines: readonly string[]): Map<string, DeviceEx
 }
 
 export async function verifyTc(agentNs: string, tcLines: readonly string[]): Promise<void> {
-  for (const [dev, want] of expectationsOf(tcLines)) {
-    const st = await readIngress(agentNs, dev);
+  const expected = expectationsOf(tcLines);
+  const states = await readIngressMany(agentNs, [...expected.keys()]);
+  for (const [dev, want] of expected) {
+    const st = states.get(dev)!;
     if (!st.linkExists) {
       const needs = want.qdisc === true || [...want.prefs.values()].some(Boolean);
       if (needs) throw new TollgateError('ESTEERVERIFY', `device ${dev} does not exist in ${agentNs}`, dev);

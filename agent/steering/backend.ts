@@ -49,6 +49,17 @@ export function emptyPlan(): SteeringPlan {
   return { prepare: [], tc: [], commands: [] };
 }
 
+/** Plans that touch disjoint devices and map keys, as one (their steps in the same order). */
+export function mergePlans(plans: readonly SteeringPlan[]): SteeringPlan {
+  const out = emptyPlan();
+  for (const p of plans) {
+    out.prepare.push(...p.prepare);
+    out.tc.push(...p.tc);
+    out.commands.push(...p.commands);
+  }
+  return out;
+}
+
 /**
  * One steering implementation. plan* inspect the current state of the enforcer
  * namespace (read-only) and return the commands that bring it to the desired state;

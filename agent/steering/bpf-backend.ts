@@ -9,7 +9,7 @@ import {
   MAP_COUNTERS, MAP_FLOWS, MAP_PORTS, MAP_UCMACS, PROG_VBR, PROG_VEX, PROG_VIN, mapDeleteArgv, mapPath, mapUpdateArgv,
   portKey, portValue, progPath, ucKey, ucValue,
 } from './bpf-maps.js';
-import { qdiscRemoval, readIngress, type IngressState } from './tc-state.js';
+import { qdiscRemoval, readIngress, readIngressMany, type IngressState } from './tc-state.js';
 import { checkPair, checkPort } from './validate.js';
 
 /** Our one filter per device: clsact ingress, pref 1, handle 1. */
@@ -77,7 +77,8 @@ export class BpfSteering implements SteeringBackend {
     const lines: string[] = [];
     if (!st.qdisc) lines.push(`qdisc add dev ${dev} clsact`);
     const cur = st.filters.get(PREF);
-    const want = loadedNow ? undefined : await pinnedProgId(progPath(this.pinDir, prog));
+    // Only a filter already there needs the pinned program's id (is it the current program?).
+    const want = loadedNow || cur?.progId === undefined ? undefined : await pinnedProgId(progPath(this.pinDir, prog));
     if (!cur || cur.progId === undefined || want === undefined || cur.progId !== want || st.filters.size !== 1) {
       for (const p of st.filters.keys()) if (p !== PREF) lines.push(`filter del dev ${dev} ingress pref ${p}`);
       lines.push(`filter replace dev ${dev} ingress protocol all pref ${PREF} handle 1 bpf da object-pinned ${progPath(this.pinDir, prog)}`);
@@ -132,7 +133,8 @@ export class BpfSteering implements SteeringBackend {
     const loaded = this.pinsComplete();
     // Entries before filters, so a new filter never sees a frame it has no data for.
     plan.prepare.push(...this.entries(port, pair));
-    const [vexSt, vinSt] = await Promise.all([readIngress(pair.agentNs, port.vex), readIngress(pair.agentNs, port.vin)]);
+    const states = await readIngressMany(pair.agentNs, [port.vex, port.vin]);
+    const [vexSt, vinSt] = [states.get(port.vex)!, states.get(port.vin)!];
     plan.tc.push(...(await this.attachLines(port.vex, vexSt, PROG_VEX, !loaded)));
     plan.tc.push(...(await this.attachLines(port.vin, vinSt, PROG_VIN, !loaded)));
     return plan;

@@ -38,10 +38,43 @@ export async function linkExists(ns: string, dev: string): Promise<boolean> {
 }
 
 export async function readIngress(ns: string, dev: string): Promise<IngressState> {
-  const empty: IngressState = { linkExists: false, qdisc: null, filters: new Map() };
-  if (!(await linkExists(ns, dev))) return empty;
+  return (await readIngressMany(ns, [dev])).get(dev)!;
+}
+
+/**
+ * The ingress state of several devices with two processes, whatever their number: one
+ * `ip link` for which exist, then one `tc -json -batch` with a qdisc and a filter query
+ * per existing device (each answers one JSON array, one per line, in order).
+ */
+export async function readIngressMany(ns: string, devs: readonly string[]): Promise<Map<string, IngressState>> {
+  const out = new Map<string, IngressState>();
+  const names = new Set<string>();
+  const links = await runIn(ns, ['ip', '-json', 'link', 'show'], { allowFail: true });
+  for (const l of parseJsonArray<{ ifname?: string }>(links.stdout)) if (l.ifname) names.add(l.ifname);
+  const present = [...new Set(devs)].filter((d) => names.has(d));
+  for (const d of devs) out.set(d, { linkExists: false, qdisc: null, filters: new Map() });
+  if (!present.length) return out;
+  const input = present.map((d) => `qdisc show dev ${d}\nfilter show dev ${d} ingress\n`).join('');
+  // -force: a device deleted since the `ip link` above fails its line without ending the batch.
+  const r = await runIn(ns, ['tc', '-json', '-force', '-batch', '-'], { input, allowFail: true });
+  const answers = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
+  if (answers.length !== present.length * 2) {
+    // A line failed (the device went meanwhile): ask device by device, which cannot misalign.
+    for (const d of present) out.set(d, await readIngressOne(ns, d));
+    return out;
+  }
+  present.forEach((d, i) => out.set(d, ingressFrom(parseJsonArray<TcQdiscJson>(answers[2 * i]!), parseJsonArray<TcFilterJson>(answers[2 * i + 1]!))));
+  return out;
+}
+
+async function readIngressOne(ns: string, dev: string): Promise<IngressState> {
+  if (!(await linkExists(ns, dev))) return { linkExists: false, qdisc: null, filters: new Map() };
   const q = await runIn(ns, ['tc', '-json', 'qdisc', 'show', 'dev', dev], { allowFail: true });
-  const qdiscs = parseJsonArray<TcQdiscJson>(q.stdout);
+  const f = await runIn(ns, ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'], { allowFail: true });
+  return ingressFrom(parseJsonArray<TcQdiscJson>(q.stdout), parseJsonArray<TcFilterJson>(f.stdout));
+}
+
+function ingressFrom(qdiscs: readonly TcQdiscJson[], filters: readonly TcFilterJson[]): IngressState {
   const kind = qdiscs.find((x) => x.kind === 'clsact' || x.kind === 'ingress')?.kind;
   const state: IngressState = {
     linkExists: true,
@@ -49,8 +82,7 @@ export async function readIngress(ns: string, dev: string): Promise<IngressState
     filters: new Map(),
   };
   if (!state.qdisc) return state;
-  const f = await runIn(ns, ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'], { allowFail: true });
-  for (const e of parseJsonArray<TcFilterJson>(f.stdout)) {
+  for (const e of filters) {
     if (e.pref === undefined) continue;
     const prev = state.filters.get(e.pref);
     const entry: IngressFilter = prev ?? { pref: e.pref, protocol: e.protocol ?? 'all', kind: e.kind ?? '' };

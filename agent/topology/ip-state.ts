@@ -1,4 +1,4 @@
-import { runJson } from '../../shared/exec.js';
+import { runIn, runJson } from '../../shared/exec.js';
 
 /**
  * Reading the actual state of a namespace with `ip -json`: what reconcile diffs
@@ -87,4 +87,27 @@ export async function readPermanentNeighbours(ns: string, dev: string): Promise<
 export async function listNamespaces(): Promise<string[]> {
   const list = await runJson<Array<{ name: string }>>(undefined, ['ip', '-json', 'netns', 'list']);
   return list.map((n) => n.name);
+}
+
+/**
+ * Everything pull captures about one interface, with two processes: one `ip -json -details
+ * -batch` (the link with its addresses and alias, IPv4 routes, permanent neighbours: one
+ * JSON array a line, in order) and one for the IPv6 routes (a batch line cannot change the
+ * address family). `addr show` comes first: after a `link show`, iproute2's batch mode
+ * answers a later `addr show` without addresses.
+ */
+export async function readInterface(ns: string, dev: string): Promise<{ link: IpAddrLink; routes: IpRoute[]; neighbours: IpNeigh[] } | undefined> {
+  const input = `addr show dev ${dev}\nroute show table all dev ${dev}\nneigh show dev ${dev} nud permanent\n`;
+  const r = await runIn(ns, ['ip', '-json', '-details', '-batch', '-'], { input, allowFail: true });
+  const lines = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
+  if (r.code !== 0 || lines.length !== 3) return undefined;
+  const [links, v4, neigh] = lines.map((l) => JSON.parse(l) as unknown[]) as [IpAddrLink[], IpRoute[], IpNeigh[]];
+  const link = links[0];
+  if (!link) return undefined;
+  const v6 = await runJson<IpRoute[]>(ns, ['ip', '-json', '-6', 'route', 'show', 'table', 'all', 'dev', dev]);
+  return {
+    link: { ...link, addr_info: link.addr_info ?? [] },
+    routes: [...v4, ...v6].map((x) => ({ ...x, dev })),
+    neighbours: neigh.map((n) => ({ ...n, dev })),
+  };
 }

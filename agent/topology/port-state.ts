@@ -1,6 +1,7 @@
 import { TollgateError } from '../../shared/errors.js';
 import { ip, type Command } from './commands.js';
-import { readLink, readPermanentNeighbours, readRoutes, type IpAddrInfo, type IpNeigh, type IpRoute } from './ip-state.js';
+import { readInterface, type IpAddrInfo, type IpNeigh, type IpRoute } from './ip-state.js';
+import { decodeMarker } from './port-marker.js';
 
 /**
  * What must survive moving a workload's interface: its MAC, MTU, queue length, alias,
@@ -21,11 +22,12 @@ export interface PortState {
 }
 
 export async function capturePort(ns: string, ifname = 'eth0'): Promise<PortState> {
-  const link = await readLink(ns, ifname);
-  if (!link) throw new TollgateError('ENOLINK', `no interface ${ifname} in namespace ${ns}`, 'netns');
+  const got = await readInterface(ns, ifname);
+  if (!got) throw new TollgateError('ENOLINK', `no interface ${ifname} in namespace ${ns}`, 'netns');
+  const link = got.link;
   if (!link.address) throw new TollgateError('ENOLINK', `${ifname} in ${ns} has no MAC address`, 'netns');
-  const routes = (await readRoutes(ns, ifname)).filter(isConfiguredRoute);
-  const neighbours = (await readPermanentNeighbours(ns, ifname)).filter((n) => n.lladdr);
+  const routes = got.routes.filter(isConfiguredRoute);
+  const neighbours = got.neighbours.filter((n) => n.lladdr);
   const state: PortState = {
     ifname,
     mac: link.address,
@@ -35,7 +37,11 @@ export async function capturePort(ns: string, ifname = 'eth0'): Promise<PortStat
     routes,
     neighbours,
   };
-  if (link.ifalias) state.alias = link.ifalias;
+  // An interface still carrying our marker is one a pull left half-done: what it had
+  // before is the marker's saved alias, never the marker itself (it would nest and grow).
+  const marker = decodeMarker(link.ifalias);
+  const alias = marker ? marker.alias : link.ifalias;
+  if (alias) state.alias = alias;
   return state;
 }
 
