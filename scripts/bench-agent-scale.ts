@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import { Daemon, defaultStateDir } from '../agent/daemon/daemon.js';
 import { DockerApiRuntime } from '../agent/runtime/docker-api.js';
 import { downEnforcer } from '../agent/topology/down.js';
-import { callDaemon } from '../agent/daemon/api.js';
+import { callApi } from '../agent/daemon/api-commands.js';
 import { createLogger } from '../shared/log.js';
 import { newRunPrefix } from '../shared/run-id.js';
 import { errorMessage } from '../shared/errors.js';
@@ -52,7 +52,7 @@ export async function runScaleBench(n: number): Promise<ScaleRow[]> {
     daemon = new Daemon({
       name,
       rulesPath: join(work, 'rules.yaml'),
-      log: createLogger('agent', 'error'),
+      log: createLogger('agent', process.env.TOLLGATE_LOG_LEVEL ? undefined : 'error'),
       runtime: new DockerApiRuntime('podman', lab.socket),
       selectors: [{ key: 'tollgate.bench', value: prefix }],
       reportInterval: 2,
@@ -71,7 +71,7 @@ export async function runScaleBench(n: number): Promise<ScaleRow[]> {
     const calls = 10;
     const t4 = Date.now();
     const results = await Promise.allSettled(
-      Array.from({ length: calls }, (_, i) => callDaemon(daemon!.apiPath, 'mode', { group: 'scale', mode: i % 2 ? 'learn' : 'protect' }, 300_000)),
+      Array.from({ length: calls }, (_, i) => callApi(daemon!.apiPath, 'mode', { group: 'scale', mode: i % 2 ? 'learn' : 'protect' }, 300_000)),
     );
     const failed = results.filter((r) => r.status === 'rejected');
     const final = daemon.modeOf('scale');

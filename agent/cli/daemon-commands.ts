@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import ipaddr from 'ipaddr.js';
 import { labNamespaces, loadLabSpec, type Mode, type SteeringChoice } from '../topology/spec.js';
-import { apiSocketPath, callDaemon } from '../daemon/api.js';
+import { apiSocketPath } from '../daemon/api.js';
+import { callApi } from '../daemon/api-commands.js';
 import { Daemon, defaultStateDir, type WorkloadStatus } from '../daemon/daemon.js';
 import { openRuntime, RUNTIME_CHOICES } from '../runtime/detect.js';
 import { parseSelectors } from '../runtime/identity.js';
@@ -124,7 +125,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--config <file>', 'lab spec of the running daemon')
     .action(
       action(async (group: string, mode: string, flags: InstanceFlags) => {
-        const r = (await callDaemon(await apiPathFor(flags), 'mode', { group, mode }, STATE_CHANGE_TIMEOUT_MS)) as { group: string; from: string; to: string; members: number };
+        const r = await callApi(await apiPathFor(flags), 'mode', { group, mode }, STATE_CHANGE_TIMEOUT_MS);
         print([`${r.group}: ${r.from} → ${r.to} (${r.members} workload${r.members === 1 ? '' : 's'})`]);
       }),
     );
@@ -152,11 +153,11 @@ export function registerDaemonCommands(program: Command): void {
         if (flags.delete !== undefined) {
           const id = Number(flags.delete);
           if (!Number.isInteger(id) || id <= 0) throw new TollgateError('EBADARG', `--delete needs a rule id, got "${flags.delete}"`);
-          await callDaemon(path, 'rule-delete', { id }, STATE_CHANGE_TIMEOUT_MS);
+          await callApi(path, 'rule-delete', { id }, STATE_CHANGE_TIMEOUT_MS);
           print([`rule ${id} removed`]);
           return;
         }
-        const rules = (await callDaemon(path, 'rules', flags.group ? { group: flags.group } : {})) as AllowRule[];
+        const rules = await callApi(path, 'rules', flags.group ? { group: flags.group } : {});
         if (flags.json) return print([JSON.stringify(rules, null, 2)]);
         print(formatRules(rules));
       }),
@@ -170,7 +171,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (flags: InstanceFlags & { json?: boolean }) => {
-        const ws = (await callDaemon(await apiPathFor(flags), 'workloads')) as WorkloadStatus[];
+        const ws = await callApi(await apiPathFor(flags), 'workloads', {});
         if (flags.json) return print([JSON.stringify(ws, null, 2)]);
         print(formatWorkloads(ws));
       }),
@@ -185,7 +186,7 @@ export function registerDaemonCommands(program: Command): void {
         const name = checkInstanceName(flags.name);
         const st = parseOciState(await readStdin());
         try {
-          const r = (await callDaemon(apiSocketPath(name), 'hook-enrol', { id: st.id, pid: st.pid, annotations: st.annotations ?? {} }, HOOK_TIMEOUT_MS)) as { enrolled: number; warning?: string };
+          const r = await callApi(apiSocketPath(name), 'hook-enrol', { id: st.id, pid: st.pid, annotations: st.annotations ?? {} }, HOOK_TIMEOUT_MS);
           if (r.warning) process.stderr.write(`tollgate: ${r.warning}\n`);
         } catch (e) {
           if (isTollgateError(e) && e.code === 'ENODAEMON') {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { downEnforcer, downLab } from '../topology/down.js';
 import { labNamespaces, loadLabSpec } from '../topology/spec.js';
-import { apiSocketPath, callDaemon } from '../daemon/api.js';
+import { apiSocketPath } from '../daemon/api.js';
+import { callApi } from '../daemon/api-commands.js';
 import { removeHook } from '../runtime/oci-hook.js';
 import { checkInstanceName } from './daemon-commands.js';
 import { action, print } from './common.js';
@@ -20,7 +21,7 @@ export function registerDown(program: Command): void {
         const name = flags.name ? checkInstanceName(flags.name) : undefined;
         const spec = name && !path ? undefined : await loadLabSpec(path);
         const apiName = name ?? labNamespaces(spec!).agent;
-        const daemon = await callDaemon(apiSocketPath(apiName), 'stop', {}, 5000).then(() => true, () => false);
+        const daemon = await callApi(apiSocketPath(apiName), 'stop', {}, 5000).then(() => true, () => false);
         if (daemon) await new Promise((r) => setTimeout(r, 500)); // let it stop its dp cleanly
         if (flags.hooksDir) removeHook(flags.hooksDir, apiName);
         const r = spec ? await downLab(spec, { processes: 'ours' }) : await downEnforcer(name!);

@@ -5,7 +5,7 @@
  * `agent run` loads.
  */
 import { readFile } from 'node:fs/promises';
-import { callDaemon } from '../daemon/api.js';
+import { callApi, type ApiArgs, type ApiCommand, type ApiResults } from '../daemon/api-commands.js';
 import { RuleStore } from '../learn/rule-store.js';
 import { exportPolicy } from '../export/export.js';
 import { parseTollgateYaml } from '../export/tollgate-yaml.js';
@@ -20,9 +20,9 @@ export interface PolicyFlags {
 }
 
 /** Calls the daemon; undefined when none is running (so the caller works offline). */
-async function daemonOrNothing(apiPath: string, cmd: string, args: Record<string, unknown>): Promise<unknown> {
+async function daemonOrNothing<C extends ApiCommand>(apiPath: string, cmd: C, args: ApiArgs<C>): Promise<ApiResults[C] | undefined> {
   try {
-    return await callDaemon(apiPath, cmd, args);
+    return await callApi(apiPath, cmd, args);
   } catch (e) {
     if (isTollgateError(e) && e.code === 'ENODAEMON') return undefined;
     throw e;

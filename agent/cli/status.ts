@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { formatStatus, labStatus } from '../topology/status.js';
 import { labNamespaces, loadLabSpec } from '../topology/spec.js';
-import { apiSocketPath, callDaemon } from '../daemon/api.js';
+import { apiSocketPath } from '../daemon/api.js';
+import { callApi } from '../daemon/api-commands.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import { formatDaemonStatus } from './daemon-commands.js';
 import { action, print } from './common.js';
@@ -16,13 +17,13 @@ export function registerStatus(program: Command): void {
     .action(
       action(async (path: string | undefined, flags: { json?: boolean; name?: string }) => {
         if (flags.name && !path) {
-          const st = (await callDaemon(apiSocketPath(flags.name), 'status', {}, 5000)) as DaemonStatus;
+          const st = await callApi(apiSocketPath(flags.name), 'status', {}, 5000);
           return print(flags.json ? [JSON.stringify({ agent: st }, null, 2)] : formatDaemonStatus(st));
         }
         const spec = await loadLabSpec(path);
         const s = await labStatus(spec);
         // The running daemon (if any) adds modes, dp health and counters.
-        const agent = (await callDaemon(apiSocketPath(labNamespaces(spec).agent), 'status', {}, 5000).catch(() => null)) as DaemonStatus | null;
+        const agent = await callApi(apiSocketPath(labNamespaces(spec).agent), 'status', {}, 5000).catch(() => null);
         if (flags.json) return print([JSON.stringify({ ...s, agent }, null, 2)]);
         print([...formatStatus(s), ...(agent ? formatDaemonStatus(agent) : ['agent: no daemon running'])]);
       }),

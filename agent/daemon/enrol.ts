@@ -11,16 +11,16 @@ import { policyMessages } from '../policy/compile.js';
 import { MODES } from '../../shared/policy-actions.js';
 import type { ContainerInfo } from '../runtime/runtime.js';
 import type { SteeringBackend } from '../steering/index.js';
+import { mergePlans } from '../steering/backend.js';
 import { findPortHome } from '../topology/port-home.js';
 import { portsIn } from '../topology/lab-state.js';
 import { readLinks, type IpLink } from '../topology/ip-state.js';
 import { capturePort } from '../topology/port-state.js';
-import { netnsPath, VBR, VBR_IFINDEX } from '../topology/names.js';
+import { netnsPath, VBR, VBR_IFINDEX, vexName, vinName } from '../topology/names.js';
 import { encodeMarker, type PortMarker } from '../topology/port-marker.js';
 import type { Mode } from '../topology/spec.js';
 import { servicePair, steeredPort } from '../topology/steering-bridge.js';
 import { execute, ip } from '../topology/commands.js';
-import { vexName, vinName } from '../topology/names.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import { containerInterfaces, containerPortLabel, deleteContainerPort, netnsInode, pullContainerPort, readPort } from './container-port.js';
 import { registerMessages } from './dp-state.js';
@@ -40,7 +40,7 @@ export interface EnrolContext {
 }
 
 export class Enroller {
-  /** vin ifindexes picked by pulls in flight (resync enrols several containers at once). */
+  /** vin ifindexes picked by this agent's pulls, until their port is removed (resync enrols several containers at once). */
   private readonly reservedVin = new Set<number>();
 
   constructor(private readonly x: EnrolContext) {}
@@ -49,9 +49,16 @@ export class Enroller {
     return this.x.log;
   }
 
+  /** vbr's ifindex, read once: the enforcer's service pair lives as long as this daemon. */
+  private vbrIfindex: number | undefined;
+
   private async pair() {
-    const vbr = (await readLinks(this.x.agentNs)).find((l) => l.ifname === VBR);
-    return servicePair(this.x.agentNs, vbr?.ifindex ?? VBR_IFINDEX);
+    if (this.vbrIfindex === undefined) {
+      const vbr = (await readLinks(this.x.agentNs)).find((l) => l.ifname === VBR);
+      if (!vbr) return servicePair(this.x.agentNs, VBR_IFINDEX);
+      this.vbrIfindex = vbr.ifindex;
+    }
+    return servicePair(this.x.agentNs, this.vbrIfindex);
   }
 
   /** A workload's port as the steering sees it, in `mode`. */
@@ -65,6 +72,25 @@ export class Enroller {
     if (!b) return;
     const sp = this.portOf(w, mode);
     await b.applyPlan(this.x.agentNs, await b.planPort(sp, await this.pair()));
+  }
+
+  /**
+   * Steers ports that were just pulled (unsteered, so cut off until now), each in its
+   * group's mode. With BPF steering a port's plan touches only its own links and map
+   * entries, so the plans run as one (one bpftool batch, one tc batch, one read-back);
+   * u32 plans share vbr's rule numbering and run one by one.
+   */
+  async steerNew(ws: readonly Workload[]): Promise<void> {
+    const b = this.x.backend();
+    if (!b || !ws.length) return;
+    if (b.kind !== 'bpf') {
+      for (const w of ws) await this.steer(w, this.x.modeOf(w.group));
+      return;
+    }
+    const pair = await this.pair();
+    const plans = [];
+    for (const w of ws) plans.push(await b.planPort(this.portOf(w, this.x.modeOf(w.group)), pair));
+    await b.applyPlan(this.x.agentNs, mergePlans(plans));
   }
 
   /**
@@ -129,21 +155,24 @@ export class Enroller {
    * Enrols every interface of a running container, unless it already is enrolled in this
    * very netns. A container enrolled in an older netns (a restart) loses those ports first.
    */
-  async enrolContainer(c: ContainerInfo, group: string, reason: string, o: { deferPeers?: boolean } = {}): Promise<Workload[]> {
+  async enrolContainer(c: ContainerInfo, group: string, reason: string, o: { deferPeers?: boolean; deferSteer?: boolean } = {}): Promise<Workload[]> {
     if (!c.running || c.pid <= 0) throw new TollgateError('ENONS', `container ${c.name || c.id.slice(0, 12)} is not running (no pid, so no netns)`, 'container');
     const nsPath = `/proc/${c.pid}/ns/net`;
     const inode = netnsInode(nsPath);
     const have = this.x.registry.ofContainer(c.id);
     if (have.length && have.every((w) => w.netnsInode === inode)) return have;
     if (have.length) await this.removeContainer(c.id, 'restarted with a new network namespace');
-    await this.sweepLabels(c.id);
+    // One read of the enforcer's links serves the sweep and the first pull (unless the sweep changed them).
+    let agentLinks: IpLink[] | undefined = await readLinks(this.x.agentNs);
+    if (await this.sweepLabels(c.id, agentLinks)) agentLinks = undefined;
     const ifaces = await containerInterfaces(nsPath, c.networks.map((n) => n.mac));
     if (!ifaces.length) throw new TollgateError('ENOLINK', `container ${c.name || c.id.slice(0, 12)} has no network interface to enrol`, 'container');
     const mode = this.x.modeOf(group);
     const out: Workload[] = [];
     for (const [i, iface] of ifaces.entries()) {
       const label = containerPortLabel(c.id, i);
-      const p = await pullContainerPort({ agentNs: this.x.agentNs, nsPath, ifname: iface.ifname, label, mode, steering: this.x.backend()?.kind ?? 'none', containerId: c.id, group, reserved: this.reservedVin });
+      const p = await pullContainerPort({ agentNs: this.x.agentNs, nsPath, ifname: iface.ifname, label, mode, steering: this.x.backend()?.kind ?? 'none', containerId: c.id, group, reserved: this.reservedVin, ...(agentLinks ? { agentLinks } : {}) });
+      agentLinks = undefined;
       const w: Workload = {
         key: label,
         name: ifaces.length > 1 ? `${c.name}/${iface.ifname}` : c.name,
@@ -169,7 +198,8 @@ export class Enroller {
         // The dp replay on its next (re)start carries this workload; the port stays unsteered until then only in protect.
         this.log.warn({ workload: w.name, err: errorMessage(e) }, 'dp registration failed; the dp replay will carry it');
       }
-      await this.steer(w, mode);
+      // Deferred (resync): the caller steers a batch at once; until then the port stays cut off.
+      if (!o.deferSteer) await this.steer(w, mode);
       this.log.info({ container: c.name, id: c.id.slice(0, 12), group, mode, port: label, ip: w.ip, mac: w.mac, reason }, 'enrolled');
     }
     // Members of peer groups now reach (or are reached by) this one: their policies name its address.
@@ -178,10 +208,15 @@ export class Enroller {
   }
 
   /** Ports left in the enforcer by an earlier netns of this container (the runtime tore that netns down). */
-  private async sweepLabels(containerId: string): Promise<void> {
-    for (const [label, p] of portsIn(await readLinks(this.x.agentNs))) {
-      if (p.marker?.source === 'ctr' && p.marker.containerId === containerId) await this.removePort(label, p.vex, p.vin, p.marker, 'stale port of an earlier run');
+  private async sweepLabels(containerId: string, links?: IpLink[]): Promise<boolean> {
+    let swept = false;
+    for (const [label, p] of portsIn(links ?? (await readLinks(this.x.agentNs)))) {
+      if (p.marker?.source === 'ctr' && p.marker.containerId === containerId) {
+        await this.removePort(label, p.vex, p.vin, p.marker, 'stale port of an earlier run');
+        swept = true;
+      }
     }
+    return swept;
   }
 
   private async removePort(label: string, vex: IpLink | undefined, vin: IpLink | undefined, marker: PortMarker | null, why: string, knownVinIfindex?: number, knownMac?: string): Promise<void> {
@@ -198,6 +233,8 @@ export class Enroller {
       }
     }
     await deleteContainerPort(this.x.agentNs, label);
+    if (vin?.ifindex !== undefined) this.reservedVin.delete(vin.ifindex);
+    if (knownVinIfindex !== undefined) this.reservedVin.delete(knownVinIfindex);
     // The dp forgets the endpoint too: a new port may get the same ifindex, so the same
     // ucmac, which the dp refuses while another endpoint holds it.
     const mac = knownMac ?? vex?.address;
