@@ -36,3 +36,13 @@ describe('daemon API command table', () => {
     expect(parseApiArgs('status', undefined)).toEqual({});
   });
 });
+
+describe('docs/ARCHITECTURE.md lists the daemon API', () => {
+  it('has a row for every command, and none for a command that does not exist', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/ARCHITECTURE.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf("## The daemon's local API"));
+    const listed = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual(Object.keys(API_COMMANDS).sort());
+  });
+});
