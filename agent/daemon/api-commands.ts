@@ -19,7 +19,10 @@ export const API_COMMANDS = {
   status: { args: none, doc: 'the daemon, its dp, runtime, workloads, groups and counters' },
   workloads: { args: none, doc: 'every enrolled workload with its group and mode' },
   mode: {
-    args: z.object({ group: z.string().min(1), mode: z.string() }),
+    // `workload` is the older name of `group` (a workload or container name resolves to its group).
+    args: z
+      .object({ group: z.string().min(1).optional(), workload: z.string().min(1).optional(), mode: z.string() })
+      .refine((a) => a.group !== undefined || a.workload !== undefined, { message: 'a group (or workload) is required', path: ['group'] }),
     doc: 'switch a group (or the group of a container or workload) to learn, monitor or protect',
   },
   rules: { args: z.object({ group: z.string().min(1).optional() }), doc: 'the rules, optionally those naming one group' },

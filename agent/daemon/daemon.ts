@@ -303,7 +303,7 @@ export class Daemon {
   private readonly commands: ApiImplementation = {
     status: () => this.status(),
     workloads: () => this.workloadStatus(),
-    mode: (a) => this.modes.set(a.group, a.mode),
+    mode: (a) => this.modes.set((a.group ?? a.workload)!, a.mode),
     rules: (a) => (a.group ? this.store.list().filter((r) => r.from === a.group || r.to === a.group) : this.store.list()),
     'rule-delete': (a) => this.rules.removeRule(a.id),
     'hook-enrol': (a) => this.containers.hookEnrol(a),
