@@ -3,6 +3,8 @@
  * are kept per stable code (EBADJSON, EBADFIELD, ...), so a test or an operator can see
  * what kind of input was rejected and how often.
  */
+import type { ErrorCode } from '../../shared/errors.js';
+
 export class CtrlCounters {
   datagrams = 0;
   messages = 0;
@@ -14,7 +16,7 @@ export class CtrlCounters {
   readonly messagesByName = new Map<string, number>();
 
   /** Counts one error of `code`; returns the running count for that code. */
-  countError(code: string): number {
+  countError(code: ErrorCode): number {
     this.errors++;
     const n = (this.errorsByCode.get(code) ?? 0) + 1;
     this.errorsByCode.set(code, n);
