@@ -4,6 +4,7 @@
  * what kind of input was rejected and how often.
  */
 import type { ErrorCode } from '../../shared/errors.js';
+import type { CtrlCounterName } from '../../shared/names/counters.js';
 
 export class CtrlCounters {
   datagrams = 0;
@@ -28,7 +29,8 @@ export class CtrlCounters {
     this.messagesByName.set(name, (this.messagesByName.get(name) ?? 0) + 1);
   }
 
-  toJSON(): Record<string, unknown> {
+  /** Every name of CTRL_COUNTERS (shared/names/counters.ts), no other. */
+  toJSON(): Record<CtrlCounterName, number | Record<string, number>> {
     return {
       datagrams: this.datagrams,
       messages: this.messages,
