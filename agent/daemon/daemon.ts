@@ -25,7 +25,7 @@ import { RuleStore } from '../learn/rule-store.js';
 import { learnFrom } from '../learn/learner.js';
 import { EventConsumer } from '../learn/event-consumer.js';
 import { DpSupervisor } from './dp-supervisor.js';
-import type { DpClient } from '../dp-client/client.js';
+import type { DpClient } from '../../shared/ctrl/client.js';
 import { ApiServer, API_DIR, apiSocketPath } from './api.js';
 import { desiredDpMessages, internalNetMessage } from './dp-state.js';
 import { policyMessages } from '../policy/compile.js';

@@ -30,6 +30,18 @@ export function endpointMessages(_name: string, mac: string, _ucmac: string, mod
   return [{ ctrl_cfg_mac: { macs: [mac], tap: MODES[mode].tap } }];
 }
 
+/** The tap flag of a mode for many workloads: one ctrl_cfg_mac per 256 MACs (the dp's limit per message). */
+export function tapMessages(macs: readonly string[], mode: WorkloadMode): CtrlRequest<'ctrl_cfg_mac'>[] {
+  const out: CtrlRequest<'ctrl_cfg_mac'>[] = [];
+  for (let i = 0; i < macs.length; i += 256) out.push({ ctrl_cfg_mac: { macs: macs.slice(i, i + 256), tap: MODES[mode].tap } });
+  return out;
+}
+
+/** The dp forgets an endpoint (and its sessions). */
+export function removeMessage(mac: string): CtrlRequest<'ctrl_del_mac'> {
+  return { ctrl_del_mac: { mac } };
+}
+
 /** One workload's endpoint and tap flag (its policy follows from the policy compiler). */
 export function registerMessages(w: WorkloadView, ucmac: string): CtrlRequest<'ctrl_add_mac' | 'ctrl_cfg_mac'>[] {
   // NeuVector's pips are IPv4 (the dp's schema says so); IPv6 addresses only feed the rules.
