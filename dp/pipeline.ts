@@ -1,4 +1,5 @@
 import { isNeuvMac, macToNumber } from '../shared/mac.js';
+import { namesOf, PIPELINE_COUNTERS, zeroed, type PipelineCounterName } from '../shared/names/counters.js';
 import type { Endpoint } from './endpoints/endpoint.js';
 import type { EndpointRegistry } from './endpoints/registry.js';
 import { Verdict } from './engine-types.js';
@@ -56,39 +57,11 @@ export class CurrentFrame {
   }
 }
 
-/** Device counters of the live path; the names are the ones ctrl_counter_device reports. */
-export interface PipelineCounters {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  /** Frames the engine said to drop on an inline EP. */
-  dropPackets: number;
-  /** Send failures (kernel refused the frame). */
-  txErrors: number;
-  /** A "NeuV" unique MAC that no EP owns: dropped (NeuVector drops these without counting). */
-  noWorkload: number;
-  /** Neither SA nor DA is a "NeuV" MAC: not steered traffic, dropped. */
-  notSteered: number;
-  /** Larger than the port MTU + L2 headroom (GSO leftovers) or truncated by capture: dropped, never mangled. */
-  oversize: number;
-  /** Shorter than an Ethernet header: dropped. */
-  runt: number;
-  /** Frames of tap EPs: inspected, never forwarded. */
-  tapPackets: number;
-  /** Frames the engine made (TCP resets) and sent. */
-  injected: number;
-  /** Ring backend: JS calls, each carrying a batch of frames (0 with cap, which calls per frame). */
-  batches: number;
-  /** Ring backend: frames the kernel dropped because the RX ring was full (refreshed every second). */
-  ringDrops: number;
-}
+/** Device counters of the live path; names, merge rule and meaning: shared/names/counters.ts. */
+export type PipelineCounters = Record<PipelineCounterName, number>;
 
 export function newPipelineCounters(): PipelineCounters {
-  return {
-    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, dropPackets: 0, txErrors: 0,
-    noWorkload: 0, notSteered: 0, oversize: 0, runt: 0, tapPackets: 0, injected: 0, batches: 0, ringDrops: 0,
-  };
+  return zeroed(namesOf(PIPELINE_COUNTERS));
 }
 
 /**

@@ -6,7 +6,7 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { TollgateError, errorMessage, isTollgateError } from '../../shared/errors.js';
+import { TollgateError, errorMessage, isErrorCode, isTollgateError } from '../../shared/errors.js';
 
 export const API_DIR = '/run/tollgate';
 
@@ -108,7 +108,7 @@ export function callDaemon(path: string, cmd: string, args: Record<string, unkno
       try {
         const res = JSON.parse(buf.slice(0, nl)) as { ok: boolean; result?: unknown; error?: { code: string; message: string } };
         if (res.ok) resolve(res.result);
-        else reject(new TollgateError(res.error?.code ?? 'EDAEMON', res.error?.message ?? 'daemon error'));
+        else reject(new TollgateError(isErrorCode(res.error?.code) ? res.error.code : 'EDAEMON', res.error?.message ?? 'daemon error'));
       } catch (e) {
         reject(new TollgateError('EDAEMON', `bad answer from daemon: ${errorMessage(e)}`));
       }

@@ -20,7 +20,7 @@ import type { SteeringBackend } from '../steering/index.js';
 import { RuleStore } from '../learn/rule-store.js';
 import { EventConsumer } from '../learn/event-consumer.js';
 import { DpSupervisor } from './dp-supervisor.js';
-import type { DpClient } from '../dp-client/client.js';
+import type { DpClient } from '../../shared/ctrl/client.js';
 import { ApiServer, API_DIR, apiSocketPath } from './api.js';
 import { isApiCommand, parseApiArgs, API_COMMANDS, type ApiImplementation } from './api-commands.js';
 import { desiredDpMessages, internalNetMessage } from './dp-state.js';

@@ -5,6 +5,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { bcmacForIfindex } from '../../shared/mac.js';
+import { MSG_END, MSG_START } from '../../shared/ctrl/flags.js';
+import type { CtrlRequest } from '../../shared/ctrl/schemas.js';
 import { MODES, type WorkloadMode } from '../../shared/policy-actions.js';
 import type { WorkloadView } from '../policy/compile.js';
 
@@ -24,12 +26,24 @@ function bcmacOf(ucmac: string): string {
 }
 
 /** The tap flag of a mode, for a mode switch. */
-export function endpointMessages(_name: string, mac: string, _ucmac: string, mode: WorkloadMode): object[] {
+export function endpointMessages(_name: string, mac: string, _ucmac: string, mode: WorkloadMode): CtrlRequest<'ctrl_cfg_mac'>[] {
   return [{ ctrl_cfg_mac: { macs: [mac], tap: MODES[mode].tap } }];
 }
 
+/** The tap flag of a mode for many workloads: one ctrl_cfg_mac per 256 MACs (the dp's limit per message). */
+export function tapMessages(macs: readonly string[], mode: WorkloadMode): CtrlRequest<'ctrl_cfg_mac'>[] {
+  const out: CtrlRequest<'ctrl_cfg_mac'>[] = [];
+  for (let i = 0; i < macs.length; i += 256) out.push({ ctrl_cfg_mac: { macs: macs.slice(i, i + 256), tap: MODES[mode].tap } });
+  return out;
+}
+
+/** The dp forgets an endpoint (and its sessions). */
+export function removeMessage(mac: string): CtrlRequest<'ctrl_del_mac'> {
+  return { ctrl_del_mac: { mac } };
+}
+
 /** One workload's endpoint and tap flag (its policy follows from the policy compiler). */
-export function registerMessages(w: WorkloadView, ucmac: string): object[] {
+export function registerMessages(w: WorkloadView, ucmac: string): CtrlRequest<'ctrl_add_mac' | 'ctrl_cfg_mac'>[] {
   // NeuVector's pips are IPv4 (the dp's schema says so); IPv6 addresses only feed the rules.
   const ips = [...new Set([w.ip, ...(w.ips ?? [])].filter((a) => a && !a.includes(':')))];
   return [
@@ -39,18 +53,18 @@ export function registerMessages(w: WorkloadView, ucmac: string): object[] {
 }
 
 /** IPv4 CIDRs as the dp's subnet list (the dp's internal/external test is IPv4). */
-export function internalNetMessage(cidrs: readonly string[]): object {
-  const subnets = [];
+export function internalNetMessage(cidrs: readonly string[]): CtrlRequest<'ctrl_cfg_internal_net'> {
+  const subnets: { ip: string; mask: string }[] = [];
   for (const c of cidrs) {
     const [addr, bits] = ipaddr.parseCIDR(c);
     if (addr.kind() !== 'ipv4') continue;
     subnets.push({ ip: ipaddr.IPv4.networkAddressFromCIDR(c).toString(), mask: ipaddr.IPv4.subnetMaskFromPrefixLength(bits).toString() });
   }
-  return { ctrl_cfg_internal_net: { flag: 3, subnet_addr: subnets } };
+  return { ctrl_cfg_internal_net: { flag: MSG_START | MSG_END, subnet_addr: subnets } };
 }
 
-export function desiredDpMessages(d: DesiredDp): object[] {
-  const out: object[] = [
+export function desiredDpMessages(d: DesiredDp): CtrlRequest[] {
+  const out: CtrlRequest[] = [
     internalNetMessage(d.internalNets),
     // ICMP is learned and enforced like TCP/UDP (NeuVector allows all ICMP unless told).
     { ctrl_enable_icmp_policy: { enable_icmp_policy: true } },

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { DpClient } from '../dp-client/client.js';
+import { DpClient } from '../../shared/ctrl/client.js';
 
 export interface DpSupervisorOptions {
   agentNs: string;

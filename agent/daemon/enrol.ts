@@ -6,9 +6,8 @@
  */
 import { TollgateError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { DpClient } from '../dp-client/client.js';
+import type { DpClient } from '../../shared/ctrl/client.js';
 import { policyMessages } from '../policy/compile.js';
-import { MODES } from '../../shared/policy-actions.js';
 import type { ContainerInfo } from '../runtime/runtime.js';
 import type { SteeringBackend } from '../steering/index.js';
 import { mergePlans } from '../steering/backend.js';
@@ -23,7 +22,7 @@ import { servicePair, steeredPort } from '../topology/steering-bridge.js';
 import { execute, ip } from '../topology/commands.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import { containerInterfaces, containerPortLabel, deleteContainerPort, netnsInode, pullContainerPort, readPort } from './container-port.js';
-import { registerMessages } from './dp-state.js';
+import { registerMessages, removeMessage, tapMessages } from './dp-state.js';
 import type { Workload, WorkloadRegistry } from './workloads.js';
 import type { RuleStore } from '../learn/rule-store.js';
 
@@ -128,7 +127,7 @@ export class Enroller {
     const views = this.x.registry.views();
     const rules = this.x.store.list();
     for (const w of ws) for (const m of policyMessages({ ...this.x.registry.view(w), mode }, views, rules)) await c.command(m);
-    for (let i = 0; i < ws.length; i += 256) await c.command({ ctrl_cfg_mac: { macs: ws.slice(i, i + 256).map((w) => w.mac), tap: MODES[mode].tap } });
+    for (const m of tapMessages(ws.map((w) => w.mac), mode)) await c.command(m);
   }
 
   /** Pushes the policies of every member of `groups` (a membership or rule change touched them). */
@@ -241,7 +240,7 @@ export class Enroller {
     const c = await this.x.dp();
     if (c && mac) {
       try {
-        await c.command({ ctrl_del_mac: { mac } });
+        await c.command(removeMessage(mac));
       } catch (e) {
         this.log.warn({ port: label, mac, err: errorMessage(e) }, 'dp did not remove the endpoint');
       }

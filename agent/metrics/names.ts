@@ -1,15 +1,16 @@
 /**
  * Metric names, derived from the counter tables that exist rather than listed again:
- *  - dp device counters: the keys of the counters record's `device` map (dp/pipeline.ts
- *    PipelineCounters + dp/stats/counters.ts DeviceCounters, flattened by the dp) →
+ *  - dp device counters: the keys of the counters record's `device` map (the tables of
+ *    shared/names/counters.ts, flattened by dp/events/counters-record.ts) →
  *    `tollgate_dp_<snake_case>_total`; keys of a nested table (`malformed.<reason>`)
  *    become one metric with a `reason` label; other dotted keys (`engine.rx`) join with `_`;
- *  - per-endpoint counters: the keys of a counters record endpoint (shared/events/schema.ts)
+ *  - per-endpoint counters: the keys of a counters record endpoint (RECORD_ENDPOINT_FIELDS)
  *    → `tollgate_workload_<snake_case>_total` and `tollgate_group_<snake_case>_total`.
  * Prometheus conventions: counters end in `_total`, sizes are bytes, times seconds.
  */
 import { newDeviceCounters } from '../../dp/stats/counters.js';
-import type { CountersRecord } from '../../shared/events/schema.js';
+import type { RecordEndpointField } from '../../shared/events/schema.js';
+import { ENDPOINT_COUNTERS as ENDPOINT_COUNTER_TABLE, RECORD_ENDPOINT_FIELDS } from '../../shared/names/counters.js';
 
 export const PREFIX = 'tollgate_';
 
@@ -34,10 +35,9 @@ export function deviceMetric(key: string): { name: string; reason?: string } {
   return { name: `${PREFIX}dp_${snakeCase(key)}_total` };
 }
 
-type Endpoint = CountersRecord['endpoints'][number];
 /** Per-endpoint fields that count (curSessions is a level, exported as a gauge). */
-export const ENDPOINT_COUNTERS = ['rxPackets', 'rxBytes', 'dropPackets', 'sessions'] as const satisfies readonly (keyof Endpoint)[];
-export type EndpointCounter = (typeof ENDPOINT_COUNTERS)[number];
+export type EndpointCounter = { [K in RecordEndpointField]: (typeof ENDPOINT_COUNTER_TABLE)[K] extends { level: true } ? never : K }[RecordEndpointField];
+export const ENDPOINT_COUNTERS: readonly EndpointCounter[] = RECORD_ENDPOINT_FIELDS.filter((k): k is EndpointCounter => !('level' in ENDPOINT_COUNTER_TABLE[k]));
 
 export function workloadMetric(key: EndpointCounter): string {
   return `${PREFIX}workload_${snakeCase(key)}_total`;

@@ -5,7 +5,9 @@
  * (NeuVector's agent cap, under the dp's 8192).
  */
 import ipaddr from 'ipaddr.js';
-import { MODES, PolicyDir, type WorkloadMode } from '../../shared/policy-actions.js';
+import { MSG_END, MSG_START } from '../../shared/ctrl/flags.js';
+import type { CtrlRequest, WireRule } from '../../shared/ctrl/schemas.js';
+import { MODES, PolicyAction, PolicyDir, type WorkloadMode } from '../../shared/policy-actions.js';
 import { type AllowRule, appliesAt, PROTO_NUMBERS } from '../learn/rule.js';
 
 export interface WorkloadView {
@@ -22,22 +24,6 @@ export interface WorkloadView {
 }
 
 export const MAX_CTRL_JSON = 8120;
-const MSG_START = 1;
-const MSG_END = 2;
-const ALLOW = 2;
-
-interface WireRule {
-  id: number;
-  sip: string;
-  sipr?: string;
-  dip: string;
-  dipr?: string;
-  port: number;
-  portr: number;
-  proto: number;
-  action: number;
-  ingress: boolean;
-}
 
 interface Range {
   lo: string;
@@ -84,7 +70,7 @@ export function resolvePeer(peer: string, workloads: readonly WorkloadView[]): R
 }
 
 function wire(id: number, from: Range, to: Range, r: AllowRule, ingress: boolean): WireRule {
-  const w: WireRule = { id, sip: from.lo, dip: to.lo, port: r.port, portr: r.port, proto: PROTO_NUMBERS[r.proto], action: ALLOW, ingress };
+  const w: WireRule = { id, sip: from.lo, dip: to.lo, port: r.port, portr: r.port, proto: PROTO_NUMBERS[r.proto], action: PolicyAction.ALLOW, ingress };
   if (from.hi !== from.lo) w.sipr = from.hi;
   if (to.hi !== to.lo) w.dipr = to.hi;
   if (r.proto === 'icmp' || r.proto === 'icmpv6') {
@@ -115,14 +101,14 @@ export function rulesFor(w: WorkloadView, workloads: readonly WorkloadView[], ru
 }
 
 /** ctrl_cfg_policy datagrams (as objects) for one workload, START..END chunked. */
-export function policyMessages(w: WorkloadView, workloads: readonly WorkloadView[], rules: readonly AllowRule[]): object[] {
+export function policyMessages(w: WorkloadView, workloads: readonly WorkloadView[], rules: readonly AllowRule[]): CtrlRequest<'ctrl_cfg_policy'>[] {
   const all = rulesFor(w, workloads, rules);
-  const base = { cmd: 1, defact: MODES[w.mode].defaultAction, dir: PolicyDir.EGRESS | PolicyDir.INGRESS, mac: [w.mac] };
+  const base = { cmd: 1 as const, defact: MODES[w.mode].defaultAction, dir: PolicyDir.EGRESS | PolicyDir.INGRESS, mac: [w.mac] };
   const chunks: WireRule[][] = [];
   let i = 0;
   while (i < all.length) {
     let n = Math.min(40, all.length - i);
-    while (n > 1 && JSON.stringify({ ctrl_cfg_policy: { ...base, flag: 3, rules: all.slice(i, i + n) } }).length > MAX_CTRL_JSON) n = Math.floor(n / 2);
+    while (n > 1 && JSON.stringify({ ctrl_cfg_policy: { ...base, flag: MSG_START | MSG_END, rules: all.slice(i, i + n) } }).length > MAX_CTRL_JSON) n = Math.floor(n / 2);
     chunks.push(all.slice(i, i + n));
     i += n;
   }

@@ -12,12 +12,7 @@ export { readSteeringCounters, type SteeringCounters } from './bpf-counters.js';
 export { dumpIngressFilters } from './tc-state.js';
 export type { ServicePair, SteeredPort, SteeringBackend, SteeringKind, SteeringMode, SteeringPlan } from './backend.js';
 
-/** The pin directory convention: /sys/fs/bpf/tollgate-<agent namespace name>. A path
- *  (/proc/PID/ns/net, /run/netns/x) is reduced to a name bpffs accepts. */
-export function pinDirFor(agentNs: string): string {
-  const name = agentNs.startsWith('/run/netns/') ? agentNs.slice('/run/netns/'.length) : agentNs;
-  return `/sys/fs/bpf/tollgate-${name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+/, '')}`;
-}
+export { pinDirFor } from '../topology/names.js';
 
 export interface SelectSteeringOptions {
   /** /sys/fs/bpf/tollgate-<agentNsName>: where the bpf backend pins its programs and maps. */

@@ -42,9 +42,14 @@ export function portLabelOf(ifname: string, kind: 'vex' | 'vin'): string | null 
   return ifname.startsWith(`${kind}-`) ? ifname.slice(4) || null : null;
 }
 
-/** Where the BPF steering backend pins its maps for one enforcer namespace. */
-export function pinDirFor(agentNsName: string): string {
-  return `/sys/fs/bpf/tollgate-${agentNsName}`;
+/**
+ * Where the BPF steering backend pins its maps for one enforcer namespace:
+ * /sys/fs/bpf/tollgate-<agent namespace name>. A path (/proc/PID/ns/net, /run/netns/x) is
+ * reduced to a name bpffs accepts; a plain namespace name stays as it is.
+ */
+export function pinDirFor(agentNs: string): string {
+  const name = agentNs.startsWith('/run/netns/') ? agentNs.slice('/run/netns/'.length) : agentNs;
+  return `/sys/fs/bpf/tollgate-${name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+/, '')}`;
 }
 
 /** `/run/netns/X` for a bare name; paths (`/proc/PID/ns/net`, `/run/netns/X`) unchanged. */

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { TollgateError } from '../../shared/errors.js';
+import { TollgateError, type ErrorCode } from '../../shared/errors.js';
 import { runIn, type ExecResult } from '../../shared/exec.js';
 
 /** Linux IFNAMSIZ is 16 including the NUL. */
@@ -94,7 +94,7 @@ export async function hasConfiguredRoot(nsPath: string, dev: string): Promise<bo
 }
 
 /** Runs a command in the namespace; on failure throws `code` with the tool's stderr. */
-export async function mustRun(nsPath: string, argv: string[], code: string, what: string, field?: string): Promise<ExecResult> {
+export async function mustRun(nsPath: string, argv: string[], code: ErrorCode, what: string, field?: string): Promise<ExecResult> {
   const res = await runIn(nsPath, argv, { allowFail: true });
   if (res.code !== 0) {
     throw new TollgateError(code, `${what} failed: ${res.stderr.trim() || res.stdout.trim()} (${argv.join(' ')})`, field);

@@ -3,6 +3,9 @@
  * are kept per stable code (EBADJSON, EBADFIELD, ...), so a test or an operator can see
  * what kind of input was rejected and how often.
  */
+import type { ErrorCode } from '../../shared/errors.js';
+import type { CtrlCounterName } from '../../shared/names/counters.js';
+
 export class CtrlCounters {
   datagrams = 0;
   messages = 0;
@@ -14,7 +17,7 @@ export class CtrlCounters {
   readonly messagesByName = new Map<string, number>();
 
   /** Counts one error of `code`; returns the running count for that code. */
-  countError(code: string): number {
+  countError(code: ErrorCode): number {
     this.errors++;
     const n = (this.errorsByCode.get(code) ?? 0) + 1;
     this.errorsByCode.set(code, n);
@@ -26,7 +29,8 @@ export class CtrlCounters {
     this.messagesByName.set(name, (this.messagesByName.get(name) ?? 0) + 1);
   }
 
-  toJSON(): Record<string, unknown> {
+  /** Every name of CTRL_COUNTERS (shared/names/counters.ts), no other. */
+  toJSON(): Record<CtrlCounterName, number | Record<string, number>> {
     return {
       datagrams: this.datagrams,
       messages: this.messages,

@@ -1,12 +1,12 @@
-import { isTollgateError, errorMessage } from '../../shared/errors.js';
+import { isTollgateError, errorMessage, type ErrorCode } from '../../shared/errors.js';
 import { handlers, onRejected, type Handler } from './handlers/index.js';
 import { DP_MSG_SIZE } from './limits.js';
-import { isCtrlName, schemas, type CtrlName } from './schemas.js';
+import { isCtrlName, schemas, type CtrlName } from '../../shared/ctrl/schemas.js';
 import type { DpState, LazyReplies, Reply } from './state.js';
 
 /** A rejected message, as replied (dp_error) and logged. */
 export interface CtrlError {
-  code: string;
+  code: ErrorCode;
   message: string;
   field?: string;
   ctrl?: string;

@@ -1,6 +1,6 @@
 import { MAX_INTERNAL_NETS } from './limits.js';
 import { TollgateError } from '../../shared/errors.js';
-import { MSG_END, MSG_START } from './schemas.js';
+import { MSG_END, MSG_START } from '../../shared/ctrl/flags.js';
 
 /** NeuVector's DP_IPTYPE_* (case-insensitive strings); anything else, or absent, is NONE. */
 export const IPTYPE = { none: 0, tunnelip: 1, svcip: 2, hostip: 3, devip: 4, uwlip: 5, extip: 6 } as const;

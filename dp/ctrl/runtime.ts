@@ -16,7 +16,8 @@ import { EventBridge } from '../events/event-bridge.js';
 import { EventPublisher } from '../events/publisher.js';
 import type { EngineOptions } from '../engine.js';
 import { openFastPath, type FastPathConfig } from '../fastpath/open.js';
-import { FAST_PATH_COUNTERS } from '../fastpath/fast-path.js';
+import { deviceRecord } from '../events/counters-record.js';
+import type { DeviceCounters } from '../stats/counters.js';
 import type { FailSafeOptions } from '../verdict/fail-safe.js';
 
 export interface DpRuntimeOptions {
@@ -191,29 +192,14 @@ export class DpRuntime {
     this.policyErrorsLogged = n;
   }
 
-  /**
-   * The device counters the periodic counters record carries (flat, numeric): the live
-   * path's under their own names, the engine's beside them (an engine counter whose name
-   * the live path also uses is reported as `engine.<name>`, never over the live one).
-   */
+  /** The device counters the periodic counters record carries (flat, numeric; dp/events/counters-record.ts). */
   deviceCounters(): Record<string, number> {
-    const out: Record<string, number> = {};
-    const p = this.pipeline.counters as unknown as Record<string, number>;
-    for (const k of Object.keys(p)) out[k] = p[k]!;
-    const e = this.state.engine.counters as Record<string, unknown>;
-    for (const [k, v] of Object.entries(e)) {
-      if (typeof v === 'number') out[k in p || k === 'rx' || k === 'tx' || k === 'rxDrop' ? `engine.${k}` : k] = v;
-      else if (v && typeof v === 'object') for (const [r, n] of Object.entries(v)) if (typeof n === 'number' && n > 0) out[`${k}.${r}`] = n;
-    }
-    out.rx = p.rxPackets ?? 0;
-    out.tx = p.txPackets ?? 0;
-    out.rxDrop = p.dropPackets ?? 0;
-    // Records the agent never gets: dropped at the publisher's full queue, or never built
-    // (per-packet engine events over the per-second budget).
-    out.eventsDropped = (this.publisher?.dropped ?? 0) + (out.eventsSuppressed ?? 0);
-    const fp = this.state.fastPath;
-    if (fp) for (const k of FAST_PATH_COUNTERS) out[k] = fp.counters[k];
-    return out;
+    return deviceRecord({
+      pipeline: this.pipeline.counters,
+      engine: this.state.engine.counters as DeviceCounters,
+      fastPath: this.state.fastPath?.counters,
+      publisherDropped: this.publisher?.dropped ?? 0,
+    });
   }
 
   /** Closes ports and the socket (unlinking it); safe to call twice. */

@@ -3,15 +3,10 @@
  * unique steering MAC (ucmac) and bcmac. Counters are plain numbers mutated in place on
  * the hot path (no allocation).
  */
-export interface EndpointCounters {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  dropPackets: number;
-  sessions: number;
-  curSessions: number;
-}
+import { ENDPOINT_COUNTERS, namesOf, zeroed, type EndpointCounterName } from '../../shared/names/counters.js';
+
+/** Names, merge rule and meaning: shared/names/counters.ts. */
+export type EndpointCounters = Record<EndpointCounterName, number>;
 
 export interface Endpoint {
   /** Small integer id, stable for the EP's life (used in session records). */
@@ -33,7 +28,7 @@ export interface Endpoint {
 }
 
 export function newCounters(): EndpointCounters {
-  return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, dropPackets: 0, sessions: 0, curSessions: 0 };
+  return zeroed(namesOf(ENDPOINT_COUNTERS));
 }
 
 /** One listening port of a workload: NeuVector's app map entry. */

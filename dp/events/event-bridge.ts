@@ -12,6 +12,7 @@ import type { EndpointRegistry } from '../endpoints/registry.js';
 import type { PolicyTable } from '../policy/policy-table.js';
 import { parseAddr } from '../policy/address.js';
 import { ConnectionAggregator, type ConnectionSample } from './connection-aggregator.js';
+import { endpointRecord } from './counters-record.js';
 import type { EventPublisher } from './publisher.js';
 
 export interface FrameRef {
@@ -97,7 +98,7 @@ export class EventBridge {
     const device = this.counters();
     const counters: CountersRecord = {
       type: 'counters', v: EVENT_SCHEMA_VERSION, at: Math.floor(nowMs / 1000), device,
-      endpoints: this.registry.list().map((e) => ({ mac: e.mac, tap: e.tap, rxPackets: e.counters.rxPackets, rxBytes: e.counters.rxBytes, dropPackets: e.counters.dropPackets, sessions: e.counters.sessions, curSessions: e.counters.curSessions })),
+      endpoints: this.registry.list().map(endpointRecord),
       eventsDropped: device.eventsDropped ?? pub.dropped,
     };
     pub.publish(counters);

@@ -13,6 +13,7 @@
  * entry does not fit (the limit or a full map) is counted and stays on the slow path.
  */
 import type { Logger } from '../../shared/log.js';
+import { FAST_PATH_COUNTERS, namesOf, zeroed, type FastPathCounterName } from '../../shared/names/counters.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/packet.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { POLICY_DENY } from '../engine-types.js';
@@ -26,11 +27,8 @@ import {
 import type { FastPathHook } from './hook.js';
 
 /** Counter names, as they appear in the device counters (ctrl_counter_device, counters records). */
-export const FAST_PATH_COUNTERS = [
-  'fastPathAdded', 'fastPathRemoved', 'fastPathFull', 'fastPathErrors', 'fastPathFlushed',
-  'fastPathPackets', 'fastPathBytes', 'fastPathActive', 'fastPathLimit',
-] as const;
-export type FastPathCounters = Record<(typeof FAST_PATH_COUNTERS)[number], number>;
+/** Names, merge rule and meaning: shared/names/counters.ts. */
+export type FastPathCounters = Record<FastPathCounterName, number>;
 
 /** Per-slot state. */
 const NONE = 0;
@@ -59,7 +57,7 @@ export interface FastPathOptions {
 }
 
 export class FastPath implements FastPathHook {
-  readonly counters: FastPathCounters = Object.fromEntries(FAST_PATH_COUNTERS.map((n) => [n, 0])) as FastPathCounters;
+  readonly counters: FastPathCounters = zeroed(namesOf(FAST_PATH_COUNTERS));
   private readonly a: BpfMapModule;
   private readonly fd: number;
   private readonly limit: number;

@@ -6,10 +6,9 @@
  */
 import { TollgateError } from '../../shared/errors.js';
 import { compileRules, type PolicyTable, type WireRule } from './policy-table.js';
+import { MSG_END, MSG_START } from '../../shared/ctrl/flags.js';
 import { MAX_POLICY_RULES } from '../ctrl/limits.js';
 
-const MSG_START = 1;
-const MSG_END = 2;
 const CMD_DELETE = 3;
 
 export interface PolicyMessage {

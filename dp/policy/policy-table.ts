@@ -11,6 +11,7 @@
  *  5. ICMP without enable_icmp_policy → ALLOW (NeuVector's implicit allow-all-ICMP)
  *  6. otherwise the handle's default action, rule id 0
  */
+import type { WireRule } from '../../shared/ctrl/schemas.js';
 import { PolicyAction, PolicyDir } from '../../shared/policy-actions.js';
 import { TollgateError } from '../../shared/errors.js';
 import { type Addr128, type AddrRange, inRange, newAddr, parseAddr, isV4Mapped } from './address.js';
@@ -36,18 +37,7 @@ export interface PolicyHandle {
 }
 
 /** Wire shape of one ctrl_cfg_policy rule (already type-checked by the ctrl schema). */
-export interface WireRule {
-  id: number;
-  sip: string;
-  sipr?: string | undefined;
-  dip: string;
-  dipr?: string | undefined;
-  port?: number | undefined;
-  portr?: number | undefined;
-  proto?: number | undefined;
-  action: number;
-  ingress: boolean;
-}
+export type { WireRule };
 
 const LINK_LOCAL_V4: AddrRange = { lo: parseAddr('169.254.0.0', 'll'), hi: parseAddr('169.254.255.255', 'll') };
 const LINK_LOCAL_V6: AddrRange = { lo: parseAddr('fe80::', 'll'), hi: parseAddr('febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'll') };

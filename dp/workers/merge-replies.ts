@@ -1,5 +1,6 @@
 import { chunkReplies } from '../ctrl/chunk-replies.js';
 import { MAX_LISTED_SESSIONS } from '../ctrl/limits.js';
+import { REPLY_FIELDS, worker0Fields, type MergedReply } from '../../shared/names/counters.js';
 
 /**
  * Merging the replies of N data workers to one control datagram into what a one-worker
@@ -20,9 +21,8 @@ import { MAX_LISTED_SESSIONS } from '../ctrl/limits.js';
 
 type Obj = Record<string, unknown>;
 
-/** Keys of summed replies that are configuration, not traffic: taken from worker 0. */
-const FROM_WORKER0 = new Set(['uptime_s', 'endpoints', 'ports', 'internal_nets', 'macs', 'unknown', 'tap', 'ctrl']);
-const SUMMED = new Set(['dp_session_count', 'dp_counter_device', 'dp_stats_device', 'dp_stats_macs']);
+/** The replies summed across workers, each with its fields taken from worker 0 (shared/names/counters.ts REPLY_FIELDS). */
+const FROM_WORKER0 = new Map(Object.keys(REPLY_FIELDS).map((k) => [k, worker0Fields(k as MergedReply)]));
 
 /** One message's replies (chunks then the final one), parsed. */
 interface Group {
@@ -75,12 +75,12 @@ function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** Sums the traffic fields of per-worker bodies; configuration fields from worker 0. */
-export function sumBodies(bodies: readonly Obj[]): Obj {
+/** Sums the traffic fields of per-worker bodies; configuration fields (`fromWorker0`) from worker 0. */
+export function sumBodies(bodies: readonly Obj[], fromWorker0: ReadonlySet<string>): Obj {
   const first = bodies[0] ?? {};
   const out: Obj = {};
   for (const [k, v] of Object.entries(first)) {
-    if (FROM_WORKER0.has(k)) {
+    if (fromWorker0.has(k)) {
       out[k] = v;
       continue;
     }
@@ -92,10 +92,10 @@ export function sumBodies(bodies: readonly Obj[]): Obj {
 }
 
 /** The per-worker breakdown shown beside the sums in dp_counter_device (traffic parts only). */
-function workerBreakdown(bodies: readonly Obj[]): Obj[] {
+function workerBreakdown(bodies: readonly Obj[], fromWorker0: ReadonlySet<string>): Obj[] {
   return bodies.map((b, worker) => {
     const w: Obj = { worker };
-    for (const [k, v] of Object.entries(b)) if (!FROM_WORKER0.has(k)) w[k] = v;
+    for (const [k, v] of Object.entries(b)) if (!fromWorker0.has(k)) w[k] = v;
     return w;
   });
 }
@@ -141,11 +141,12 @@ export function mergeReplies(perWorker: readonly (readonly string[])[], ctrlOver
       out.push(...mergeSessionLists(same));
       return;
     }
-    if (SUMMED.has(g0.kind)) {
+    const fromWorker0 = FROM_WORKER0.get(g0.kind);
+    if (fromWorker0) {
       const bodies = same.map((g) => g.bodies[g.bodies.length - 1]!);
-      const merged = sumBodies(bodies);
+      const merged = sumBodies(bodies, fromWorker0);
       if (g0.kind === 'dp_counter_device') {
-        merged.workers = workerBreakdown(bodies);
+        merged.workers = workerBreakdown(bodies, fromWorker0);
         if (ctrlOverride && isObj(merged.ctrl)) merged.ctrl = { ...merged.ctrl, ...ctrlOverride };
       }
       out.push(JSON.stringify({ [g0.kind]: merged }));

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/log.js';
 import { CtrlCounters } from '../ctrl/counters.js';
 import { mergeReplies } from './merge-replies.js';
+import { MAIN_THREAD_CTRL_COUNTERS } from '../../shared/names/counters.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 const WORKER_URL = new URL('./worker-main.js', import.meta.url);
@@ -82,7 +83,7 @@ export class WorkerPool {
     if (--p.left > 0) return;
     this.pending.delete(id);
     const c = this.ctrlCounters;
-    p.resolve(mergeReplies(p.replies as string[][], { repliesSent: c.repliesSent, replyErrors: c.replyErrors }));
+    p.resolve(mergeReplies(p.replies as string[][], Object.fromEntries(MAIN_THREAD_CTRL_COUNTERS.map((k) => [k, c[k as keyof typeof c]]))));
   }
 
   private fail(reason: string): void {

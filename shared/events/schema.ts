@@ -3,7 +3,11 @@
  * msgpack-encoded record per message, plain maps (no msgpackr record extension), so any
  * msgpack reader can consume them. Documented in docs/EVENTS.md; `v` is the schema version.
  */
+import type { RECORD_ENDPOINT_FIELDS } from '../names/counters.js';
+
 export const EVENT_SCHEMA_VERSION = 1;
+
+export type RecordEndpointField = (typeof RECORD_ENDPOINT_FIELDS)[number];
 
 /** The flow a connection or violation record is about, and the policy decision on it. */
 export interface FlowDecision {
@@ -58,7 +62,8 @@ export interface CountersRecord {
   v: number;
   at: number;
   device: Record<string, number>;
-  endpoints: { mac: string; tap: boolean; rxPackets: number; rxBytes: number; dropPackets: number; sessions: number; curSessions: number }[];
+  /** Per endpoint: its MAC, tap flag and the counters RECORD_ENDPOINT_FIELDS names (shared/names/counters.ts). */
+  endpoints: ({ mac: string; tap: boolean } & Record<RecordEndpointField, number>)[];
   /** Records dropped because the agent was slow or absent (bounded queue full). */
   eventsDropped: number;
   /** dp -n N: the data worker (0..N-1) whose counters these are; absent with one worker. */

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
-import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
+import { DpClient as SharedDpClient, type DpReply } from '../../shared/ctrl/client.js';
 
-export type ReplyObject = Record<string, any>;
+export type ReplyObject = DpReply;
 
 /** A unique socket path under /tmp for one test. */
 export function tempSockPath(tag: string): string {
@@ -13,104 +13,31 @@ export function tempSockPath(tag: string): string {
 }
 
 /**
- * A small control-socket client bound to its own path (so the dp can reply). Replies are
- * queued; `request()` sends one datagram and resolves once a final reply arrives (any
- * reply that is not a chunk with "more":true), returning every reply it collected.
+ * The dp control client (shared/ctrl/client.ts, the agent's own) as the tests use it: bound
+ * at construction, a longer default timeout, and `call()` for the final reply. `request()`
+ * takes any object or raw text, so tests can send what the schemas refuse; `sendRaw()` +
+ * `sync()` collect the replies of a datagram sent outside a request (several keys, or bytes
+ * that are not JSON).
  */
-export class DpClient {
-  readonly path = tempSockPath('cli');
-  private readonly sock: UnixDgramSocket;
-  private queue: ReplyObject[] = [];
-  private waiter: (() => void) | undefined;
-
+export class DpClient extends SharedDpClient {
   constructor(readonly server: string) {
-    this.sock = createUnixDgramSocket();
-    this.sock.on('error', () => {});
-    this.sock.on('message', (buf) => {
-      this.queue.push(JSON.parse(buf.toString('utf8')) as ReplyObject);
-      this.waiter?.();
-    });
-    this.sock.bind(this.path);
+    super(server, { localPath: tempSockPath('cli') });
+    this.open();
   }
 
-  sendRaw(data: Buffer | string): Promise<void> {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    return new Promise((resolve, reject) =>
-      this.sock.send(buf, 0, buf.length, this.server, (err) => (err ? reject(err) : resolve())),
-    );
+  get path(): string {
+    return this.localPath;
   }
 
-  /** Next reply (waits up to timeoutMs). */
-  async next(timeoutMs = 5000): Promise<ReplyObject> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.queue.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('no reply from dp');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-    return this.queue.shift()!;
+  /** Sends `msg` (object or raw text) and resolves with every reply to it. */
+  override request(msg: unknown, timeoutMs = 5000): Promise<ReplyObject[]> {
+    return super.request(msg as object, timeoutMs);
   }
 
-  /** Sends `msg` (object or raw text) and collects replies until a final one. */
-  async request(msg: unknown, timeoutMs = 5000): Promise<ReplyObject[]> {
-    await this.sendRaw(typeof msg === 'string' || Buffer.isBuffer(msg) ? (msg as string) : JSON.stringify(msg));
-    const out: ReplyObject[] = [];
-    for (;;) {
-      const r = await this.next(timeoutMs);
-      out.push(r);
-      const body = Object.values(r)[0] as { more?: boolean } | undefined;
-      if (!(body && body.more === true)) return out;
-    }
-  }
-
-  /** Sends `msg` and returns its single final reply. */
+  /** Sends `msg` and returns its final reply. */
   async call(msg: unknown): Promise<ReplyObject> {
     const rs = await this.request(msg);
     return rs[rs.length - 1]!;
-  }
-
-  /**
-   * Barrier: sends a keep-alive with a fresh seq and discards every reply up to its echo,
-   * so replies of earlier datagrams (extra keys) are never mistaken for later ones.
-   */
-  async sync(): Promise<ReplyObject[]> {
-    const seq = (this.seq = (this.seq + 1) % 0xffff_ffff);
-    await this.sendRaw(JSON.stringify({ ctrl_keep_alive: { seq_num: seq } }));
-    const skipped: ReplyObject[] = [];
-    for (;;) {
-      const r = await this.next();
-      if (r.dp_keep_alive?.seq_num === seq) return skipped;
-      skipped.push(r);
-    }
-  }
-
-  private seq = 3_000_000_000 + Math.floor(Math.random() * 1e6);
-
-  /** Drops queued replies. */
-  drain(): ReplyObject[] {
-    const q = this.queue;
-    this.queue = [];
-    return q;
-  }
-
-  close(): void {
-    try {
-      this.sock.close();
-    } catch {
-      /* closed */
-    }
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* gone */
-    }
   }
 }
 

@@ -10,7 +10,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DpClient } from '../../agent/dp-client/client.js';
+import { DpClient } from '../../shared/ctrl/client.js';
+import type { WireRule } from '../../shared/ctrl/schemas.js';
 import { EventConsumer } from '../../agent/learn/event-consumer.js';
 import type { AllowRule } from '../../agent/learn/rule.js';
 import { desiredDpMessages } from '../../agent/daemon/dp-state.js';
@@ -113,7 +114,7 @@ export class FastPathLab {
   }
 
   /** ctrl_cfg_policy for web with hand-written wire rules (IPv6 peers, which lab rules do not name). */
-  async pushWireRules(rules: object[]): Promise<void> {
+  async pushWireRules(rules: WireRule[]): Promise<void> {
     await this.client!.command({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 3, mac: [this.webMac], rules } });
   }
 

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { WorkloadMode } from '../../shared/policy-actions.js';
+import { ENGINE_EVENT_NAMES, OFFLINE_EVENT_NAMES } from '../../shared/names/events.js';
+import { REASONS } from '../../dp/decode/reasons.js';
 import type { WireRule } from '../../dp/policy/policy-table.js';
 import { actionNumber, modeSchema, policyBlockSchema, toWireRules } from '../../dp/offline/policy-file.js';
 
@@ -25,10 +27,10 @@ const where = z.record(z.string(), z.unknown());
 const check = z.union([
   z.strictObject({ summary: z.record(z.string(), z.unknown()) }),
   z.strictObject({ sessions: z.partialRecord(z.enum(['total', 'tcp', 'udp', 'icmp', 'ip']), z.number().int()) }),
-  z.strictObject({ malformed: z.record(z.string(), z.number().int()) }),
+  z.strictObject({ malformed: z.partialRecord(z.enum(REASONS.filter((r) => r !== 'ok')), z.number().int()) }),
   z.strictObject({ fileErrors: z.array(z.string()) }),
   z.strictObject({
-    event: z.string(),
+    event: z.enum([...ENGINE_EVENT_NAMES, ...OFFLINE_EVENT_NAMES]),
     where: where.optional(),
     count: z.number().int().min(0).optional(),
     distinct: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
@@ -68,8 +70,32 @@ export interface ReplayCase {
   defaultAction: number | undefined;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A check that matches no kind of check names the field of the kind it came closest to
+ * (`checks[0].event`), not only "invalid input": the union branch with no unknown keys
+ * whose issue lies deepest.
+ */
+function flatIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  for (const i of issues) {
+    const path = [...prefix, ...i.path];
+    if (i.code === 'invalid_union' && i.errors.length > 0) {
+      const score = (b: readonly Issue[]): number => (b.some((x) => x.code === 'unrecognized_keys') ? -1 : Math.max(0, ...b.map((x) => x.path.length)));
+      const best = i.errors.reduce((a, b) => (score(b) > score(a) ? b : a));
+      if (score(best) > 0) {
+        out.push(...flatIssues(best, path));
+        continue;
+      }
+    }
+    out.push({ path, message: i.message });
+  }
+  return out;
+}
+
 function issuesText(e: z.ZodError): string {
-  return e.issues.map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(root)'}: ${i.message}`).join('; ');
+  return flatIssues(e.issues).map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(root)'}: ${i.message}`).join('; ');
 }
 
 /** Loads and validates test/replay/<name>/case.yaml (or a case.yaml under `dir`). Throws naming the field. */

@@ -16,7 +16,7 @@ import { CtrlCounters } from '../../dp/ctrl/counters.js';
 import { dispatchDatagramStream } from '../../dp/ctrl/dispatch.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { MAX_POLICY_RULES } from '../../dp/ctrl/limits.js';
-import { DpClient, type DpReply } from '../../agent/dp-client/client.js';
+import { DpClient, type DpReply } from '../../shared/ctrl/client.js';
 import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
 import { parseMac } from '../../shared/mac.js';
 import { TCP, frame, icmp4, ipv4, tcp, udp } from '../../scripts/pcapgen/frames.js';

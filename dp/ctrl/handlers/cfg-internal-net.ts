@@ -1,4 +1,4 @@
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState } from '../state.js';
 import { newAddr, setV4 } from '../../policy/address.js';
 

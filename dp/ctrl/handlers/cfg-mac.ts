@@ -1,6 +1,6 @@
 import { TollgateError } from '../../../shared/errors.js';
 import { appKey, type Endpoint } from '../../endpoints/endpoint.js';
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState } from '../state.js';
 
 /**

@@ -1,5 +1,5 @@
 import { TollgateError } from '../../../shared/errors.js';
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState } from '../state.js';
 
 /** Removes an EP and purges its sessions. */

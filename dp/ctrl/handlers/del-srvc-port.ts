@@ -1,5 +1,5 @@
 import { TollgateError } from '../../../shared/errors.js';
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState } from '../state.js';
 
 /** Closes a service port; endpoints and sessions stay (the port may come back). */

@@ -1,4 +1,4 @@
-import type { CtrlMessage, CtrlName } from '../schemas.js';
+import type { CtrlMessage, CtrlName } from '../../../shared/ctrl/schemas.js';
 import type { DpState, HandlerOutput } from '../state.js';
 import { addMac } from './add-mac.js';
 import { addSrvcPort } from './add-srvc-port.js';

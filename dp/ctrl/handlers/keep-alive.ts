@@ -1,4 +1,4 @@
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { Reply } from '../state.js';
 
 /** Liveness probe: echoes seq_num so the client can match the reply to its probe. */

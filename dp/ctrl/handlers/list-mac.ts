@@ -1,5 +1,5 @@
 import { chunkReplies } from '../chunk-replies.js';
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState } from '../state.js';
 
 /** Tollgate extension: every EP with its keys and mode, chunked like the session list. */

@@ -1,6 +1,6 @@
 import { streamReplies } from '../chunk-replies.js';
 import { MAX_LISTED_SESSIONS } from '../limits.js';
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState, Reply } from '../state.js';
 
 /** The engine's session count, as an object (a bare number becomes {sessions: n}). */

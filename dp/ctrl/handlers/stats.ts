@@ -1,6 +1,6 @@
 import { TollgateError } from '../../../shared/errors.js';
 import { newCounters, type Endpoint } from '../../endpoints/endpoint.js';
-import type { CtrlMessage } from '../schemas.js';
+import type { CtrlMessage } from '../../../shared/ctrl/schemas.js';
 import type { DpState, Reply } from '../state.js';
 import { sessionCountObject } from './sessions.js';
 

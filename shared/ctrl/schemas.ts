@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { isMac } from '../../shared/mac.js';
+import { isMac } from '../mac.js';
 
 /**
  * zod schemas of every ctrl_* message the dp accepts, with NeuVector's field names and
- * JSON types (reference §1.2). Extra fields are ignored (clients of other versions may
- * send more); missing or mistyped fields are errors that name the field.
+ * JSON types (docs/CONTROL.md). Extra fields are ignored (clients of other versions may
+ * send more); missing or mistyped fields are errors that name the field. The dp validates
+ * with them (dp/ctrl/dispatch.ts); the agent's message builders return their input types.
  */
 
 const u8 = z.number().int().min(0).max(0xff);
@@ -25,9 +26,7 @@ const iface = z
   .max(15)
   .regex(/^[^/\s:]+$/, { message: 'not an interface name' });
 
-/** START=1 / END=2 chunking bitmask; a single message uses 3. */
-export const MSG_START = 1;
-export const MSG_END = 2;
+/** START / END chunking bitmask (./flags.ts); a single message uses 3. */
 const flag = z.number().int().min(0).max(3);
 
 export const DEBUG_CATEGORIES = [
@@ -106,7 +105,14 @@ export const schemas = {
 } as const;
 
 export type CtrlName = keyof typeof schemas;
+/** A message as the dp's handler sees it (after defaults). */
 export type CtrlMessage<N extends CtrlName> = z.output<(typeof schemas)[N]>;
+/** A message body as a client may send it. */
+export type CtrlInput<N extends CtrlName> = z.input<(typeof schemas)[N]>;
+/** One datagram of one message, `{"ctrl_xxx": {...}}`, as a client may send it. */
+export type CtrlRequest<N extends CtrlName = CtrlName> = { [K in N]: { [P in K]: CtrlInput<K> } }[N];
+/** One rule of ctrl_cfg_policy on the wire. */
+export type WireRule = z.input<typeof policyRule>;
 
 export function isCtrlName(key: string): key is CtrlName {
   return Object.prototype.hasOwnProperty.call(schemas, key);
