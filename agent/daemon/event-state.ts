@@ -4,6 +4,7 @@
  * one learn pass (and at most one rules-file write) per burst.
  */
 import type { ConnectionRecord, CountersRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
+import { RECORD_ENDPOINT_FIELDS } from '../../shared/names/counters.js';
 import type { Logger } from '../../shared/log.js';
 import type { Mode } from '../topology/spec.js';
 import type { RuleStore } from '../learn/rule-store.js';
@@ -92,7 +93,7 @@ export class EventState {
       for (const e of c.endpoints) {
         const s = eps.get(e.mac);
         if (!s) eps.set(e.mac, { ...e });
-        else for (const k of ['rxPackets', 'rxBytes', 'dropPackets', 'sessions', 'curSessions'] as const) s[k] += e[k];
+        else for (const k of RECORD_ENDPOINT_FIELDS) s[k] += e[k];
       }
       eventsDropped += c.eventsDropped;
     }
