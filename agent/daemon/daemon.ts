@@ -358,10 +358,10 @@ export class Daemon {
   /** Full state into a fresh dp, in NeuVector's order. */
   private async replay(c: DpClient): Promise<void> {
     const ucmacs = new Map(this.registry.all().map((w) => [w.key, w.ucmac]));
-    for (const m of desiredDpMessages({ internalNets: this.internalNets, workloads: this.registry.views(), ucmacs })) await c.command(m);
     const views = this.registry.views();
     const rules = this.store.list();
-    for (const v of views) for (const m of policyMessages(v, views, rules)) await c.command(m);
+    const policies = views.flatMap((v) => policyMessages(v, views, rules));
+    for (const m of desiredDpMessages({ internalNets: this.internalNets, workloads: views, ucmacs, policies })) await c.command(m);
   }
 
   private client(): DpClient {
@@ -631,20 +631,8 @@ export class Daemon {
 
   /** Steering and dp state of `ws` from mode `from` to `to`, in the order that loses no allowed packet. */
   private async applyMode(ws: readonly Workload[], from: Mode, to: Mode): Promise<void> {
-    const goingInline = !MODES[to].tap && MODES[from].tap;
     // Without a healthy dp nothing is sent: the replay of the restarted dp carries the new mode.
-    const pushDp = () => this.enroller.pushMode(ws, to);
-    const steer = () => this.enroller.steerMany(ws, to);
-    if (goingInline) {
-      // The dp must be ready to forward before the steering sends it the only copy.
-      await pushDp();
-      await steer();
-    } else {
-      // Steering back to tap first: from then on the dp only sees copies.
-      await steer();
-      await pushDp();
-    }
-    await this.enroller.mark(ws, to);
+    await this.enroller.switchMode(ws, from, to);
   }
 
   /** Switches a group's mode (also by container or workload name) without losing packets of allowed flows. */

@@ -24,6 +24,7 @@ import { vexName, vinName } from '../topology/names.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import { containerInterfaces, containerPortLabel, deleteContainerPort, netnsInode, pullContainerPort, readPort } from './container-port.js';
 import { registerMessages } from './dp-state.js';
+import { drainDp } from '../dp-client/drain.js';
 import type { Workload, WorkloadRegistry } from './workloads.js';
 import type { RuleStore } from '../learn/rule-store.js';
 
@@ -81,6 +82,41 @@ export class Enroller {
     const pair = await this.pair();
     const ports = ws.map((w) => this.portOf(w, mode));
     await b.applyPlan(this.x.agentNs, b.planModeSwitch(ports, pair));
+  }
+
+  /**
+   * Steering and dp state of `ws` from mode `from` to `to`, in the order that loses no
+   * frame. When the steering changes (tap ↔ inline) and the backend can drain (BPF):
+   *   1. the ports stop feeding the dp (drain mode: frames cross directly, the way back
+   *      from the dp unchanged), and the dp sends on or inspects every frame it still
+   *      holds under the mode it had (drainDp);
+   *   2. the dp gets the new policy and tap flag (nothing reaches it meanwhile);
+   *   3. the steering takes the new mode.
+   * So nothing queued in the dp is dropped on its way back when leaving inline, and going
+   * inline the dp never sees a copy as inline (its resets would die at vbr, cutting a
+   * session silently). Without drain (u32), the old order: going inline the dp first,
+   * leaving inline the steering first.
+   */
+  async switchMode(ws: readonly Workload[], from: Mode, to: Mode): Promise<void> {
+    const b = this.x.backend();
+    const flips = MODES[from].tap !== MODES[to].tap;
+    if (b?.planDrain && flips && ws.length) {
+      await b.applyPlan(this.x.agentNs, b.planDrain(ws.map((w) => this.portOf(w, from)), await this.pair()));
+      const c = await this.x.dp();
+      // A dp that does not answer is being replaced (dp-supervisor.ts): what it held is lost with it.
+      if (c && !(await drainDp(c))) this.log.warn({ workloads: ws.map((w) => w.name) }, 'the dp did not answer while draining; switching anyway');
+      await this.pushMode(ws, to);
+      await this.steerMany(ws, to);
+    } else if (MODES[from].tap && !MODES[to].tap) {
+      // The dp must be ready to forward before the steering sends it the only copy.
+      await this.pushMode(ws, to);
+      await this.steerMany(ws, to);
+    } else {
+      // Steering back to tap first: from then on the dp only sees copies.
+      await this.steerMany(ws, to);
+      await this.pushMode(ws, to);
+    }
+    await this.mark(ws, to);
   }
 
   /** The dp's view of one workload: endpoint, tap flag, policy. Sends nothing while the dp is down. */
