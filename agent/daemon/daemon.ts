@@ -238,10 +238,10 @@ export class Daemon {
   /** Full state into a fresh dp, in NeuVector's order. */
   private async replay(c: DpClient): Promise<void> {
     const ucmacs = new Map(this.registry.all().map((w) => [w.key, w.ucmac]));
-    for (const m of desiredDpMessages({ internalNets: this.internalNets, workloads: this.registry.views(), ucmacs })) await c.command(m);
     const views = this.registry.views();
     const rules = this.store.list();
-    for (const v of views) for (const m of policyMessages(v, views, rules)) await c.command(m);
+    const policies = views.flatMap((v) => policyMessages(v, views, rules));
+    for (const m of desiredDpMessages({ internalNets: this.internalNets, workloads: views, ucmacs, policies })) await c.command(m);
   }
 
   private client(): DpClient {

@@ -1,7 +1,9 @@
 /**
  * The dp configuration that follows from the agent's desired state, as NeuVector-shaped
- * ctrl_* messages in replay order: internal nets, ICMP policy switch, service port, then
- * per workload add_mac + cfg_mac (policies follow from the policy compiler).
+ * ctrl_* messages in replay order: internal nets, ICMP policy switch, per workload
+ * add_mac + cfg_mac, the policies, and the service port last. A fresh dp reads no frame
+ * before every endpoint has its policy: an inline endpoint without one is OPEN, so
+ * opening the port first would let denied traffic through while a restarted dp is replayed.
  */
 import ipaddr from 'ipaddr.js';
 import { bcmacForIfindex } from '../../shared/mac.js';
@@ -18,6 +20,8 @@ export interface DesiredDp {
   workloads: readonly WorkloadView[];
   /** Port label → its unique steering MAC. */
   ucmacs: ReadonlyMap<string, string>;
+  /** The workloads' compiled ctrl_cfg_policy messages (agent/policy/compile.ts). */
+  policies?: readonly CtrlRequest<'ctrl_cfg_policy'>[];
 }
 
 function bcmacOf(ucmac: string): string {
@@ -68,11 +72,11 @@ export function desiredDpMessages(d: DesiredDp): CtrlRequest[] {
     internalNetMessage(d.internalNets),
     // ICMP is learned and enforced like TCP/UDP (NeuVector allows all ICMP unless told).
     { ctrl_enable_icmp_policy: { enable_icmp_policy: true } },
-    { ctrl_add_srvc_port: { iface: SERVICE_IFACE, jumboframe: false } },
   ];
   for (const w of d.workloads) {
     const ucmac = d.ucmacs.get(w.name);
     if (ucmac) out.push(...registerMessages(w, ucmac));
   }
+  out.push(...(d.policies ?? []), { ctrl_add_srvc_port: { iface: SERVICE_IFACE, jumboframe: false } });
   return out;
 }

@@ -23,6 +23,7 @@ import { execute, ip } from '../topology/commands.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import { containerInterfaces, containerPortLabel, deleteContainerPort, netnsInode, pullContainerPort, readPort } from './container-port.js';
 import { registerMessages, removeMessage, tapMessages } from './dp-state.js';
+import { drainDp } from './dp-drain.js';
 import type { Workload, WorkloadRegistry } from './workloads.js';
 import type { RuleStore } from '../learn/rule-store.js';
 
@@ -106,6 +107,21 @@ export class Enroller {
     const pair = await this.pair();
     const ports = ws.map((w) => this.portOf(w, mode));
     await b.applyPlan(this.x.agentNs, b.planModeSwitch(ports, pair));
+  }
+
+  /**
+   * Puts ports that are about to flip between tap and inline into the steering's drain
+   * mode (frames cross directly, the way back from the dp stays), then waits until the dp
+   * has sent on what it holds. False when the backend cannot drain (u32).
+   */
+  async drain(ws: readonly Workload[], from: Mode): Promise<boolean> {
+    const b = this.x.backend();
+    if (!b?.planDrain || !ws.length) return false;
+    await b.applyPlan(this.x.agentNs, b.planDrain(ws.map((w) => this.portOf(w, from)), await this.pair()));
+    const c = await this.x.dp();
+    // A dp that does not answer is being replaced (dp-supervisor.ts): what it held is lost with it.
+    if (c && !(await drainDp(c))) this.log.warn({ workloads: ws.map((w) => w.name) }, 'the dp did not answer while draining; switching anyway');
+    return true;
   }
 
   /** The dp's view of one workload: endpoint, tap flag, policy. Sends nothing while the dp is down. */

@@ -63,20 +63,34 @@ export class ModeSwitcher {
     return ms;
   }
 
-  /** apply() without recording the mode in the ports' markers. */
+  /**
+   * apply() without recording the mode in the ports' markers. Ports that flip between tap
+   * and inline, where the steering can drain (BPF):
+   *   1. the ports stop feeding the dp (drain mode: frames cross directly, the way back
+   *      from the dp unchanged), and the dp sends on or inspects every frame it still
+   *      holds under the mode it had (Enroller.drain);
+   *   2. the dp gets the new policy and tap flag (nothing reaches it meanwhile);
+   *   3. the steering takes the new mode.
+   * So nothing queued in the dp is dropped on its way back when leaving inline, and going
+   * inline the dp never sees a copy as inline (its resets would die at vbr, cutting a
+   * session silently). Without drain (u32): going inline the dp first, leaving inline the
+   * steering first.
+   */
   private async switchPorts(ws: readonly Workload[], from: Mode, to: Mode): Promise<Record<string, number>> {
     const { enroller } = this.x;
-    const goingInline = !MODES[to].tap && MODES[from].tap;
     const ms: Record<string, number> = {};
     // Without a healthy dp nothing is sent: the replay of the restarted dp carries the new mode.
     const pushDp = () => timed(ms, 'dpMs', () => enroller.pushMode(ws, to));
     const steer = () => timed(ms, 'steerMs', () => enroller.steerMany(ws, to));
-    if (goingInline) {
-      // The dp must be ready to forward before the steering sends it the only copy.
+    let drained = false;
+    if (MODES[from].tap !== MODES[to].tap)
+      await timed(ms, 'drainMs', async () => {
+        drained = await enroller.drain(ws, from);
+      });
+    if (drained || (MODES[from].tap && !MODES[to].tap)) {
       await pushDp();
       await steer();
     } else {
-      // Steering back to tap first: from then on the dp only sees copies.
       await steer();
       await pushDp();
     }

@@ -79,6 +79,15 @@ export interface SteeringBackend {
    * without it are switched port by port with planPort.
    */
   planModeSwitch?(ports: readonly SteeredPort[], pair: ServicePair): SteeringPlan;
+  /**
+   * Optional: the first step of taking inline ports (port.mode 'inline') to tap without
+   * loss. The ports stop sending frames to the dp (they cross directly, uninspected, for
+   * the moment of the switch) while the way back from the dp stays inline, so frames the
+   * dp still holds reach the workload. The caller then waits until the dp has sent what it
+   * holds (agent/daemon/dp-drain.ts) and applies planModeSwitch to tap. Backends without
+   * it switch at once: frames still queued in the dp are dropped on their way back.
+   */
+  planDrain?(ports: readonly SteeredPort[], pair: ServicePair): SteeringPlan;
   /** Remove every filter and qdisc of this port (and its map entries). Missing links are fine. */
   planRemovePort(port: SteeredPort, pair: ServicePair): Promise<SteeringPlan>;
   /** Remove the vbr steering (and, for bpf, the pin directory). */

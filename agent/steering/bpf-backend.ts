@@ -118,6 +118,20 @@ export class BpfSteering implements SteeringBackend {
     return port.mode === 'inline' ? [ucEntry, vexEntry, vinEntry] : [vexEntry, vinEntry, ucEntry];
   }
 
+  /** vex and vin entries in drain mode; the ucmac entry (the way back from the dp) stays as it is. */
+  planDrain(ports: readonly SteeredPort[], pair: ServicePair): SteeringPlan {
+    const plan = emptyPlan();
+    for (const port of ports) {
+      checkPort(port, pair);
+      const base = { vbrIfindex: pair.vbrIfindex, wlMac: port.wlMac, ucMac: port.ucMac, mode: 'drain' as const };
+      plan.prepare.push(
+        mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vexIfindex), portValue({ ...base, ingressIfindex: port.vexIfindex, role: 'vex', peerIfindex: port.vinIfindex })),
+        mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vinIfindex), portValue({ ...base, ingressIfindex: port.vinIfindex, role: 'vin', peerIfindex: port.vexIfindex })),
+      );
+    }
+    return plan;
+  }
+
   planModeSwitch(ports: readonly SteeredPort[], pair: ServicePair): SteeringPlan {
     const plan = emptyPlan();
     for (const p of ports) {

@@ -18,7 +18,10 @@ export const PROG_VIN = 'tg_vin';
 export const PROG_VBR = 'tg_vbr';
 
 const ROLE = { vex: 0, vin: 1 } as const;
-const MODE: Record<SteeringMode, number> = { tap: 0, inline: 1 };
+/** A port entry's mode: the steering modes, and 'drain' (from inline on its way to tap:
+ *  frames cross directly, none go to the dp, while its return path stays inline). */
+export type PortMode = SteeringMode | 'drain';
+const MODE: Record<PortMode, number> = { tap: 0, inline: 1, drain: 2 };
 
 /** Counter slots of tg_counters, in the C enum's order. */
 export const BPF_COUNTERS = [
@@ -32,6 +35,7 @@ export const BPF_COUNTERS = [
   'no_port',
   'short',
   'fast_path',
+  'drain_to_peer',
 ] as const;
 
 export interface PortEntry {
@@ -41,7 +45,7 @@ export interface PortEntry {
   vbrIfindex: number;
   wlMac: string;
   ucMac: string;
-  mode: SteeringMode;
+  mode: PortMode;
 }
 
 export interface UcEntry {

@@ -4,7 +4,7 @@
  * length, so a snaplen-truncated capture still decodes its headers.
  */
 import { R } from './reasons.js';
-import { type PacketView, u16, u32 } from './packet.js';
+import { type PacketView, i32, u16 } from './packet.js';
 
 export function decodeIpv4(p: PacketView, b: Uint8Array): number {
   const o = p.l3Off;
@@ -23,8 +23,8 @@ export function decodeIpv4(p: PacketView, b: Uint8Array): number {
   p.ipLen = total;
   p.ipProto = b[o + 9]!;
   const a = p.addr;
-  a[0] = 0; a[1] = 0; a[2] = 0xffff; a[3] = u32(b, o + 12);
-  a[4] = 0; a[5] = 0; a[6] = 0xffff; a[7] = u32(b, o + 16);
+  a[0] = 0; a[1] = 0; a[2] = 0xffff; a[3] = i32(b, o + 12);
+  a[4] = 0; a[5] = 0; a[6] = 0xffff; a[7] = i32(b, o + 16);
 
   const ff = u16(b, o + 6);
   const fragOffset = (ff & 0x1fff) << 3;
@@ -68,8 +68,8 @@ export function decodeInnerIpv4(p: PacketView, b: Uint8Array, o: number, end: nu
   if (hlen < 20) return false;
   const proto = b[o + 9]!;
   const a = p.innerAddr;
-  a[0] = 0; a[1] = 0; a[2] = 0xffff; a[3] = u32(b, o + 12);
-  a[4] = 0; a[5] = 0; a[6] = 0xffff; a[7] = u32(b, o + 16);
+  a[0] = 0; a[1] = 0; a[2] = 0xffff; a[3] = i32(b, o + 12);
+  a[4] = 0; a[5] = 0; a[6] = 0xffff; a[7] = i32(b, o + 16);
   p.innerProto = proto;
   const l4 = o + hlen;
   if (proto === 6 || proto === 17) {

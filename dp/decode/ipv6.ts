@@ -4,7 +4,7 @@
  * headers after a non-first fragment's fragment header are not parsed (they are payload).
  */
 import { R } from './reasons.js';
-import { type PacketView, u16, u32 } from './packet.js';
+import { type PacketView, i32, u16 } from './packet.js';
 
 const MAX_EXT_HEADERS = 8;
 
@@ -18,7 +18,7 @@ export function decodeIpv6(p: PacketView, b: Uint8Array): number {
   p.ipVersion = 6;
   p.ipLen = total;
   const a = p.addr;
-  for (let i = 0; i < 8; i++) a[i] = u32(b, o + 8 + (i << 2));
+  for (let i = 0; i < 8; i++) a[i] = i32(b, o + 8 + (i << 2));
 
   let nh = b[o + 6]!;
   let h = o + 40;
@@ -40,7 +40,8 @@ export function decodeIpv6(p: PacketView, b: Uint8Array): number {
         p.isFragment = true;
         p.fragOffset = offset;
         p.moreFragments = more;
-        p.fragId = u32(b, h + 4);
+        // Written out, not u32(): see decodeTcp's sequence numbers.
+        p.fragId = ((b[h + 4]! << 24) | (b[h + 5]! << 16) | (b[h + 6]! << 8) | b[h + 7]!) >>> 0;
         p.fragProto = next;
         p.fragPayloadLen = fragPayload;
         if (offset !== 0) {
@@ -72,7 +73,7 @@ export function decodeInnerIpv6(p: PacketView, b: Uint8Array, o: number, end: nu
   if (o + 40 > end) return false;
   if (b[o]! >> 4 !== 6) return false;
   const a = p.innerAddr;
-  for (let i = 0; i < 8; i++) a[i] = u32(b, o + 8 + (i << 2));
+  for (let i = 0; i < 8; i++) a[i] = i32(b, o + 8 + (i << 2));
   let nh = b[o + 6]!;
   let h = o + 40;
   for (let n = 0; n < MAX_EXT_HEADERS && (nh === 0 || nh === 43 || nh === 60 || nh === 44); n++) {

@@ -124,3 +124,11 @@ export function u16(b: Uint8Array, o: number): number {
 export function u32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
+/**
+ * The same 32 bits as a signed integer, for stores into a Uint32Array (which keeps the
+ * bits): always a small integer (Smi) in V8, where u32's result of 2^31 or more is a heap
+ * number allocated per call wherever the optimizer did not inline the call.
+ */
+export function i32(b: Uint8Array, o: number): number {
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}

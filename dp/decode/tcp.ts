@@ -1,6 +1,6 @@
 /** TCP header: ports, flags, sequence numbers. Options are not parsed (not needed yet). */
 import { R } from './reasons.js';
-import { type PacketView, TCP_FIN, TCP_RST, TCP_SYN, u16, u32 } from './packet.js';
+import { type PacketView, TCP_FIN, TCP_RST, TCP_SYN, u16 } from './packet.js';
 
 export function decodeTcp(p: PacketView, b: Uint8Array): number {
   const o = p.l4Off;
@@ -14,8 +14,10 @@ export function decodeTcp(p: PacketView, b: Uint8Array): number {
   if ((flags & TCP_SYN) !== 0 && (flags & (TCP_RST | TCP_FIN)) !== 0) return R['decoder.tcp.invalid_flags'];
   p.sport = u16(b, o);
   p.dport = u16(b, o + 2);
-  p.tcpSeq = u32(b, o + 4);
-  p.tcpAck = u32(b, o + 8);
+  // Written out, not u32(): an unsigned value of 2^31 or more returned by a call V8 did not
+  // inline is a heap number per packet; here it goes into the field's own box.
+  p.tcpSeq = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+  p.tcpAck = ((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0;
   p.tcpFlags = flags;
   p.payloadLen = p.l4Len - hlen;
   return 0;

@@ -7,6 +7,13 @@ const BATCH = 256;
 /** 8192 slots of 2 KiB = 16 MiB RX ring (~80 ms at 100 kpps, as NeuVector sizes its service rings); TX needs only a few batches in flight. */
 const RX_FRAMES = 8192;
 const TX_FRAMES = 1024;
+/** Batches per wake-up before the event loop turns (control datagrams in between); the addon's default. */
+const MAX_ROUNDS = 16;
+/**
+ * Event-loop turns that read a full RX ring: each turn reads up to BATCH × MAX_ROUNDS
+ * frames. What a drain (agent/daemon/dp-drain.ts) waits for, as keep-alive round trips.
+ */
+export const RING_TURNS_TO_EMPTY = Math.ceil(RX_FRAMES / (BATCH * MAX_ROUNDS));
 /** tpacket2 header + sockaddr_ll + alignment in front of a received frame. */
 const RX_HEADROOM = 80;
 /** L2 headroom over the MTU: Ethernet header plus two VLAN tags. */
@@ -79,7 +86,7 @@ export class RingPort implements FrameBatch {
     };
     try {
       this.native = addon.open(iface, {
-        frameSize: frameSizeFor(this.maxFrame), rxFrames: RX_FRAMES, txFrames: TX_FRAMES, batch: BATCH,
+        frameSize: frameSizeFor(this.maxFrame), rxFrames: RX_FRAMES, txFrames: TX_FRAMES, batch: BATCH, maxRounds: MAX_ROUNDS,
         txRing: tx === 'txring' ? 1 : 0,
         ...(fanoutGroup !== undefined ? { fanoutGroup } : {}),
       }, handler);

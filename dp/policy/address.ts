@@ -74,10 +74,14 @@ export function formatAddr(a: Addr128): string {
   return ipaddr.fromByteArray(parts.flatMap((p) => [p >> 8, p & 255])).toString();
 }
 
-/** Mixes an address into a 32-bit hash (FNV-style over the words; no allocation). */
+/**
+ * Mixes an address into a 30-bit hash (FNV-style over the words). 30 bits: a small
+ * integer (Smi) in V8, so the result never becomes a heap number, which a call the
+ * optimizer did not inline would allocate for an unsigned value of 2^31 or more.
+ */
 export function hashAddr(h: number, a: Addr128): number {
-  for (let i = 0; i < 4; i++) h = Math.imul(h ^ a[i]!, 0x01000193) >>> 0;
-  return h;
+  for (let i = 0; i < 4; i++) h = Math.imul(h ^ a[i]!, 0x01000193);
+  return h & 0x3fffffff;
 }
 
 /** A CIDR or ip/mask pair as an inclusive range. */

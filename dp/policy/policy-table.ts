@@ -24,6 +24,7 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   RuleIndex,
+  RuleIndexBuilder,
   resetMatch,
 } from './rule-index.js';
 
@@ -45,25 +46,28 @@ const EXTERNAL_V4 = parseAddr('0.0.0.0', 'ext');
 const EXTERNAL_V6 = parseAddr('::', 'ext');
 
 export function compileRules(rules: readonly WireRule[], field = 'rules'): RuleIndex {
-  const out: CompiledRule[] = rules.map((r, i) => {
-    const f = `${field}[${i}]`;
-    const sipLo = parseAddr(r.sip, `${f}.sip`);
-    const sipHi = r.sipr ? parseAddr(r.sipr, `${f}.sipr`) : sipLo;
-    const dipLo = parseAddr(r.dip, `${f}.dip`);
-    const dipHi = r.dipr ? parseAddr(r.dipr, `${f}.dipr`) : dipLo;
-    const portLo = r.port ?? 0;
-    // NeuVector: port 0 with no portr means any port; a portr extends the range.
-    const portHi = r.portr !== undefined && r.portr !== 0 ? r.portr : portLo === 0 ? 65535 : portLo;
-    if (isV4Mapped(sipLo) !== isV4Mapped(sipHi) || isV4Mapped(dipLo) !== isV4Mapped(dipHi)) {
-      throw new TollgateError('EBADFIELD', 'address range mixes IPv4 and IPv6', f);
-    }
-    if (portHi < portLo) throw new TollgateError('EBADFIELD', `port range ${portLo}-${portHi} is empty`, `${f}.portr`);
-    return {
-      id: r.id, order: i, ingress: r.ingress, proto: r.proto ?? 0,
-      sipLo, sipHi, dipLo, dipHi, portLo, portHi, action: r.action,
-    };
-  });
-  return new RuleIndex(out);
+  const b = new RuleIndexBuilder();
+  rules.forEach((r, i) => b.add(compileRule(r, i, `${field}[${i}]`)));
+  return b.build();
+}
+
+/** One wire rule as the index holds it; `order` is its position in the whole policy, `f` names it in errors. */
+export function compileRule(r: WireRule, order: number, f: string): CompiledRule {
+  const sipLo = parseAddr(r.sip, `${f}.sip`);
+  const sipHi = r.sipr ? parseAddr(r.sipr, `${f}.sipr`) : sipLo;
+  const dipLo = parseAddr(r.dip, `${f}.dip`);
+  const dipHi = r.dipr ? parseAddr(r.dipr, `${f}.dipr`) : dipLo;
+  const portLo = r.port ?? 0;
+  // NeuVector: port 0 with no portr means any port; a portr extends the range.
+  const portHi = r.portr !== undefined && r.portr !== 0 ? r.portr : portLo === 0 ? 65535 : portLo;
+  if (isV4Mapped(sipLo) !== isV4Mapped(sipHi) || isV4Mapped(dipLo) !== isV4Mapped(dipHi)) {
+    throw new TollgateError('EBADFIELD', 'address range mixes IPv4 and IPv6', f);
+  }
+  if (portHi < portLo) throw new TollgateError('EBADFIELD', `port range ${portLo}-${portHi} is empty`, `${f}.portr`);
+  return {
+    id: r.id, order, ingress: r.ingress, proto: r.proto ?? 0,
+    sipLo, sipHi, dipLo, dipHi, portLo, portHi, action: r.action,
+  };
 }
 
 export class PolicyTable {

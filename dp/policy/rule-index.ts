@@ -52,29 +52,70 @@ export interface PolicyMatch {
   order: number;
 }
 
+/**
+ * Builds a RuleIndex one rule at a time, so a large policy is indexed as its chunks
+ * arrive (dp/policy/policy-chunks.ts) and its END only swaps it in. Rules added in rule
+ * order leave every list sorted; out of order, build() sorts them.
+ */
+export class RuleIndexBuilder {
+  readonly exact = new Map<number, CompiledRule[]>();
+  readonly byPort = new Map<number, CompiledRule[]>();
+  readonly wideIngress: CompiledRule[] = [];
+  readonly wideEgress: CompiledRule[] = [];
+  readonly rules: CompiledRule[] = [];
+  private sorted = true;
+
+  add(r: CompiledRule): void {
+    const last = this.rules[this.rules.length - 1];
+    if (last && r.order <= last.order) this.sorted = false;
+    this.rules.push(r);
+    const singleIps = cmpAddr(r.sipLo, r.sipHi) === 0 && cmpAddr(r.dipLo, r.dipHi) === 0;
+    if (singleIps && r.portLo === r.portHi) {
+      push(this.exact, exactKey(r.ingress, r.proto, r.sipLo, r.dipLo, r.portLo), r);
+    } else if (r.portHi - r.portLo < PORT_FANOUT) {
+      for (let p = r.portLo; p <= r.portHi; p++) push(this.byPort, portKey(r.ingress, r.proto, p), r);
+    } else {
+      (r.ingress ? this.wideIngress : this.wideEgress).push(r);
+    }
+  }
+
+  /** Every list in rule order (a no-op for rules added in order). */
+  finish(): this {
+    if (!this.sorted) {
+      const byOrder = (a: CompiledRule, b: CompiledRule) => a.order - b.order;
+      for (const l of this.exact.values()) l.sort(byOrder);
+      for (const l of this.byPort.values()) l.sort(byOrder);
+      this.wideIngress.sort(byOrder);
+      this.wideEgress.sort(byOrder);
+      this.sorted = true;
+    }
+    return this;
+  }
+
+  build(): RuleIndex {
+    return new RuleIndex(this.rules, this);
+  }
+}
+
 export class RuleIndex {
-  private readonly exact = new Map<number, CompiledRule[]>();
-  private readonly byPort = new Map<number, CompiledRule[]>();
-  private readonly wideIngress: CompiledRule[] = [];
-  private readonly wideEgress: CompiledRule[] = [];
+  private readonly exact: Map<number, CompiledRule[]>;
+  private readonly byPort: Map<number, CompiledRule[]>;
+  private readonly wideIngress: CompiledRule[];
+  private readonly wideEgress: CompiledRule[];
   readonly size: number;
 
-  constructor(readonly rules: readonly CompiledRule[]) {
-    for (const r of rules) {
-      const singleIps = cmpAddr(r.sipLo, r.sipHi) === 0 && cmpAddr(r.dipLo, r.dipHi) === 0;
-      if (singleIps && r.portLo === r.portHi) {
-        push(this.exact, exactKey(r.ingress, r.proto, r.sipLo, r.dipLo, r.portLo), r);
-      } else if (r.portHi - r.portLo < PORT_FANOUT) {
-        for (let p = r.portLo; p <= r.portHi; p++) push(this.byPort, portKey(r.ingress, r.proto, p), r);
-      } else {
-        (r.ingress ? this.wideIngress : this.wideEgress).push(r);
-      }
+  /** The index of `rules`, or of what `built` indexed (RuleIndexBuilder.build). */
+  constructor(readonly rules: readonly CompiledRule[], built?: RuleIndexBuilder) {
+    let b = built;
+    if (!b) {
+      b = new RuleIndexBuilder();
+      for (const r of rules) b.add(r);
     }
-    const byOrder = (a: CompiledRule, b: CompiledRule) => a.order - b.order;
-    for (const l of this.exact.values()) l.sort(byOrder);
-    for (const l of this.byPort.values()) l.sort(byOrder);
-    this.wideIngress.sort(byOrder);
-    this.wideEgress.sort(byOrder);
+    b.finish();
+    this.exact = b.exact;
+    this.byPort = b.byPort;
+    this.wideIngress = b.wideIngress;
+    this.wideEgress = b.wideEgress;
     this.size = rules.length;
   }
 
@@ -127,9 +168,11 @@ function portKey(ingress: boolean, proto: number, port: number): number {
 }
 
 function exactKey(ingress: boolean, proto: number, sip: Addr128, dip: Addr128, port: number): number {
-  let h = 0x811c9dc5 ^ (ingress ? 1 : 2);
-  h = Math.imul(h ^ proto, 0x01000193) >>> 0;
-  h = Math.imul(h ^ port, 0x01000193) >>> 0;
+  // Signed 32-bit throughout (no `>>> 0`): an unsigned intermediate of 2^31 or more is a
+  // heap number in code V8 has not optimized.
+  let h = (0x811c9dc5 | 0) ^ (ingress ? 1 : 2);
+  h = Math.imul(h ^ proto, 0x01000193);
+  h = Math.imul(h ^ port, 0x01000193);
   h = hashAddr(h, sip);
   // 30 bits: a small integer (Smi) in V8, so a lookup allocates no heap number for its key.
   // A shared key only means one more candidate list entry; scan() checks the addresses.
@@ -140,7 +183,10 @@ function exactKey(ingress: boolean, proto: number, sip: Addr128, dip: Addr128, p
 export function resetMatch(out: PolicyMatch, defaultAction: number): PolicyMatch {
   out.action = defaultAction;
   out.ruleId = 0;
-  out.order = 0xffffffff;
+  // Above any rule's order (a rule's position, below ELIMIT's 65,536) and a small integer
+  // (Smi) in V8: 0xffffffff would make the field a heap number, re-boxed per lookup
+  // wherever the field's representation has become generic.
+  out.order = 0x3fffffff;
   return out;
 }
 

@@ -287,5 +287,6 @@ export class FragmentTracker {
 function fragHash(a: Uint32Array, id: number, proto: number, ep: number): number {
   let h = Math.imul(id ^ (proto << 24) ^ Math.imul(ep + 1, 0x27d4eb2f), 0x9e3779b1);
   for (let i = 0; i < 8; i++) h = Math.imul(h ^ a[i]!, 0x85ebca6b) ^ (h >>> 13);
-  return h >>> 0;
+  // 30 bits, a small integer (Smi): see hashAddr in dp/policy/address.ts.
+  return h & 0x3fffffff;
 }

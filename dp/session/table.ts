@@ -198,5 +198,7 @@ export function flowHash(a: Uint32Array, o: number, sp: number, dp: number, prot
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
-  return h >>> 0;
+  // 30 bits, a small integer (Smi): as hashAddr in dp/policy/address.ts, an unsigned
+  // 32-bit result is a heap number per call wherever the call is not inlined.
+  return h & 0x3fffffff;
 }

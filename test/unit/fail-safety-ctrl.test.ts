@@ -222,6 +222,44 @@ describe('finding 15: memory is bounded', () => {
     expect(listed).toBe(100_000);
     engine.clearSessions();
   }, 120_000);
+  it('compiling a 65,536-rule policy does not stall forwarding: each chunk is compiled as it arrives, frames between chunks meet the policy in force, END swaps in the whole policy', async () => {
+    const engine = rt.state.engine as Engine;
+    await ok(policy(WEB_MAC, 7, [anyRule(1, 6, 80, 2)])); // in force: TCP 80 only
+    let sp = 0;
+    const syn = (port: number) => toWl(WEB_UC, ipv4(PEER, WEB, 6, tcp(PEER, WEB, 20000 + (sp++ % 40000), port, 1, 0, TCP.SYN)));
+    const passes = (port: number) => wire([syn(port)]).length === 1;
+    // Frames keep arriving from the event loop itself while the chunks go over the socket.
+    let inLoop = 0;
+    let inLoopForwarded = 0;
+    let sending = true;
+    const injector = () => {
+      if (!sending) return;
+      inLoop++;
+      if (passes(80)) inLoopForwarded++;
+      setImmediate(injector);
+    };
+    setImmediate(injector);
+    const CHUNK = 40;
+    const rules = Array.from({ length: MAX_POLICY_RULES - 1 }, (_, i) => anyRule(100 + i, 17, 10000 + (i % 50000), 2));
+    rules.push(anyRule(99, 6, 9999, 2)); // the new policy: TCP 9999, not 80
+    for (let i = 0; i < rules.length; i += CHUNK) {
+      const last = i + CHUNK >= rules.length;
+      if (last) sending = false; // frames from here on may meet the new policy
+      const r = await cli.request({ ctrl_cfg_policy: { cmd: 1, flag: (i === 0 ? 1 : 0) | (last ? 2 : 0), defact: 7, dir: 0, mac: [WEB_MAC], rules: rules.slice(i, i + CHUNK) } });
+      expect(r.at(-1), JSON.stringify(r)).toHaveProperty('dp_ok');
+      if (last) break;
+      // Compiled on arrival: END will have nothing left to compile.
+      expect(rt.state.policyChunks.pendingRules).toBe(i + CHUNK);
+      if ((i / CHUNK) % 128 === 0) expect([passes(80), passes(9999)]).toEqual([true, false]);
+    }
+    expect(rt.state.policyChunks.pendingRules).toBe(0);
+    // The loop ran between the chunks (each chunk is one datagram), under the policy in force.
+    expect(inLoop).toBeGreaterThan(100);
+    expect(inLoopForwarded).toBe(inLoop);
+    expect([passes(80), passes(9999)]).toEqual([false, true]);
+    engine.clearSessions();
+    await ok({ ctrl_cfg_policy: { cmd: 3, flag: 3, defact: 0, dir: 0, mac: [WEB_MAC], rules: [] } });
+  }, 120_000);
 });
 
 describe('finding 16: the control socket path', () => {

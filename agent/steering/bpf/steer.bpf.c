@@ -10,6 +10,9 @@
  *   vin ingress  (from the workload) : unicast IP with SA == wl MAC  -> SA := ucmac -> vbr
  *   everything else on vex/vin (ARP, broadcast, multicast, other MACs) -> peer, unchanged
  *   tap mode: the original goes to the peer first, the rewritten copy to vbr
+ *   drain mode (a port on its way from inline to tap): straight to the peer, nothing to
+ *                vbr, while the return path below stays inline, so frames the dp still
+ *                holds reach the workload before the port becomes tap (no loss)
  *   vbr ingress  (frames the dp sent on vth): DA == ucmac -> DA := wl MAC -> vin,
  *                SA == ucmac -> SA := wl MAC -> vex; tap ports drop them; anything else drops.
  *
@@ -38,6 +41,7 @@
 #define ROLE_VIN 1
 #define MODE_TAP 0
 #define MODE_INLINE 1
+#define MODE_DRAIN 2 /* tg_ports only */
 
 #define ETH_P_8021Q_ 0x8100
 #define ETH_P_8021AD_ 0x88A8
@@ -49,7 +53,7 @@ struct port_info {
 	__u8 wl_mac[6];
 	__u8 uc_mac[6];
 	__u8 role; /* ROLE_VEX | ROLE_VIN */
-	__u8 mode; /* MODE_TAP | MODE_INLINE */
+	__u8 mode; /* MODE_TAP | MODE_INLINE | MODE_DRAIN */
 	__u8 pad[2];
 };
 
@@ -79,6 +83,7 @@ enum {
 	CNT_NO_PORT,
 	CNT_SHORT,
 	CNT_FAST_PATH,
+	CNT_DRAIN_TO_PEER,
 	CNT_MAX,
 };
 
@@ -246,6 +251,7 @@ static __always_inline int steer_port(struct __sk_buff *skb)
 	 * frames, never half of one. */
 	__u32 vbr = p->vbr_ifindex;
 	__u32 peer = p->peer_ifindex;
+	__u8 mode = p->mode;
 	__u8 uc[6];
 	__builtin_memcpy(uc, p->uc_mac, 6);
 	int to_wl = p->role == ROLE_VEX;
@@ -266,8 +272,12 @@ static __always_inline int steer_port(struct __sk_buff *skb)
 			return bpf_redirect(peer, 0);
 		}
 	}
-	if (p->mode == MODE_TAP) {
-		bpf_clone_redirect(skb, p->peer_ifindex, 0);
+	if (mode == MODE_DRAIN) {
+		count(CNT_DRAIN_TO_PEER);
+		return bpf_redirect(peer, 0);
+	}
+	if (mode == MODE_TAP) {
+		bpf_clone_redirect(skb, peer, 0);
 		count(CNT_TAP_COPY);
 	}
 	__u32 off = p->role == ROLE_VEX ? 0 : 6;
