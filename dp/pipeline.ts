@@ -82,12 +82,18 @@ export interface PipelineCounters {
   batches: number;
   /** Ring backend: frames the kernel dropped because the RX ring was full (refreshed every second). */
   ringDrops: number;
+  /**
+   * Ring backend: frames that arrived CHECKSUM_PARTIAL (tx checksum offload upstream) and whose
+   * TCP/UDP checksum the addon completed before the frame was decided (refreshed every second).
+   */
+  csumCompleted: number;
 }
 
 export function newPipelineCounters(): PipelineCounters {
   return {
     rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, dropPackets: 0, txErrors: 0,
     noWorkload: 0, notSteered: 0, oversize: 0, runt: 0, tapPackets: 0, injected: 0, batches: 0, ringDrops: 0,
+    csumCompleted: 0,
   };
 }
 

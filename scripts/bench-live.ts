@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { netnsArgv } from '../shared/exec.js';
-import { benchLabUp, type BenchLab } from './bench-lab.js';
+import { benchLabUp, offloadLabel, type BenchLab } from './bench-lab.js';
 import { BenchCtrl, inlineConfig } from './bench-ctrl.js';
 import { median, rssMiB, startIperfServer, stopChild, tcpFlowsGbps, tcpGbps, udp64Kpps, withCpu, IPERF_PORT } from './bench-iperf.js';
 import { applyLab } from '../agent/topology/reconcile.js';
@@ -15,7 +15,7 @@ import { neuvectorDp, startPeerInline, warnPeerMissing, PEER_NAME } from './benc
 /**
  * Live bench: iperf3 from the host side to the workload through three paths, built
  * and measured in this run, one after the other so they never share the CPU:
- *   kernel   u32 match-all + mirred redirect vex<->vin in the enforcer (offloads off)
+ *   kernel   u32 match-all + mirred redirect vex<->vin in the enforcer (same offloads as the others)
  *   detour   BPF steering vex/vin -> vbr -> vth, an in-kernel mirred reflector on vth
  *   naive    BPF steering, a naive Node cap forwarder on vth (frame in, same frame out)
  *   dp       BPF steering, the Tollgate dp inline on vth (configured by the 4 datagrams), no fast path
@@ -78,7 +78,7 @@ const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
 const NAIVE = fileURLToPath(new URL('./bench-naive-forwarder.js', import.meta.url));
 
 export const PATH_LABELS: Record<LivePath, string> = {
-  kernel: 'kernel only: u32 + mirred vex<->vin, offloads off',
+  kernel: 'kernel only: u32 + mirred vex<->vin',
   detour: 'vbr/vth detour, BPF steering + in-kernel reflector on vth',
   naive: 'naive Node forwarder on vth (cap, frame straight back)',
   dp: `Tollgate dp inline (protect, ${dpIoLabel()} on vth), no fast path`,
@@ -325,7 +325,7 @@ async function policyDropLatency(lab: BenchLab, ctrl: BenchCtrl, opts: LiveOptio
 
 export async function runLiveBench(opts: LiveOptions): Promise<LiveResult[]> {
   const results = new Map<LivePath, LiveResult>();
-  for (const p of opts.paths) results.set(p, { path: p, label: PATH_LABELS[p], tcpGbps: [], udpKpps: [], tcpManyGbps: [], policyDropMs: [] });
+  for (const p of opts.paths) results.set(p, { path: p, label: `${PATH_LABELS[p]}; ${offloadLabel()}`, tcpGbps: [], udpKpps: [], tcpManyGbps: [], policyDropMs: [] });
   const nv = results.get('neuvector');
   const peerBin = neuvectorDp();
   if (nv && !peerBin.path) {

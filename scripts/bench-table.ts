@@ -110,7 +110,7 @@ export function benchRows(r: BenchReport): BenchRow[] {
       const paired = pk.length === xs.length && pk.length > 0;
       rows.push({
         test, path: l.label, unit, runs: xs, median: v,
-        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, offloads off, paired runs' : 'kernel only, offloads off',
+        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, same offloads, paired runs' : 'kernel only, same offloads',
         baselineValue: num(paired ? median(pk) : base),
         ratio: paired ? median(xs.map((x, i) => x / pk[i]!)) : ratioOf(v, base),
         reference: peerReference(l, peerLive, kind) ?? (kind === 'many' ? '-' : LIVE_TARGET[l.path][kind]),

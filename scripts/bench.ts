@@ -4,6 +4,7 @@
  *   node dist/scripts/bench.js [--secs 5] [--tcp-runs 3] [--udp-runs 3]
  *        [--paths kernel,detour,naive,dp,neuvector,dpfast,learn] [--no-offline] [--no-live] [--dp-prof DIR]
  *        [--process-runs 3]     (whole-process dp -p runs, Tollgate and the peer alternated)
+ *        [--offloads on|off]    (workload links: on = as the topology leaves them, off = off everywhere)
  *        [--many-runs 1]        (runs of the 100-concurrent-flows row per path)
  *        [--policy-runs 3]      (policy change -> first drop measurements per dp path)
  *        [--json FILE]          (the rows as JSON too)
@@ -23,7 +24,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { runOfflineBench, type OfflineBenchRow } from './bench-offline.js';
 import { runProcessBench, type ProcessBenchRow } from './bench-process.js';
 import { LIVE_PATHS, runLiveBench, type LivePath, type LiveResult } from './bench-live.js';
-import { downAllBenchLabs } from './bench-lab.js';
+import { downAllBenchLabs, setBenchOffloads, type BenchOffloads } from './bench-lab.js';
 import { median } from './bench-iperf.js';
 import { benchRows, formatBenchTable, type BenchReport } from './bench-table.js';
 import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
@@ -48,6 +49,7 @@ interface Args {
   containers: number;
   memory: boolean;
   processRuns: number;
+  offloads: BenchOffloads;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -80,6 +82,7 @@ function parseArgs(argv: string[]): Args {
     paired: !argv.includes('--no-paired'),
     policyRuns: num('--policy-runs', 3),
     processRuns: num('--process-runs', 3),
+    offloads: offloadsArg(get('--offloads')),
     ...(json ? { json } : {}),
     paths: paths as LivePath[],
     offline: !argv.includes('--no-offline'),
@@ -90,6 +93,11 @@ function parseArgs(argv: string[]): Args {
     ...(dpWorkers !== undefined ? { dpWorkers } : {}),
     containers: argv.includes('--no-scale') ? 0 : Number(get('--containers') ?? 100),
   };
+}
+
+function offloadsArg(v: string | undefined): BenchOffloads {
+  if (v === undefined || v === 'on' || v === 'off') return v ?? 'on';
+  throw new Error(`--offloads must be on or off, got ${v}`);
 }
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -107,6 +115,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
+  setBenchOffloads(args.offloads);
   const t0 = Date.now();
   const loadStart = loadavg();
   let offline: OfflineBenchRow[] = [];
