@@ -1,11 +1,10 @@
 import { Command, Option } from 'commander';
 import { createLogger, type Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
-import { DpRuntime } from './ctrl/runtime.js';
+import type { DpRuntime as DpRuntimeClass } from './ctrl/runtime.js';
 import { loadEngine } from './engine-loader.js';
 import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
-import { CtrlServer } from './ctrl/server.js';
-import { WorkerPool } from './workers/pool.js';
+import type { CtrlServer } from './ctrl/server.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
 import { openFastPath, parseMapRef, type FastPathConfig } from './fastpath/open.js';
 import { offlineExitStatus } from './offline/exit-status.js';
@@ -128,6 +127,9 @@ function reportIntervalMs(opts: Opts, log: Logger): number | undefined {
 
 async function runLive(opts: Opts, log: Logger): Promise<number> {
   const { createEngine, forwardVerdict } = await loadEngine();
+  // Loaded here, not at the top: `dp -p` never needs the control runtime (its module graph
+  // costs an offline run about a third of a second and ~15 MiB; docs/BENCHMARKS.md).
+  const { DpRuntime } = (await import('./ctrl/runtime.js')) as { DpRuntime: typeof DpRuntimeClass };
   const intervalMs = reportIntervalMs(opts, log);
   if (intervalMs === undefined) return 2;
   const fastPath = fastPathConfig(opts, log);
@@ -206,6 +208,8 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
     log.error({ io: opts.io, workers }, '-n ≥ 2 needs the ring backend (PACKET_FANOUT); libpcap (cap) cannot share a port between workers: use --io ring or -n 1');
     return 2;
   }
+  const { WorkerPool } = await import('./workers/pool.js');
+  const { CtrlServer } = await import('./ctrl/server.js');
   let server: CtrlServer | undefined;
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finish = resolve));

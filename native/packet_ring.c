@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "l4_csum.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -38,7 +39,7 @@
 enum {
   ST_RX, ST_RX_BYTES, ST_TX, ST_TX_BYTES, ST_TX_RING_FULL, ST_KICKS, ST_KICK_ERRORS, ST_BATCHES,
   ST_TRUNCATED, ST_OUTGOING_SKIPPED, ST_INJECTED, ST_INJECT_ERRORS, ST_KERNEL_DROPS, ST_CALLBACK_ERRORS,
-  ST_TX_TOO_BIG, ST_VLAN_RESTORED, ST_COUNT
+  ST_TX_TOO_BIG, ST_VLAN_RESTORED, ST_CSUM_COMPLETED, ST_CSUM_UNPLACED, ST_COUNT
 };
 
 /* The TX data offset of a TPACKET_V2 frame without PACKET_TX_HAS_OFF. */
@@ -193,6 +194,8 @@ static uint32_t collect(ring_port *p) {
       p->stats[ST_VLAN_RESTORED]++;
     }
     if (snap < wire) p->stats[ST_TRUNCATED]++;
+    else if (status & TP_STATUS_CSUMNOTREADY) /* CHECKSUM_PARTIAL: see l4_csum.c */
+      p->stats[tg_complete_l4_csum((uint8_t *)h + mac, snap) ? ST_CSUM_COMPLETED : ST_CSUM_UNPLACED]++;
     p->stats[ST_RX]++;
     p->stats[ST_RX_BYTES] += wire;
     p->slots[n] = idx;

@@ -4,7 +4,8 @@ import { newRunPrefix } from '../shared/run-id.js';
 import { applyLab } from '../agent/topology/reconcile.js';
 import { downLab } from '../agent/topology/down.js';
 import { readLinks } from '../agent/topology/ip-state.js';
-import { vexName, vinName } from '../agent/topology/names.js';
+import { hostPeerName, vexName, vinName } from '../agent/topology/names.js';
+import { OFFLOADS } from '../agent/topology/offload.js';
 import { labNamespaces, parseLabSpec, type LabSpec, type SteeringChoice } from '../agent/topology/spec.js';
 import { openSteering } from '../agent/topology/steering-bridge.js';
 
@@ -30,6 +31,17 @@ export interface BenchLab {
 
 export const BENCH_WL = { name: 'web', ip: '198.18.0.10/24', mac: '02:74:67:00:00:0a' } as const;
 
+/**
+ * Offloads of the workload's links (eth0, host side, vex, vin): `on` is what the topology
+ * leaves (vbr/vth always off); `off` switches them off too, the setting before the fast path.
+ */
+export type BenchOffloads = 'on' | 'off';
+let benchOffloads: BenchOffloads = 'on';
+export function setBenchOffloads(o: BenchOffloads): void {
+  benchOffloads = o;
+}
+export const offloadLabel = (): string => (benchOffloads === 'on' ? 'offloads on (off on vbr/vth)' : 'offloads off');
+
 /** Prefixes of labs this process built and has not taken down yet (for the Ctrl-C path). */
 const liveSpecs = new Set<LabSpec>();
 /** Set once the bench is shutting down: no new lab may be built after that. */
@@ -53,6 +65,12 @@ export async function benchLabUp(steering: SteeringChoice, tag = 'tgb'): Promise
   };
   try {
     await applyLab(spec, await openSteering(spec.steering, `/sys/fs/bpf/tollgate-${ns.agent}`));
+    if (benchOffloads === 'off') {
+      const off = OFFLOADS.flatMap((f) => [f.key, 'off']);
+      for (const [n, dev] of [[ns.workload(BENCH_WL.name), 'eth0'], [ns.host, hostPeerName(BENCH_WL.name)], [ns.agent, vexName(BENCH_WL.name)], [ns.agent, vinName(BENCH_WL.name)]] as const) {
+        await runIn(n, ['ethtool', '-K', dev, ...off]);
+      }
+    }
     const links = await readLinks(ns.agent);
     if (closing) throw new Error('bench is shutting down');
     const vexIfindex = links.find((l) => l.ifname === vexName(BENCH_WL.name))?.ifindex ?? -1;

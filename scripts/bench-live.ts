@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { netnsArgv } from '../shared/exec.js';
-import { benchLabUp, type BenchLab } from './bench-lab.js';
+import { benchLabUp, offloadLabel, type BenchLab } from './bench-lab.js';
 import { BenchCtrl, inlineConfig } from './bench-ctrl.js';
 import { median, rssMiB, startIperfServer, stopChild, tcpFlowsGbps, tcpGbps, udp64Kpps, withCpu, IPERF_PORT } from './bench-iperf.js';
 import { applyLab } from '../agent/topology/reconcile.js';
@@ -10,19 +10,23 @@ import { openSteering } from '../agent/topology/steering-bridge.js';
 import { MAP_FLOWS, mapPath } from '../agent/steering/bpf-maps.js';
 import { pinDirFor } from '../agent/topology/names.js';
 import { resolveIoBackend, type IoBackend } from '../dp/io/live.js';
+import { neuvectorDp, startPeerInline, warnPeerMissing, PEER_NAME } from './bench-peer.js';
 
 /**
  * Live bench: iperf3 from the host side to the workload through three paths, built
  * and measured in this run, one after the other so they never share the CPU:
- *   kernel   u32 match-all + mirred redirect vex<->vin in the enforcer (offloads off)
+ *   kernel   u32 match-all + mirred redirect vex<->vin in the enforcer (same offloads as the others)
  *   detour   BPF steering vex/vin -> vbr -> vth, an in-kernel mirred reflector on vth
  *   naive    BPF steering, a naive Node cap forwarder on vth (frame in, same frame out)
  *   dp       BPF steering, the Tollgate dp inline on vth (configured by the 4 datagrams), no fast path
+ *   neuvector the same with the peer, NeuVector's C dp (`dp -n 1`, same 4 datagrams; bench-peer.ts)
  *   dpfast   the same with the kernel fast path (dp --fast-path-map: established flows bypass the dp)
  *   learn    learn mode (tap steering, the dp gets copies) with the fast path
  */
-export type LivePath = 'kernel' | 'detour' | 'naive' | 'dp' | 'dpfast' | 'learn';
-export const LIVE_PATHS: readonly LivePath[] = ['kernel', 'detour', 'naive', 'dp', 'dpfast', 'learn'];
+export type LivePath = 'kernel' | 'detour' | 'naive' | 'dp' | 'neuvector' | 'dpfast' | 'learn';
+export const LIVE_PATHS: readonly LivePath[] = ['kernel', 'detour', 'naive', 'dp', 'neuvector', 'dpfast', 'learn'];
+/** Paths whose runs are paired with a kernel-only run (see LiveResult.paired). */
+const PAIRED_PATHS: readonly LivePath[] = ['dp', 'neuvector', 'dpfast', 'learn'];
 
 /** Parallel TCP streams of the many-flows row. */
 export const MANY_FLOWS = 100;
@@ -46,6 +50,8 @@ export interface LiveResult {
   udpCpu?: number;
   rssMiB?: number;
   error?: string;
+  /** The path was not run (the peer's binary is missing): why. No figure is quoted for it. */
+  notMeasured?: string;
 }
 
 export interface LiveOptions {
@@ -72,10 +78,11 @@ const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
 const NAIVE = fileURLToPath(new URL('./bench-naive-forwarder.js', import.meta.url));
 
 export const PATH_LABELS: Record<LivePath, string> = {
-  kernel: 'kernel only: u32 + mirred vex<->vin, offloads off',
+  kernel: 'kernel only: u32 + mirred vex<->vin',
   detour: 'vbr/vth detour, BPF steering + in-kernel reflector on vth',
   naive: 'naive Node forwarder on vth (cap, frame straight back)',
   dp: `Tollgate dp inline (protect, ${dpIoLabel()} on vth), no fast path`,
+  neuvector: `${PEER_NAME} inline (protect, dp -n 1 on vth, same steering and datagrams)`,
   dpfast: `Tollgate dp inline (protect, ${dpIoLabel()}) + kernel fast path`,
   learn: `Tollgate learn mode (tap + dp copies, ${dpIoLabel()}) + kernel fast path`,
 };
@@ -104,7 +111,7 @@ let pairLab: BenchLab | undefined;
 async function measure(lab: BenchLab, opts: LiveOptions, res: LiveResult, pid?: number): Promise<void> {
   const tcpCpu: number[] = [];
   const udpCpu: number[] = [];
-  const pair = pairLab !== undefined && lab !== pairLab && (res.path === 'dp' || res.path === 'dpfast' || res.path === 'learn') ? pairLab : undefined;
+  const pair = pairLab !== undefined && lab !== pairLab && PAIRED_PATHS.includes(res.path) ? pairLab : undefined;
   if (pair) res.paired = { tcp: [], udp: [], many: [] };
   const pairRun = async (kind: 'tcp' | 'udp' | 'many', f: (l: BenchLab) => Promise<number>): Promise<void> => {
     if (!pair || !res.paired) return;
@@ -208,9 +215,13 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
       }
     }
     const fastMap = ['--fast-path-map', mapPath(pinDirFor(lab.agentNs), MAP_FLOWS)];
-    for (const [path, dpArgs, learn] of [['dp', ['--no-fast-path'], false], ['dpfast', fastMap, false], ['learn', fastMap, true]] as const) {
+    for (const [path, dpArgs, learn] of [['dp', ['--no-fast-path'], false], ['neuvector', [], false], ['dpfast', fastMap, false], ['learn', fastMap, true]] as const) {
       const dpRes = results.get(path);
-      if (!dpRes) continue;
+      if (!dpRes || dpRes.notMeasured) continue;
+      if (path === 'neuvector') {
+        await peerPath(lab, opts, dpRes);
+        continue;
+      }
       try {
         if (learn) await setLabMode(lab, 'learn');
         dp = await startDp(lab, ctrlPath, opts.dpNodeArgs ?? [], opts.forwarderNice, opts.dpWorkers, [...dpArgs]);
@@ -235,6 +246,25 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
     ctrl?.close();
     await stopChild(dp);
     await lab.down();
+  }
+}
+
+/** The peer inline on the protect-mode lab, configured with the same four datagrams. */
+async function peerPath(lab: BenchLab, opts: LiveOptions, res: LiveResult): Promise<void> {
+  const bin = neuvectorDp().path!;
+  const peer = await startPeerInline(bin, lab.agentNs).catch((e: Error) => {
+    res.error = e.message;
+    return undefined;
+  });
+  if (!peer) return;
+  try {
+    for (const m of inlineConfig(lab.wlMac, lab.ucMac)) await peer.ctrl.send(m);
+    await peer.ctrl.sync();
+    await measure(lab, opts, res, peer.pid);
+  } catch (e) {
+    res.error = (e as Error).message;
+  } finally {
+    await peer.stop();
   }
 }
 
@@ -295,18 +325,24 @@ async function policyDropLatency(lab: BenchLab, ctrl: BenchCtrl, opts: LiveOptio
 
 export async function runLiveBench(opts: LiveOptions): Promise<LiveResult[]> {
   const results = new Map<LivePath, LiveResult>();
-  for (const p of opts.paths) results.set(p, { path: p, label: PATH_LABELS[p], tcpGbps: [], udpKpps: [], tcpManyGbps: [], policyDropMs: [] });
+  for (const p of opts.paths) results.set(p, { path: p, label: `${PATH_LABELS[p]}; ${offloadLabel()}`, tcpGbps: [], udpKpps: [], tcpManyGbps: [], policyDropMs: [] });
+  const nv = results.get('neuvector');
+  const peerBin = neuvectorDp();
+  if (nv && !peerBin.path) {
+    nv.notMeasured = peerBin.why!;
+    warnPeerMissing(opts.log ?? ((s) => void process.stderr.write(`${s}\n`)), peerBin.why!);
+  }
   const k = results.get('kernel');
   if (k) {
     opts.log?.('live: kernel-only path');
     await kernelPath(opts, k).catch((e: Error) => (k.error = e.message));
   }
-  if (['detour', 'naive', 'dp', 'dpfast', 'learn'].some((p) => results.has(p as LivePath))) {
-    opts.log?.('live: steered lab (detour, naive, dp, dpfast, learn)');
+  if (['detour', 'naive', 'dp', 'neuvector', 'dpfast', 'learn'].some((p) => results.has(p as LivePath))) {
+    opts.log?.('live: steered lab (detour, naive, dp, neuvector, dpfast, learn)');
     await steeredPaths(opts, results).catch((e: Error) => {
-      for (const p of ['detour', 'naive', 'dp', 'dpfast', 'learn'] as const) {
+      for (const p of ['detour', 'naive', 'dp', 'neuvector', 'dpfast', 'learn'] as const) {
         const r = results.get(p);
-        if (r && !r.error && !r.tcpGbps.length) r.error = e.message;
+        if (r && !r.error && !r.notMeasured && !r.tcpGbps.length) r.error = e.message;
       }
     });
   }

@@ -4,7 +4,8 @@
  * port, two tapped endpoints, and 100,000 distinct UDP flows (50,000 per endpoint, under
  * the per-endpoint quota) sent at it from the peer end with one AF_PACKET socket. RSS is
  * read from /proc before the traffic, at 100k sessions, and after one ctrl_list_session
- * (which streams the table instead of building it).
+ * (which streams the table instead of building it). The peer (NeuVector's C dp, bench-peer.ts)
+ * gets the same namespace layout, datagrams and flows in the same run, when its build is present.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,15 +13,36 @@ import { fileURLToPath } from 'node:url';
 import { newRunPrefix } from '../shared/run-id.js';
 import { BenchCtrl } from './bench-ctrl.js';
 import { rssMiB } from './bench-iperf.js';
+import { neuvectorDp, startPeerInline, warnPeerMissing } from './bench-peer.js';
 
-export interface MemoryBenchRow {
+export interface MemoryFigures {
   sessions: number;
   /** RSS after configuration, before traffic. */
   idleMiB: number;
   /** RSS with `sessions` sessions in the table. */
   loadedMiB: number;
-  /** RSS right after a ctrl_list_session of the whole table. */
-  afterListMiB: number;
+  /** RSS right after a ctrl_list_session of the whole table (Tollgate only). */
+  afterListMiB?: number;
+  /** VmHWM: the process's peak RSS over the whole measurement. */
+  peakMiB: number;
+}
+
+export interface MemoryBenchRow {
+  tollgate: MemoryFigures;
+  /** Absent when the peer was not measured (`peerMissing` says why). */
+  peer?: MemoryFigures;
+  peerMissing?: string;
+}
+
+/** One dp under measurement: Tollgate's (JSON replies) or the peer (binary replies). */
+interface Subject {
+  pid: number;
+  /** Sends a configuration datagram; resolves once it is applied. */
+  config(msg: string): Promise<void>;
+  sessions(): Promise<number>;
+  /** Lists every session (Tollgate only); resolves with the count listed. */
+  list?(): Promise<number>;
+  stop(): Promise<void>;
 }
 
 const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
@@ -62,47 +84,20 @@ async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<
   }
 }
 
-async function sessionCount(ctrl: BenchCtrl): Promise<number> {
-  const r = (await ctrl.call('{"ctrl_count_session":{}}')) as { dp_session_count: { cur: number } };
-  return r.dp_session_count.cur;
-}
-
-export async function runMemoryBench(log: (s: string) => void = () => {}): Promise<MemoryBenchRow> {
-  const ns = `${newRunPrefix('tgm')}mem`;
+/** Tollgate's dp in `ns` (`ip netns exec` execs node: the child's pid is the dp's). */
+async function startTollgate(ns: string): Promise<Subject> {
   const sock = `/tmp/${ns}.sock`;
-  sh(['ip', 'netns', 'add', ns]);
-  let pid: number | undefined;
-  let ctrl: BenchCtrl | undefined;
-  try {
-    sh(['ip', '-n', ns, 'link', 'add', 'vth', 'type', 'veth', 'peer', 'name', 'vsrc']);
-    sh(['ip', '-n', ns, 'link', 'set', 'vth', 'up']);
-    sh(['ip', '-n', ns, 'link', 'set', 'vsrc', 'up']);
-    const child = spawn('ip', ['netns', 'exec', ns, 'node', DP_MAIN, '--ctrl', sock, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitFor(() => existsSync(sock), 'the dp control socket');
-    // `ip netns exec` execs node: the child's pid is the dp's.
-    pid = child.pid!;
-    ctrl = new BenchCtrl(sock);
-    await ctrl.call('{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}');
-    for (const [i, uc] of UCMACS.entries()) {
-      await ctrl.call(JSON.stringify({ ctrl_add_mac: { iface: 'vth', mac: `02:74:67:00:00:0${i + 1}`, ucmac: uc, bcmac: `ff:ff:ff:00:00:0${i + 1}`, oldmac: '', pmac: '', pips: null } }));
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    const idleMiB = rssMiB(pid);
-    for (let attempt = 0; attempt < 5 && (await sessionCount(ctrl)) < SESSIONS; attempt++) {
-      log(`memory: sending ${SESSIONS} flows (attempt ${attempt + 1})`);
-      sh(['ip', 'netns', 'exec', ns, 'python3', '-c', SENDER, 'vsrc', ...UCMACS]);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const sessions = await sessionCount(ctrl);
-    const loadedMiB = rssMiB(pid);
-    const t0 = Date.now();
-    const last = (await ctrl.call('{"ctrl_list_session":{}}', 120_000)) as { dp_session_list: { total: number } };
-    log(`memory: ctrl_list_session listed ${last.dp_session_list.total} sessions in ${Date.now() - t0} ms`);
-    const afterListMiB = rssMiB(pid);
-    return { sessions, idleMiB, loadedMiB, afterListMiB };
-  } finally {
-    ctrl?.close();
-    if (pid !== undefined) {
+  const child = spawn('ip', ['netns', 'exec', ns, 'node', DP_MAIN, '--ctrl', sock, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const pid = child.pid!;
+  await waitFor(() => existsSync(sock), 'the dp control socket');
+  const ctrl = new BenchCtrl(sock);
+  return {
+    pid,
+    config: async (m) => void (await ctrl.call(m)),
+    sessions: async () => ((await ctrl.call('{"ctrl_count_session":{}}')) as { dp_session_count: { cur: number } }).dp_session_count.cur,
+    list: async () => ((await ctrl.call('{"ctrl_list_session":{}}', 120_000)) as { dp_session_list: { total: number } }).dp_session_list.total,
+    stop: async () => {
+      ctrl.close();
       try {
         process.kill(pid, 'SIGTERM');
       } catch {
@@ -110,14 +105,80 @@ export async function runMemoryBench(log: (s: string) => void = () => {}): Promi
       }
       await waitFor(() => !existsSync(`/proc/${pid}`) || /State:\s+Z/.test(safeRead(`/proc/${pid}/status`)), 'the dp to exit', 5000).catch(() => {
         try {
-          process.kill(pid!, 'SIGKILL');
+          process.kill(pid, 'SIGKILL');
         } catch {
           /* gone */
         }
       });
+    },
+  };
+}
+
+async function startPeer(bin: string, ns: string): Promise<Subject> {
+  const peer = await startPeerInline(bin, ns);
+  return {
+    pid: peer.pid,
+    config: async (m) => {
+      await peer.ctrl.send(m);
+      await peer.ctrl.sync();
+    },
+    sessions: () => peer.ctrl.sessionCount(),
+    stop: () => peer.stop(),
+  };
+}
+
+function peakMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(safeRead(`/proc/${pid}/status`));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** One dp, its own namespace and veth pair, the same datagrams and flows. */
+async function measureOne(name: string, start: (ns: string) => Promise<Subject>, log: (s: string) => void): Promise<MemoryFigures> {
+  const ns = `${newRunPrefix('tgm')}mem`;
+  sh(['ip', 'netns', 'add', ns]);
+  let dp: Subject | undefined;
+  try {
+    sh(['ip', '-n', ns, 'link', 'add', 'vth', 'type', 'veth', 'peer', 'name', 'vsrc']);
+    sh(['ip', '-n', ns, 'link', 'set', 'vth', 'up']);
+    sh(['ip', '-n', ns, 'link', 'set', 'vsrc', 'up']);
+    dp = await start(ns);
+    await dp.config('{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}');
+    for (const [i, uc] of UCMACS.entries()) {
+      await dp.config(JSON.stringify({ ctrl_add_mac: { iface: 'vth', mac: `02:74:67:00:00:0${i + 1}`, ucmac: uc, bcmac: `ff:ff:ff:00:00:0${i + 1}`, oldmac: '', pmac: '', pips: null } }));
     }
+    await new Promise((r) => setTimeout(r, 500));
+    const idleMiB = rssMiB(dp.pid);
+    for (let attempt = 0; attempt < 5 && (await dp.sessions()) < SESSIONS; attempt++) {
+      log(`memory: ${name}: sending ${SESSIONS} flows (attempt ${attempt + 1})`);
+      sh(['ip', 'netns', 'exec', ns, 'python3', '-c', SENDER, 'vsrc', ...UCMACS]);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const sessions = await dp.sessions();
+    const loadedMiB = rssMiB(dp.pid);
+    let afterListMiB: number | undefined;
+    if (dp.list) {
+      const t0 = Date.now();
+      const total = await dp.list();
+      log(`memory: ${name}: ctrl_list_session listed ${total} sessions in ${Date.now() - t0} ms`);
+      afterListMiB = rssMiB(dp.pid);
+    }
+    const fig: MemoryFigures = { sessions, idleMiB, loadedMiB, peakMiB: peakMiB(dp.pid), ...(afterListMiB !== undefined ? { afterListMiB } : {}) };
+    log(`memory: ${name}: ${sessions} sessions, RSS idle ${idleMiB.toFixed(0)} MiB, loaded ${loadedMiB.toFixed(0)} MiB, peak ${fig.peakMiB.toFixed(0)} MiB`);
+    return fig;
+  } finally {
+    await dp?.stop();
     spawnSync('ip', ['netns', 'del', ns]);
   }
+}
+
+export async function runMemoryBench(log: (s: string) => void = () => {}): Promise<MemoryBenchRow> {
+  const tollgate = await measureOne('Tollgate dp', startTollgate, log);
+  const bin = neuvectorDp();
+  if (!bin.path) {
+    warnPeerMissing(log, bin.why!);
+    return { tollgate, peerMissing: bin.why! };
+  }
+  return { tollgate, peer: await measureOne('NeuVector dp', (ns) => startPeer(bin.path!, ns), log) };
 }
 
 function safeRead(p: string): string {

@@ -1,19 +1,22 @@
-import { NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
+import type { OfflineBenchRow } from './bench-offline.js';
 import { median } from './bench-iperf.js';
 import { MANY_FLOWS, type LivePath, type LiveResult } from './bench-live.js';
 import type { PolicyBenchRow } from './bench-policy.js';
 import type { MemoryBenchRow } from './bench-memory.js';
+import type { ProcessBenchRow } from './bench-process.js';
+import { PEER_NAME } from './bench-peer.js';
+import type { ProcessUsage } from './bench-peer.js';
 
 /**
- * Reference figures NOT measured in this run (shared/reference/platform-notes.md, same
- * machine type, same method): shown beside the same-run numbers, never divided into them
- * except as an indication.
+ * The last column holds the peer (NeuVector's C dp) as measured in THIS run on the same
+ * input, or a target; a figure of another run is never quoted. Targets per live path:
  */
-export const LIVE_REFERENCE: Record<LivePath, { tcp: string; udp: string }> = {
-  kernel: { tcp: '5.45', udp: '231' },
-  detour: { tcp: '3.64', udp: '182' },
-  naive: { tcp: '1.14', udp: '100' },
-  dp: { tcp: 'NeuVector C dp 1.35 (target); naive cap forwarder 1.14', udp: 'NeuVector C dp 99 (target 100); naive 100' },
+const LIVE_TARGET: Record<LivePath, { tcp: string; udp: string }> = {
+  kernel: { tcp: '-', udp: '-' },
+  detour: { tcp: '-', udp: '-' },
+  naive: { tcp: '-', udp: '-' },
+  dp: { tcp: '-', udp: `target >= ${PEER_NAME}` },
+  neuvector: { tcp: '(is the peer)', udp: '(is the peer)' },
   dpfast: { tcp: 'target >= 0.8 x kernel only', udp: '-' },
   learn: { tcp: 'target >= 0.8 x kernel only', udp: '-' },
 };
@@ -23,6 +26,8 @@ export interface BenchReport {
   live: LiveResult[];
   policy?: PolicyBenchRow;
   memory?: MemoryBenchRow;
+  /** Whole-process dp -p, Tollgate and the peer on the same pcap. */
+  process?: ProcessBenchRow;
   machine: string;
   /** os.loadavg() at the start and at the end of the run. */
   loadStart: number[];
@@ -61,7 +66,7 @@ export function benchRows(r: BenchReport): BenchRow[] {
     rows.push({
       test: 'offline engine pkt/s', path: `${o.name} (${o.packets} pkts, ${o.sessions} sessions)`, unit: 'pkt/s',
       runs: [o.engineMin, o.enginePps, o.engineMax], median: o.enginePps, baseline: 'read-only loop', baselineValue: o.readPps,
-      ratio: o.vsRead, reference: `NeuVector dp -p ${(NEUVECTOR_OFFLINE_PPS / 1e6).toFixed(2)} M (x${o.vsNeuVector.toFixed(2)}); target >= 2 M`,
+      ratio: o.vsRead, reference: 'target >= 2 M (the peer: whole-process rows below)',
       cpuPct: 100, rssMiB: o.rssMiB,
     });
   }
@@ -73,7 +78,9 @@ export function benchRows(r: BenchReport): BenchRow[] {
       ratio: p.indexedPerSec / p.linearPerSec, reference: '-', cpuPct: 100, rssMiB: null,
     });
   }
+  if (r.process) rows.push(...processRows(r.process));
   const kernel = r.live.find((l) => l.path === 'kernel');
+  const peerLive = r.live.find((l) => l.path === 'neuvector');
   const pick = {
     tcp: (l: LiveResult) => l.tcpGbps,
     udp: (l: LiveResult) => l.udpKpps,
@@ -88,6 +95,13 @@ export function benchRows(r: BenchReport): BenchRow[] {
     const base = kernel ? median(pick[kind](kernel)) : NaN;
     for (const l of r.live) {
       const xs = pick[kind](l);
+      if (l.notMeasured) {
+        rows.push({
+          test, path: l.label, unit, runs: [], median: NaN, baseline: '-', baselineValue: null, ratio: null,
+          reference: '-', cpuPct: null, rssMiB: null, error: `not measured: ${l.notMeasured}`,
+        });
+        continue;
+      }
       if (!xs.length && !l.error) continue;
       const v = median(xs);
       const user = l.path !== 'kernel' && l.path !== 'detour';
@@ -96,10 +110,10 @@ export function benchRows(r: BenchReport): BenchRow[] {
       const paired = pk.length === xs.length && pk.length > 0;
       rows.push({
         test, path: l.label, unit, runs: xs, median: v,
-        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, offloads off, paired runs' : 'kernel only, offloads off',
+        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, same offloads, paired runs' : 'kernel only, same offloads',
         baselineValue: num(paired ? median(pk) : base),
         ratio: paired ? median(xs.map((x, i) => x / pk[i]!)) : ratioOf(v, base),
-        reference: kind === 'many' ? '-' : LIVE_REFERENCE[l.path][kind],
+        reference: peerReference(l, peerLive, kind) ?? (kind === 'many' ? '-' : LIVE_TARGET[l.path][kind]),
         cpuPct: user && kind !== 'many' ? num(kind === 'tcp' ? l.tcpCpu : l.udpCpu) : null,
         rssMiB: user ? num(l.rssMiB) : null,
         ...(l.error && !xs.length ? { error: l.error } : {}),
@@ -114,6 +128,67 @@ export function benchRows(r: BenchReport): BenchRow[] {
       reference: '-', cpuPct: null, rssMiB: null,
     });
   }
+  if (r.memory) rows.push(...memoryRows(r.memory));
+  return rows;
+}
+
+/** The dp row's comparison with the peer's row of the same run (dp median / peer median). */
+function peerReference(l: LiveResult, peer: LiveResult | undefined, kind: 'tcp' | 'udp' | 'many'): string | undefined {
+  if (l.path !== 'dp') return undefined;
+  if (!peer || peer.notMeasured) return `${PEER_NAME}: not measured in this run`;
+  const xs = kind === 'tcp' ? peer.tcpGbps : kind === 'udp' ? peer.udpKpps : peer.tcpManyGbps;
+  const mine = kind === 'tcp' ? l.tcpGbps : kind === 'udp' ? l.udpKpps : l.tcpManyGbps;
+  if (!xs.length || !mine.length) return `${PEER_NAME}: no figure`;
+  const v = median(xs);
+  return `${PEER_NAME} ${v.toFixed(kind === 'udp' ? 0 : 2)} this run (dp/peer ${(median(mine) / v).toFixed(2)})${kind === 'udp' ? '; target >= 1' : ''}`;
+}
+
+function processRows(p: ProcessBenchRow): BenchRow[] {
+  const name = p.pcap.split('/').pop();
+  const rows: BenchRow[] = [];
+  const kinds = [
+    ['dp -p whole process, wall s', 's', (u: ProcessUsage) => u.wallSecs, 'target <= 1.0 x peer'],
+    ['dp -p whole process, CPU s (user+sys)', 's', (u: ProcessUsage) => u.userSecs + u.sysSecs, '-'],
+    ['dp -p whole process, peak RSS MiB', 'MiB', (u: ProcessUsage) => u.maxRssMiB, 'target <= 1.2 x peer'],
+  ] as const;
+  for (const [test, unit, f, target] of kinds) {
+    const mine = p.tollgate.map(f);
+    const peer = p.peer?.map(f) ?? [];
+    const base = peer.length ? median(peer) : null;
+    rows.push({
+      test, path: `Tollgate dp -p ${name}, JSONL to /dev/null`, unit, runs: mine, median: median(mine),
+      baseline: base === null ? `${PEER_NAME}: not measured` : `${PEER_NAME} dp -p, same run`, baselineValue: base,
+      ratio: base === null ? null : median(mine) / base, reference: target, cpuPct: null, rssMiB: null,
+    });
+    if (peer.length) {
+      rows.push({
+        test, path: `${PEER_NAME} dp -p ${name} (output to /dev/null)`, unit, runs: peer, median: median(peer),
+        baseline: '(is the peer)', baselineValue: null, ratio: null, reference: '-', cpuPct: null, rssMiB: null,
+      });
+    }
+  }
+  return rows;
+}
+
+function memoryRows(m: MemoryBenchRow): BenchRow[] {
+  const t = m.tollgate;
+  const p = m.peer;
+  const list = t.afterListMiB !== undefined ? ` (after one ctrl_list_session: ${t.afterListMiB.toFixed(0)})` : '';
+  const rows: BenchRow[] = [
+    {
+      test: `dp RSS MiB at ${t.sessions} sessions`, path: `Tollgate dp, 2 tapped endpoints x 50,000 UDP flows${list}; peak ${t.peakMiB.toFixed(0)}, idle ${t.idleMiB.toFixed(0)}`,
+      unit: 'MiB', runs: [t.loadedMiB], median: t.loadedMiB,
+      baseline: p ? `${PEER_NAME} at ${p.sessions} sessions, same run` : `${PEER_NAME}: not measured`, baselineValue: p ? p.loadedMiB : null,
+      ratio: p ? t.loadedMiB / p.loadedMiB : null, reference: 'target <= 1.2 x peer', cpuPct: null, rssMiB: t.loadedMiB,
+    },
+  ];
+  if (p) {
+    rows.push({
+      test: `dp RSS MiB at ${p.sessions} sessions`, path: `${PEER_NAME}, the same flows; peak ${p.peakMiB.toFixed(0)}, idle ${p.idleMiB.toFixed(0)}`,
+      unit: 'MiB', runs: [p.loadedMiB], median: p.loadedMiB, baseline: '(is the peer)', baselineValue: null, ratio: null,
+      reference: '-', cpuPct: null, rssMiB: p.loadedMiB,
+    });
+  }
   return rows;
 }
 
@@ -123,14 +198,14 @@ export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
   const out: string[] = [
     `Tollgate bench: ${r.machine}; load average ${load(r.loadStart)} at start, ${load(r.loadEnd)} at end; live: iperf3 ${r.secs} s host side -> workload, median of ${r.tcpRuns} TCP / ${r.udpRuns} UDP runs; whole run ${r.wallSecs.toFixed(0)} s`,
     '',
-    '| test | path / input | result: median (min..max) | same-run baseline | ratio to baseline | reference (not this run) | forwarder CPU % of a core | forwarder RSS MiB |',
+    '| test | path / input | result: median (min..max) | same-run baseline | ratio to baseline | peer in this run / target | forwarder CPU % of a core | forwarder RSS MiB |',
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
-    const d = row.unit === 'kpps' ? 0 : row.unit === 'pkt/s' || row.unit === 'lookups/s' ? -1 : 2;
+    const d = row.unit === 'kpps' || row.unit === 'MiB' ? 0 : row.unit === 'pkt/s' || row.unit === 'lookups/s' ? -1 : 2;
     const fmt = (x: number): string => (d < 0 ? `${(x / 1e6).toFixed(2)} M` : x.toFixed(d));
     const range = row.runs.length > 1 ? ` (${fmt(Math.min(...row.runs))}..${fmt(Math.max(...row.runs))})` : '';
-    const result = row.error ? `failed: ${row.error.slice(0, 80)}` : `${fmt(row.median)}${range}`;
+    const result = row.error ? (row.error.startsWith('not measured') ? row.error : `failed: ${row.error.slice(0, 80)}`) : `${fmt(row.median)}${range}`;
     const base = row.baselineValue === null || row.baseline.startsWith('(') ? row.baseline : `${row.baseline} ${fmt(row.baselineValue)}`;
     out.push(
       `| ${row.test} | ${row.path} | ${result} | ${base} | ${row.ratio === null ? '-' : row.ratio.toFixed(2)} | ${row.reference} | ${row.cpuPct === null ? '-' : row.cpuPct.toFixed(0)} | ${row.rssMiB === null ? '-' : row.rssMiB.toFixed(0)} |`,
@@ -145,12 +220,6 @@ export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
   const naiveTcp = med('naive', 'tcpGbps');
   if (Number.isFinite(dpTcp) && Number.isFinite(naiveTcp)) {
     notes.push(`dp / naive forwarder, same run: TCP ${(dpTcp / naiveTcp).toFixed(2)}, 64-byte UDP ${(med('dp', 'udpKpps') / med('naive', 'udpKpps')).toFixed(2)}`);
-  }
-  if (r.memory) {
-    const m = r.memory;
-    out.push(
-      `| dp RSS MiB at ${m.sessions} sessions | real dp process, 2 tapped endpoints x 50,000 UDP flows | ${m.loadedMiB.toFixed(0)} (after one ctrl_list_session: ${m.afterListMiB.toFixed(0)}) | same dp idle ${m.idleMiB.toFixed(0)} | ${(m.loadedMiB / m.idleMiB).toFixed(2)} | NeuVector dp: not measured (no build on this machine); target <= 1.2 x NeuVector | - | ${m.loadedMiB.toFixed(0)} |`,
-    );
   }
   const fastTcp = med('dpfast', 'tcpGbps');
   if (Number.isFinite(dpTcp) && Number.isFinite(fastTcp)) notes.push(`fast path / no fast path, same run: TCP ${(fastTcp / dpTcp).toFixed(2)}, 64-byte UDP ${(med('dpfast', 'udpKpps') / med('dp', 'udpKpps')).toFixed(2)}`);

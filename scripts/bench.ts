@@ -2,7 +2,9 @@
  * `npm run bench` (as root): offline engine packets/s and live inline throughput,
  * with the baselines measured in the same run, printed as ONE markdown table.
  *   node dist/scripts/bench.js [--secs 5] [--tcp-runs 3] [--udp-runs 3]
- *        [--paths kernel,detour,naive,dp,dpfast,learn] [--no-offline] [--no-live] [--dp-prof DIR]
+ *        [--paths kernel,detour,naive,dp,neuvector,dpfast,learn] [--no-offline] [--no-live] [--dp-prof DIR]
+ *        [--process-runs 3]     (whole-process dp -p runs, Tollgate and the peer alternated)
+ *        [--offloads on|off]    (workload links: on = as the topology leaves them, off = off everywhere)
  *        [--many-runs 1]        (runs of the 100-concurrent-flows row per path)
  *        [--policy-runs 3]      (policy change -> first drop measurements per dp path)
  *        [--json FILE]          (the rows as JSON too)
@@ -11,16 +13,20 @@
  *        [--dp-workers N]       (dp -n N; default 1)
  *        [--containers N | --no-scale]  (control-plane rows with N real podman containers; default 100)
  *        [--no-memory]          (skip the dp RSS at 100k sessions row)
+ * The peer, NeuVector's C dp ($NEUVECTOR_DP, default /tmp/neuvector-dp/dp/dp), runs in the
+ * same run on the same inputs (dp -p, the live paths, the memory row); without a build the
+ * bench says loudly that it was not measured and quotes no figure of it.
  * Everything live runs in namespaces of its own (prefix tgb<hex>-, 198.18.0.0/15),
  * taken down at the end, on an error and on Ctrl-C.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
-import { runOfflineBench, NEUVECTOR_OFFLINE_PPS, type OfflineBenchRow } from './bench-offline.js';
+import { runOfflineBench, type OfflineBenchRow } from './bench-offline.js';
+import { runProcessBench, type ProcessBenchRow } from './bench-process.js';
 import { LIVE_PATHS, runLiveBench, type LivePath, type LiveResult } from './bench-live.js';
-import { downAllBenchLabs } from './bench-lab.js';
+import { downAllBenchLabs, setBenchOffloads, type BenchOffloads } from './bench-lab.js';
 import { median } from './bench-iperf.js';
-import { benchRows, formatBenchTable, LIVE_REFERENCE, type BenchReport } from './bench-table.js';
+import { benchRows, formatBenchTable, type BenchReport } from './bench-table.js';
 import { runPolicyBench, type PolicyBenchRow } from './bench-policy.js';
 import { formatScaleRows, runScaleBench, type ScaleRow } from './bench-agent-scale.js';
 import { runMemoryBench, type MemoryBenchRow } from './bench-memory.js';
@@ -42,6 +48,8 @@ interface Args {
   /** Containers for the control-plane scale rows (0: skip them). */
   containers: number;
   memory: boolean;
+  processRuns: number;
+  offloads: BenchOffloads;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -73,6 +81,8 @@ function parseArgs(argv: string[]): Args {
     manyRuns: num('--many-runs', 1),
     paired: !argv.includes('--no-paired'),
     policyRuns: num('--policy-runs', 3),
+    processRuns: num('--process-runs', 3),
+    offloads: offloadsArg(get('--offloads')),
     ...(json ? { json } : {}),
     paths: paths as LivePath[],
     offline: !argv.includes('--no-offline'),
@@ -83,6 +93,11 @@ function parseArgs(argv: string[]): Args {
     ...(dpWorkers !== undefined ? { dpWorkers } : {}),
     containers: argv.includes('--no-scale') ? 0 : Number(get('--containers') ?? 100),
   };
+}
+
+function offloadsArg(v: string | undefined): BenchOffloads {
+  if (v === undefined || v === 'on' || v === 'off') return v ?? 'on';
+  throw new Error(`--offloads must be on or off, got ${v}`);
 }
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -100,12 +115,18 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
+  setBenchOffloads(args.offloads);
   const t0 = Date.now();
   const loadStart = loadavg();
   let offline: OfflineBenchRow[] = [];
   if (args.offline) {
     log('offline: engine over the synthetic mix and the shared captures...');
     offline = runOfflineBench({ runs: 3 });
+  }
+  let proc: ProcessBenchRow | undefined;
+  if (args.offline && args.processRuns > 0) {
+    log('offline: whole-process dp -p, Tollgate and NeuVector alternated on the same pcap...');
+    proc = runProcessBench({ runs: args.processRuns, log });
   }
   let policy: PolicyBenchRow | undefined;
   if (args.offline) {
@@ -140,13 +161,13 @@ async function main(): Promise<number> {
   }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
   const report: BenchReport = {
-    offline, live, ...(policy ? { policy } : {}), ...(memory ? { memory } : {}), machine, loadStart, loadEnd: loadavg(),
+    offline, live, ...(policy ? { policy } : {}), ...(memory ? { memory } : {}), ...(proc ? { process: proc } : {}), machine, loadStart, loadEnd: loadavg(),
     secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000,
   };
   const rows = benchRows(report);
   process.stdout.write(formatBenchTable(report, rows) + '\n');
   if (args.json) {
-    const { offline: _o, live: _l, policy: _p, ...meta } = report;
+    const { offline: _o, live: _l, policy: _p, memory: _m, process: _pr, ...meta } = report;
     writeFileSync(args.json, JSON.stringify({ ...meta, at: new Date(t0).toISOString(), rows }, null, 2) + '\n');
     log(`bench: rows written to ${args.json}`);
   }
@@ -156,7 +177,7 @@ async function main(): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-export { median, NEUVECTOR_OFFLINE_PPS, LIVE_REFERENCE };
+export { median };
 
 main().then(
   async (code) => {

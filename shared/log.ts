@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
+
+/** pino-pretty (40-odd modules) is loaded only for a terminal: daemons and `dp -p` never pay for it. */
+const requirePretty = (): typeof pinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
 
 /**
  * Logs are pino JSON on stderr, so stdout stays free for data (dp -p writes JSONL events
@@ -10,7 +14,7 @@ export function createLogger(name: string, level?: LevelWithSilent): Logger {
   const lvl = level ?? (process.env.TOLLGATE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
   const opts = { name, level: lvl, base: { name, pid: process.pid } };
   if (process.stderr.isTTY && !process.env.TOLLGATE_LOG_JSON) {
-    return pino(opts, pretty({ destination: 2, sync: true, colorize: true }));
+    return pino(opts, requirePretty()({ destination: 2, sync: true, colorize: true }));
   }
   return pino(opts, pino.destination({ fd: 2, sync: true }));
 }

@@ -2,9 +2,13 @@ import { runIn } from '../../shared/exec.js';
 import type { Command } from './commands.js';
 
 /**
- * Offloads off on every link a userspace forwarder touches: with TSO/GSO/GRO or tx
- * checksum offload on, the dp sees super-frames and CHECKSUM_PARTIAL skbs and TCP breaks
- * (measured on this machine type). Names are ethtool's short -K keyword and its -k label.
+ * Offloads off on the service pair vbr/vth, the only links whose frames the dp reads: with
+ * TSO/GSO off on vbr the kernel segments a super-frame steered there (and with tx checksum
+ * off finishes its checksum) before the dp sees it, so the dp reads ordinary frames. The
+ * workload's eth0, vex, vin and the host side keep theirs: the kernel fast path forwards
+ * super-frames whole (docs/FASTPATH.md, "Offloads"). The dp still completes partial
+ * checksums (native/l4_csum.c) and drops super-frames it is handed, counted as oversize.
+ * Names are ethtool's short -K keyword and its -k label.
  */
 export const OFFLOADS = [
   { key: 'tx', label: 'tx-checksumming' },
@@ -48,8 +52,3 @@ export function offloadCommand(ns: string, ifname: string, keys: readonly Offloa
 
 /** For a veth we are about to create: every feature is present and switchable. */
 export const offloadOffNew = (ns: string, ifname: string): Command[] => offloadCommand(ns, ifname, OFFLOADS.map((f) => f.key));
-
-/** For an existing link: only the features still on. */
-export async function offloadOffExisting(ns: string, ifname: string): Promise<Command[]> {
-  return offloadCommand(ns, ifname, (await readOffloads(ns, ifname)).on);
-}

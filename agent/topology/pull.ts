@@ -2,7 +2,7 @@ import { TollgateError } from '../../shared/errors.js';
 import { execute, formatCommands, ip, type Command } from './commands.js';
 import { readLinks, listNamespaces } from './ip-state.js';
 import { defaultPortLabel, freeIfindex, netnsPath, pinDirFor, VBR, VIN_IFINDEX_BASE, vexName, vinName } from './names.js';
-import { offloadCommand, offloadOffNew, readOffloads, type OffloadKey } from './offload.js';
+import { readOffloads, type OffloadKey } from './offload.js';
 import { encodeMarker, type PortSource } from './port-marker.js';
 import { addrCommands, capturePort, neighbourCommands, routeCommands, type PortState } from './port-state.js';
 import { planCreateNamespace, planServicePair, serviceMtu } from './agent-ns.js';
@@ -70,9 +70,8 @@ export function planPull(state: PortState, t: PullTarget, offloadsOn: readonly O
     ...neighbourCommands(W, eth, state.neighbours),
     ip(A, 'link', 'set', vex, 'up'),
     ip(A, 'link', 'set', vin, 'up'),
-    ...offloadOffNew(W, eth),
-    ...offloadCommand(A, vex, offloadsOn),
-    ...offloadOffNew(A, vin),
+    // Offloads stay as they are on eth0, vex and vin: the dp only sees frames that crossed
+    // vbr, whose offloads are off (offload.ts), and the kernel fast path forwards super-frames whole.
   ];
 }
 

@@ -5,7 +5,7 @@ import { execute, ip, type Command } from './commands.js';
 import { readLinks } from './ip-state.js';
 import { portsIn, readLabState, workloadProblem, type LabState } from './lab-state.js';
 import { BRIDGE, freeIfindex, hostPeerName, VBR, VBR_IFINDEX, VIN_IFINDEX_BASE, vexName, vinName } from './names.js';
-import { OFFLOADS, offloadOffExisting, offloadOffNew } from './offload.js';
+import { OFFLOADS } from './offload.js';
 import { encodeMarker, type PortMarker } from './port-marker.js';
 import { planPull } from './pull.js';
 import { labNamespaces, type LabSpec, type WorkloadSpec } from './spec.js';
@@ -100,11 +100,6 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
       T.push(...buildWorkload(spec, w, vexIndex, vinIndex, steering?.kind ?? 'none'));
       continue;
     }
-    for (const [n, dev] of [[ns.workload(w.name), 'eth0'], [ns.agent, vexName(w.name)], [ns.agent, vinName(w.name)], [ns.host, hostPeerName(w.name)]] as const) {
-      const off = await offloadOffExisting(n, dev);
-      if (off.length) plan.changes.push(`offloads off on ${dev}`);
-      T.push(...off);
-    }
     const st = steering?.kind ?? 'none';
     if (marker && (marker.mode !== w.mode || marker.steering !== st)) {
       plan.changes.push(`workload ${w.name}: mode ${marker.mode}/${marker.steering} -> ${w.mode}/${st}`);
@@ -137,7 +132,6 @@ function buildWorkload(spec: LabSpec, w: WorkloadSpec, vexIndex: number, vinInde
     ...(w.gateway ? [ip(W, 'route', 'add', 'default', 'via', w.gateway, 'dev', 'eth0')] : []),
     ip(ns.host, 'link', 'set', peer, 'master', BRIDGE),
     ip(ns.host, 'link', 'set', peer, 'up'),
-    ...offloadOffNew(ns.host, peer),
   ];
   const expected = {
     ifname: 'eth0',

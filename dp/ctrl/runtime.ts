@@ -162,7 +162,10 @@ export class DpRuntime {
     }, CLOCK_MS);
     const tick = setInterval(() => {
       try {
-        if (this.state.ports?.backend === 'ring') this.pipeline.counters.ringDrops = this.state.ports.ringDrops();
+        if (this.state.ports?.backend === 'ring') {
+          this.pipeline.counters.ringDrops = this.state.ports.ringDrops();
+          this.pipeline.counters.csumCompleted = this.state.ports.csumCompleted();
+        }
         this.state.engine.tick(Date.now());
         this.logPolicyErrors();
       } catch (e) {

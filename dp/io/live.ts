@@ -156,6 +156,7 @@ export class ServicePorts {
   readonly backend: 'ring' | 'cap';
   /** Drops of ring ports closed since start, so the total never goes backwards. */
   private closedRingDrops = 0;
+  private closedCsumCompleted = 0;
 
   constructor(private readonly opts: ServicePortsOptions) {
     this.backend = resolveIoBackend(opts.io ?? 'auto');
@@ -188,7 +189,10 @@ export class ServicePorts {
 
   private retire(p: ServicePort | undefined): void {
     if (!p) return;
-    if (p instanceof RingPort) this.closedRingDrops += p.kernelDrops();
+    if (p instanceof RingPort) {
+      this.closedRingDrops += p.kernelDrops();
+      this.closedCsumCompleted += p.csumCompleted();
+    }
     p.close();
   }
 
@@ -196,6 +200,13 @@ export class ServicePorts {
   ringDrops(): number {
     let n = this.closedRingDrops;
     for (const p of this.ports.values()) if (p instanceof RingPort) n += p.kernelDrops();
+    return n;
+  }
+
+  /** Partial checksums the ring ports completed (native/l4_csum.c), closed ports included. */
+  csumCompleted(): number {
+    let n = this.closedCsumCompleted;
+    for (const p of this.ports.values()) if (p instanceof RingPort) n += p.csumCompleted();
     return n;
   }
 

@@ -53,7 +53,7 @@ interface RingModule {
 export const RING_STATS = [
   'rx', 'rxBytes', 'tx', 'txBytes', 'txRingFull', 'kicks', 'kickErrors', 'batches',
   'truncated', 'outgoingSkipped', 'injected', 'injectErrors', 'kernelDrops', 'callbackErrors',
-  'txTooBig', 'vlanRestored',
+  'txTooBig', 'vlanRestored', 'csumCompleted', 'csumUnplaced',
 ] as const;
 export type RingStatName = (typeof RING_STATS)[number];
 export const RingStat = Object.fromEntries(RING_STATS.map((n, i) => [n, i])) as Record<RingStatName, number>;

@@ -113,6 +113,11 @@ export class RingPort implements FrameBatch {
     return out;
   }
 
+  /** Frames whose partial (CHECKSUM_PARTIAL) TCP/UDP checksum the addon completed, since open. */
+  csumCompleted(): number {
+    return this.native.stats[RingStat.csumCompleted]!;
+  }
+
   /** Frames the kernel dropped because the RX ring was full, since open. */
   kernelDrops(): number {
     if (!this.closed) this.native.kernelStats();

@@ -24,8 +24,6 @@ import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { PcapWriter } from '../../shared/pcap/writer.js';
 import { LINKTYPE_ETHERNET, type PcapError } from '../../shared/pcap/format.js';
 import { listCaptureFiles } from './files.js';
-import { loadPolicyFile } from './policy-file.js';
-import { offlineEngineMode, offlinePolicy } from './policy.js';
 import { type DeviceCounters, nonZeroMalformed } from '../stats/counters.js';
 
 export interface OfflineOptions {
@@ -94,9 +92,12 @@ const BATCH = 65536;
 const FLUSH_CHARS = 1 << 16;
 
 export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> {
-  const fromFile = opts.policyFile ? loadPolicyFile(opts.policyFile) : null;
-  const mode = opts.mode ?? (fromFile ? offlineEngineMode(fromFile.mode) : opts.dropPcap ? 'inline' : 'tap');
-  const policy = opts.policy ?? (fromFile ? offlinePolicy(fromFile.mode, fromFile.config) : undefined);
+  // The policy modules (YAML, schemas, the rule compiler) load only for --policy: a plain
+  // `dp -p` spends its start-up on nothing it does not use (docs/BENCHMARKS.md).
+  const fromFile = opts.policyFile ? (await import('./policy-file.js')).loadPolicyFile(opts.policyFile) : null;
+  const pol = fromFile ? await import('./policy.js') : null;
+  const mode = opts.mode ?? (fromFile && pol ? pol.offlineEngineMode(fromFile.mode) : opts.dropPcap ? 'inline' : 'tap');
+  const policy = opts.policy ?? (fromFile && pol ? pol.offlinePolicy(fromFile.mode, fromFile.config) : undefined);
   const ownStream = typeof opts.out === 'string' ? createWriteStream(opts.out) : null;
   const out: NodeJS.WritableStream = ownStream ?? (typeof opts.out === 'object' ? opts.out : process.stdout);
   let pending = '';

@@ -35,6 +35,7 @@ export const PIPELINE_COUNTERS = {
   injected: { merge: 'sum', doc: 'frames the engine built (TCP resets) and sent' },
   batches: { merge: 'sum', doc: 'ring backend: JS calls, each carrying a batch of frames (0 with cap)' },
   ringDrops: { merge: 'sum', doc: 'ring backend: frames the kernel dropped because the RX ring was full (PACKET_STATISTICS, refreshed every second)' },
+  csumCompleted: { merge: 'sum', doc: 'ring backend: frames handed over CHECKSUM_PARTIAL (tx checksum offload upstream) whose TCP/UDP checksum the dp completed before deciding them (docs/FASTPATH.md, "Offloads"; refreshed every second)' },
 } as const satisfies Record<string, Counter>;
 
 /**
