@@ -54,17 +54,16 @@ fi
 # --- 2. npm dependencies --------------------------------------------------------
 # Install-script approvals for cap, zeromq, msgpackr-extract and unix-dgram live in
 # package.json (allowScripts); without them npm 11 skips cap's native build.
-# Reinstall only when the lock file changed (its hash is kept in node_modules) or a
-# native addon is missing; editing package.json scripts must not trigger `npm ci`.
+# `npm ci` installs exactly the committed lock and never writes it, so setup leaves a
+# fresh clone clean (`npm install` may rewrite package-lock.json on a new machine).
+# It runs only when the lock changed (its hash is kept in node_modules) or a native
+# addon is missing; editing package.json scripts must not trigger it.
 stamp=node_modules/.tollgate-lock-sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" \
       || ! -f node_modules/cap/build/Release/cap.node || ! -f node_modules/unix-dgram/build/Release/unix_dgram.node ]]; then
-  log "installing npm dependencies"
-  # `npm install` with the committed lock, not `npm ci`: npm 11 on this machine type
-  # writes lock files without the other platforms' optional msgpackr-extract entries and
-  # then refuses them in `npm ci` ("Missing: @msgpackr-extract/... from lock file").
-  npm install --no-audit --no-fund --loglevel=error
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
 
