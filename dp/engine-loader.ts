@@ -6,7 +6,12 @@ import type { OfflineSummary } from './offline/run.js';
 export interface LoadedEngine {
   createEngine(opts?: EngineOptions): EngineApi;
   forwardVerdict: number;
-  runOffline(opts: { inputs: string[]; out?: string | undefined; dropPcap?: string | undefined; policyFile?: string | undefined }): Promise<OfflineSummary>;
+  runOffline(opts: {
+    inputs: string[];
+    out?: string | undefined;
+    dropPcap?: string | undefined;
+    policyFile?: string | undefined;
+  }): Promise<OfflineSummary>;
 }
 
 /**

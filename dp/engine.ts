@@ -6,11 +6,31 @@
  */
 import type { Endpoint } from './endpoints/endpoint.js';
 import { decodeFrame } from './decode/decode.js';
-import { ETH_ARP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
+import {
+  ETH_ARP,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  PacketView,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+} from './decode/packet.js';
 import { R, REASONS } from './decode/reasons.js';
 import { NO_SLOT, SessionTable } from './session/table.js';
 import { FragJudged, FragResult, FragmentTracker, type FragmentLimits } from './session/fragments.js';
-import { SF_CUT, SF_DATA, SF_INGRESS, SF_MIDSTREAM, TcpState, isReuse, tcpAdvance, tcpTimeout } from './session/tcp-state.js';
+import {
+  SF_CUT,
+  SF_DATA,
+  SF_INGRESS,
+  SF_MIDSTREAM,
+  TcpState,
+  isReuse,
+  tcpAdvance,
+  tcpTimeout,
+} from './session/tcp-state.js';
 import { EVICT_SCAN, type FailSafeOptions } from './verdict/fail-safe.js';
 import { TIMEOUT_MS } from './session/timeouts.js';
 import { describeTuple, endEvent, startEvent, tcpStateName } from './session/describe.js';
@@ -18,8 +38,15 @@ import { buildReset, RESET_FRAME_MAX } from './verdict/tcp-reset.js';
 import { type DeviceCounters, newDeviceCounters } from './stats/counters.js';
 import type { FastPathHook } from './fastpath/hook.js';
 import {
-  type EngineEvent, type PolicyDecision, type PolicyHook, type PolicyQuery, type SessionEndReason, type SessionRecord,
-  POLICY_DENY, POLICY_OPEN, Verdict,
+  type EngineEvent,
+  type PolicyDecision,
+  type PolicyHook,
+  type PolicyQuery,
+  type SessionEndReason,
+  type SessionRecord,
+  POLICY_DENY,
+  POLICY_OPEN,
+  Verdict,
 } from './engine-types.js';
 
 export { Verdict } from './engine-types.js';
@@ -79,7 +106,14 @@ export class Engine {
   private readonly eventBudget: number;
   private budgetLeft = 0;
   private budgetEndMs = -Infinity;
-  private readonly q: PolicyQuery = { ingress: false, proto: 0, sip: new Uint32Array(4), dip: new Uint32Array(4), sport: 0, dport: 0 };
+  private readonly q: PolicyQuery = {
+    ingress: false,
+    proto: 0,
+    sip: new Uint32Array(4),
+    dip: new Uint32Array(4),
+    sport: 0,
+    dport: 0,
+  };
   private readonly d: PolicyDecision = { action: 0, ruleId: 0 };
   private readonly inject: ((frame: Buffer, len: number) => void) | null;
   private readonly fp: FastPathHook | null;
@@ -125,7 +159,15 @@ export class Engine {
    * One frame at buf[off .. off+capLen) whose wire length was wireLen (> capLen when the
    * capture cut it). The buffer is not retained. Never throws.
    */
-  processAt(buf: Uint8Array, off: number, capLen: number, wireLen: number, nowMs: number, ep: Endpoint | null, ingress: boolean): Verdict {
+  processAt(
+    buf: Uint8Array,
+    off: number,
+    capLen: number,
+    wireLen: number,
+    nowMs: number,
+    ep: Endpoint | null,
+    ingress: boolean,
+  ): Verdict {
     const c = this.counters;
     // A caller's length beyond its buffer must not make decoders read past it.
     if (!(capLen <= buf.length - off)) capLen = off < buf.length ? buf.length - off : 0;
@@ -146,7 +188,13 @@ export class Engine {
       epId = ep.id;
       inline = !ep.tap;
       const ec = ep.counters;
-      if (ingress) { ec.rxPackets++; ec.rxBytes += wireLen; } else { ec.txPackets++; ec.txBytes += wireLen; }
+      if (ingress) {
+        ec.rxPackets++;
+        ec.rxBytes += wireLen;
+      } else {
+        ec.txPackets++;
+        ec.txBytes += wireLen;
+      }
     }
     if (wireLen > STANDARD_FRAME) c.oversizeFrames++;
     if (wireLen > capLen) c.truncatedCaptures++;
@@ -179,7 +227,8 @@ export class Engine {
     // --- fast path hook: offloaded sessions' counts and last-seen times first ---
     if (this.fp !== null) this.fp.sync(nowMs);
     for (let s = 0; s < t.highWater; s++) {
-      if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s)) this.end(s, this.reasonFor(s, 'timeout'), nowMs);
+      if (t.inUse[s] === 1 && nowMs - t.lastMs[s]! >= this.timeoutOf(s))
+        this.end(s, this.reasonFor(s, 'timeout'), nowMs);
     }
     this.counters.timeoutFragments += this.frags.expire(nowMs);
   }
@@ -274,7 +323,15 @@ export class Engine {
 
   // ---- per-packet paths ----
 
-  private l4(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+  private l4(
+    p: PacketView,
+    now: number,
+    ep: Endpoint | null,
+    epId: number,
+    ingress: boolean,
+    inline: boolean,
+    wire: number,
+  ): Verdict {
     const c = this.counters;
     switch (p.ipProto) {
       case IPPROTO_TCP:
@@ -294,7 +351,15 @@ export class Engine {
     }
   }
 
-  private tcp(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+  private tcp(
+    p: PacketView,
+    now: number,
+    ep: Endpoint | null,
+    epId: number,
+    ingress: boolean,
+    inline: boolean,
+    wire: number,
+  ): Verdict {
     const t = this.t;
     const f = p.tcpFlags;
     let s = t.find(p.addr, 0, p.sport, p.dport, IPPROTO_TCP, epId);
@@ -315,7 +380,11 @@ export class Engine {
       // pickup: the lower port is the server's), so a denied port sees nothing of them.
       const c = this.counters;
       c.tcpNoSession++;
-      if (inline && this.policy !== null && this.askPacket(p, epId, ingress, p.sport < p.dport, p.sport, p.dport) === POLICY_DENY) {
+      if (
+        inline &&
+        this.policy !== null &&
+        this.askPacket(p, epId, ingress, p.sport < p.dport, p.sport, p.dport) === POLICY_DENY
+      ) {
         c.tcpNoSessionDrops++;
         return this.policyDrop(ep);
       }
@@ -326,8 +395,10 @@ export class Engine {
     let flags = 0;
     const sa = f & (TCP_SYN | TCP_ACK);
     if (sa === TCP_SYN) state = TcpState.SynSent;
-    else if (sa === (TCP_SYN | TCP_ACK)) { state = TcpState.SynReceived; swap = true; }
-    else {
+    else if (sa === (TCP_SYN | TCP_ACK)) {
+      state = TcpState.SynReceived;
+      swap = true;
+    } else {
       // Mid-stream pickup: the lower port is the server's (ties: the destination).
       flags = SF_MIDSTREAM;
       swap = p.sport < p.dport;
@@ -339,13 +410,22 @@ export class Engine {
   }
 
   /** UDP, ICMP informational/echo and other IP: the first packet's sender is the client. */
-  private flow(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+  private flow(
+    p: PacketView,
+    now: number,
+    ep: Endpoint | null,
+    epId: number,
+    ingress: boolean,
+    inline: boolean,
+    wire: number,
+  ): Verdict {
     const t = this.t;
     let s = t.find(p.addr, 0, p.sport, p.dport, p.ipProto, epId);
     let fromClient = true;
     if (s === NO_SLOT) {
       // An echo reply seen first (the request was missed) still makes the requester the client.
-      const swap = (p.ipProto === IPPROTO_ICMP && p.icmpType === 0) || (p.ipProto === IPPROTO_ICMPV6 && p.icmpType === 129);
+      const swap =
+        (p.ipProto === IPPROTO_ICMP && p.icmpType === 0) || (p.ipProto === IPPROTO_ICMPV6 && p.icmpType === 129);
       fromClient = !swap;
       s = this.create(p, now, ep, epId, ingress, swap, 0, p.payloadLen > 0 ? SF_DATA : 0, inline);
       if (s < 0) return this.notCreated(s, inline, ep);
@@ -356,7 +436,15 @@ export class Engine {
   }
 
   /** ICMP errors belong to the flow they quote; they never create a session. */
-  private icmpError(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number): Verdict {
+  private icmpError(
+    p: PacketView,
+    now: number,
+    ep: Endpoint | null,
+    epId: number,
+    ingress: boolean,
+    inline: boolean,
+    wire: number,
+  ): Verdict {
     const c = this.counters;
     c.icmpErrors++;
     const s = this.t.find(p.innerAddr, 0, p.innerSport, p.innerDport, p.innerProto, epId);
@@ -379,11 +467,31 @@ export class Engine {
    * so a policy change reaches them too). Inline, fragments that come before their first
    * fragment are held and sent right after it is allowed (dropped when it is denied).
    */
-  private fragment(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, inline: boolean, wire: number, buf: Uint8Array, off: number, capLen: number): Verdict {
+  private fragment(
+    p: PacketView,
+    now: number,
+    ep: Endpoint | null,
+    epId: number,
+    ingress: boolean,
+    inline: boolean,
+    wire: number,
+    buf: Uint8Array,
+    off: number,
+    capLen: number,
+  ): Verdict {
     const c = this.counters;
     const fr = this.frags;
     c.fragments++;
-    const r = fr.track(p.addr, p.fragId, p.fragProto, epId, p.fragOffset, p.fragOffset + p.fragPayloadLen, !p.moreFragments, now);
+    const r = fr.track(
+      p.addr,
+      p.fragId,
+      p.fragProto,
+      epId,
+      p.fragOffset,
+      p.fragOffset + p.fragPayloadLen,
+      !p.moreFragments,
+      now,
+    );
     if (r === FragResult.Full) return this.malformed(R['defrag.table_full'], now, capLen, ep, epId, inline);
     if (r === FragResult.EndpointFull) return this.malformed(R['defrag.endpoint_full'], now, capLen, ep, epId, inline);
     if (r === FragResult.TooMany) return this.malformed(R['defrag.too_many_fragments'], now, capLen, ep, epId, inline);
@@ -394,7 +502,13 @@ export class Engine {
     if (p.fragOffset === 0) {
       v = this.l4(p, now, ep, epId, ingress, inline, wire);
       const s = this.lastSlot;
-      fr.judge(e, v === Verdict.Forward ? FragJudged.Forward : FragJudged.Drop, s, s === NO_SLOT ? 0 : this.t.serial[s]!, now);
+      fr.judge(
+        e,
+        v === Verdict.Forward ? FragJudged.Forward : FragJudged.Drop,
+        s,
+        s === NO_SLOT ? 0 : this.t.serial[s]!,
+        now,
+      );
       if (v === Verdict.Forward && inline && this.inject !== null) {
         const n = fr.releaseHeld(e, this.inject);
         c.fragmentsReleased += n;
@@ -409,7 +523,8 @@ export class Engine {
         if (!inline) return Verdict.Forward; // tapped: inspected, nothing to hold back
         // Without a way to send frames later there is nothing to hold them for.
         if (this.inject === null) return this.malformed(R['defrag.no_first_fragment'], now, capLen, ep, epId, inline);
-        if (!fr.hold(e, epId, buf, off, capLen)) return this.malformed(R['defrag.hold_full'], now, capLen, ep, epId, inline);
+        if (!fr.hold(e, epId, buf, off, capLen))
+          return this.malformed(R['defrag.hold_full'], now, capLen, ep, epId, inline);
         c.fragmentsHeld++;
         // Discards are counted against the endpoint, found by id when its entry expires.
         if (ep !== null && this.eps.get(epId) !== ep) this.eps.set(epId, ep);
@@ -420,7 +535,8 @@ export class Engine {
       if (s !== NO_SLOT && t.inUse[s] === 1 && t.serial[s] === fr.boundSerial(e)) {
         const k = s << 3;
         const a = p.addr;
-        const fromClient = t.addr[k] === a[0] && t.addr[k + 1] === a[1] && t.addr[k + 2] === a[2] && t.addr[k + 3] === a[3];
+        const fromClient =
+          t.addr[k] === a[0] && t.addr[k + 1] === a[1] && t.addr[k + 2] === a[2] && t.addr[k + 3] === a[3];
         v = this.account(s, fromClient, wire, now, epId, ep, inline);
       } else {
         v = judged === FragJudged.Forward ? this.forward(inline) : this.policyDrop(ep);
@@ -435,7 +551,17 @@ export class Engine {
 
   // ---- helpers ----
 
-  private create(p: PacketView, now: number, ep: Endpoint | null, epId: number, ingress: boolean, swap: boolean, state: number, flags: number, inline: boolean): number {
+  private create(
+    p: PacketView,
+    now: number,
+    ep: Endpoint | null,
+    epId: number,
+    ingress: boolean,
+    swap: boolean,
+    state: number,
+    flags: number,
+    inline: boolean,
+  ): number {
     const t = this.t;
     // Per-endpoint quota: one workload's flood makes room among its own half-open sessions.
     if (ep !== null && ep.counters.curSessions >= this.quota && !this.evictHalfOpen(epId, now)) {
@@ -443,7 +569,8 @@ export class Engine {
       return OVER_QUOTA;
     }
     let s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
-    if (s === NO_SLOT && this.evictHalfOpen(-1, now)) s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
+    if (s === NO_SLOT && this.evictHalfOpen(-1, now))
+      s = t.insert(p.addr, 0, p.sport, p.dport, p.ipProto, epId, swap, now);
     if (s === NO_SLOT) return NO_SLOT;
     const sessIngress = swap ? !ingress : ingress;
     t.state[s] = state;
@@ -452,7 +579,8 @@ export class Engine {
       this.decide(s, epId);
       // A denied first packet creates no session (NeuVector): every retry is decided again.
       if (inline && t.action[s] === POLICY_DENY) {
-        if (this.emit !== null && this.perPacketEvent(now)) this.fire({ ...startEvent(t, s, now, false), type: 'policy.deny' } as EngineEvent);
+        if (this.emit !== null && this.perPacketEvent(now))
+          this.fire({ ...startEvent(t, s, now, false), type: 'policy.deny' } as EngineEvent);
         t.remove(s);
         return DENIED;
       }
@@ -460,10 +588,19 @@ export class Engine {
     const c = this.counters;
     c.totalSessions++;
     const proto = p.ipProto;
-    if (proto === IPPROTO_TCP) { c.tcpSessions++; this.cur.tcp++; }
-    else if (proto === IPPROTO_UDP) { c.udpSessions++; this.cur.udp++; }
-    else if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) { c.icmpSessions++; this.cur.icmp++; }
-    else { c.ipSessions++; this.cur.ip++; }
+    if (proto === IPPROTO_TCP) {
+      c.tcpSessions++;
+      this.cur.tcp++;
+    } else if (proto === IPPROTO_UDP) {
+      c.udpSessions++;
+      this.cur.udp++;
+    } else if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) {
+      c.icmpSessions++;
+      this.cur.icmp++;
+    } else {
+      c.ipSessions++;
+      this.cur.ip++;
+    }
     if (ep !== null) {
       ep.counters.sessions++;
       ep.counters.curSessions++;
@@ -475,7 +612,15 @@ export class Engine {
     return s;
   }
 
-  private account(s: number, fromClient: boolean, wire: number, now: number, epId: number, ep: Endpoint | null, inline: boolean): Verdict {
+  private account(
+    s: number,
+    fromClient: boolean,
+    wire: number,
+    now: number,
+    epId: number,
+    ep: Endpoint | null,
+    inline: boolean,
+  ): Verdict {
     const t = this.t;
     this.lastSlot = s;
     t.lastMs[s] = now;
@@ -489,7 +634,13 @@ export class Engine {
       // Decided again and changed: reported at once (a violation when it now violates),
       // whether the endpoint is inline or tapped.
       if (t.action[s] !== before && !(inline && t.action[s] === POLICY_DENY) && this.emit !== null) {
-        this.fire({ ...startEvent(t, s, now, false), type: 'session.policy', prevAction: before, reset: false, dropped: false } as EngineEvent);
+        this.fire({
+          ...startEvent(t, s, now, false),
+          type: 'session.policy',
+          prevAction: before,
+          reset: false,
+          dropped: false,
+        } as EngineEvent);
       }
     } else {
       before = t.action[s]!;
@@ -535,7 +686,13 @@ export class Engine {
       }
     }
     if (this.emit !== null) {
-      this.fire({ ...startEvent(t, s, now, false), type: 'session.policy', prevAction: before, reset, dropped: true } as EngineEvent);
+      this.fire({
+        ...startEvent(t, s, now, false),
+        type: 'session.policy',
+        prevAction: before,
+        reset,
+        dropped: true,
+      } as EngineEvent);
     }
   }
 
@@ -579,7 +736,14 @@ export class Engine {
    * The policy's action for the current packet without a session (client = the packet's
    * destination when `swap`); ports as given.
    */
-  private askPacket(p: PacketView, epId: number, ingress: boolean, swap: boolean, sport: number, dport: number): number {
+  private askPacket(
+    p: PacketView,
+    epId: number,
+    ingress: boolean,
+    swap: boolean,
+    sport: number,
+    dport: number,
+  ): number {
     const q = this.q;
     const a = p.addr;
     const c = swap ? 4 : 0;
@@ -607,8 +771,12 @@ export class Engine {
     const n = hw < EVICT_SCAN ? hw : EVICT_SCAN;
     for (let i = 0; i < n; i++) {
       if (h >= hw) h = 0;
-      if (t.inUse[h] === 1 && t.proto[h] === IPPROTO_TCP && (t.state[h] === TcpState.SynSent || t.state[h] === TcpState.SynReceived) &&
-        (epId < 0 || t.ep[h] === epId)) {
+      if (
+        t.inUse[h] === 1 &&
+        t.proto[h] === IPPROTO_TCP &&
+        (t.state[h] === TcpState.SynSent || t.state[h] === TcpState.SynReceived) &&
+        (epId < 0 || t.ep[h] === epId)
+      ) {
         this.hand = h + 1;
         this.counters.sessionsEvicted++;
         this.end(h, 'evict', now);
@@ -669,7 +837,8 @@ export class Engine {
     c.error++;
     const name = REASONS[rc] ?? 'decoder.ethernet.pkt_too_small';
     if (name !== 'ok') c.malformed[name]++;
-    if (this.emit !== null && this.perPacketEvent(now)) this.fire({ type: 'malformed', ts: now, reason: name, frame: this.frames, len, ep: epId, dropped: inline });
+    if (this.emit !== null && this.perPacketEvent(now))
+      this.fire({ type: 'malformed', ts: now, reason: name, frame: this.frames, len, ep: epId, dropped: inline });
     return inline ? this.drop(ep) : Verdict.Forward;
   }
 

@@ -24,7 +24,11 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const program = new Command()
   .name('dp')
   .description('Tollgate data plane: inline inspection on the service port, NeuVector-compatible control socket')
-  .option('-n, --workers <n>', 'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by a hash of the IP addresses (ring backend)', '1')
+  .option(
+    '-n, --workers <n>',
+    'data workers: 1 = one event loop; N ≥ 2 = worker threads sharing the port by a hash of the IP addresses (ring backend)',
+    '1',
+  )
   .option('--ctrl <path>', 'control socket path', '/tmp/dp_listen.sock')
   .option('--events <endpoint>', 'ZeroMQ endpoint of the agent event PULL socket, e.g. ipc:///run/tollgate/lab.events')
   .option('--report-interval <seconds>', 'connection/violation/counter report interval', '2')
@@ -32,28 +36,50 @@ const program = new Command()
   .option('-p, --pcap <fileOrDir>', 'offline mode: replay pcap/pcapng file(s) and exit')
   .option('-o, --out <file>', 'offline mode: JSONL events to this file (default stdout)')
   .option('--drop-pcap <file>', 'offline mode: write dropped frames to this pcap')
-  .option('--policy <file>', 'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)')
+  .option(
+    '--policy <file>',
+    'offline mode: endpoint mode and policy rules from a replay case.yaml (test/replay/README.md)',
+  )
   .addOption(
-    new Option('--policy-error <mode>', 'a policy lookup that throws: closed = DENY (inline drops, tap reports), open = OPEN')
+    new Option(
+      '--policy-error <mode>',
+      'a policy lookup that throws: closed = DENY (inline drops, tap reports), open = OPEN',
+    )
       .choices(POLICY_ERROR_MODES)
       .default('closed'),
   )
-  .option('--session-quota <n>', 'sessions one endpoint may hold (default: half the session table); beyond it its half-open TCP sessions are evicted first')
+  .option(
+    '--session-quota <n>',
+    'sessions one endpoint may hold (default: half the session table); beyond it its half-open TCP sessions are evicted first',
+  )
   .option('--partial-ok', 'offline mode: exit 0 when an input was read only in part (damaged or skipped records)')
   .addOption(
-    new Option('--io <backend>', 'service port I/O: ring (batched AF_PACKET rings, native addon), cap (libpcap), auto (ring when built)')
+    new Option(
+      '--io <backend>',
+      'service port I/O: ring (batched AF_PACKET rings, native addon), cap (libpcap), auto (ring when built)',
+    )
       .choices(IO_BACKENDS)
       .default(process.env.TOLLGATE_DP_IO ?? 'auto'),
   )
   .addOption(
-    new Option('--ring-tx <mode>', 'ring backend: send forwarded frames with one sendmmsg per batch, or through a PACKET_TX_RING')
+    new Option(
+      '--ring-tx <mode>',
+      'ring backend: send forwarded frames with one sendmmsg per batch, or through a PACKET_TX_RING',
+    )
       .choices(RING_TX_MODES)
       .default(process.env.TOLLGATE_DP_RING_TX ?? 'sendmmsg'),
   )
-  .option('--fast-path-map <ref>', 'kernel fast path: the steering program\'s pinned tg_flows map (path) or id:N; established allowed flows then bypass the dp')
+  .option(
+    '--fast-path-map <ref>',
+    "kernel fast path: the steering program's pinned tg_flows map (path) or id:N; established allowed flows then bypass the dp",
+  )
   .option('--fast-path-max <n>', 'kernel fast path: at most this many offloaded flows (default: the map size)')
   .option('--no-fast-path', 'kill switch: never offload a flow, even with --fast-path-map')
-  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'));
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(LOG_LEVELS)
+      .default(process.env.TOLLGATE_LOG_LEVEL ?? 'info'),
+  );
 
 interface Opts {
   workers: string;
@@ -100,7 +126,12 @@ async function main(): Promise<number> {
 
 async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
   const { runOffline } = await loadEngine();
-  const summary = await runOffline({ inputs: [opts.pcap!], out: opts.out, dropPcap: opts.dropPcap, policyFile: opts.policy });
+  const summary = await runOffline({
+    inputs: [opts.pcap!],
+    out: opts.out,
+    dropPcap: opts.dropPcap,
+    policyFile: opts.policy,
+  });
   log.info({ summary }, 'offline run done');
   const status = offlineExitStatus(summary, opts.partialOk === true);
   for (const p of status.problems) process.stderr.write(`dp: ${p}\n`);
@@ -112,7 +143,10 @@ async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
 
 /** The engine's fail-safe choices from --policy-error and --session-quota (validated in main). */
 function failSafeOf(opts: Opts): FailSafeOptions {
-  return { policyError: opts.policyError, ...(opts.sessionQuota !== undefined ? { sessionsPerEndpoint: Number(opts.sessionQuota) } : {}) };
+  return {
+    policyError: opts.policyError,
+    ...(opts.sessionQuota !== undefined ? { sessionsPerEndpoint: Number(opts.sessionQuota) } : {}),
+  };
 }
 
 /** --report-interval in ms, or undefined (logged) when out of range. */
@@ -135,7 +169,10 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
   const fastPath = fastPathConfig(opts, log);
   if (fastPath === null) return 2;
   const rt = new DpRuntime({
-    ctrlPath: opts.ctrl, createEngine, forwardVerdict, log,
+    ctrlPath: opts.ctrl,
+    createEngine,
+    forwardVerdict,
+    log,
     ...(opts.events ? { eventsEndpoint: opts.events } : {}),
     reportIntervalMs: intervalMs,
     io: opts.io,
@@ -143,7 +180,10 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
     ...(fastPath ? { fastPath } : {}),
     failSafe: failSafeOf(opts),
   });
-  log.info({ io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) }, 'service port I/O backend');
+  log.info(
+    { io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) },
+    'service port I/O backend',
+  );
   rt.start();
   if (opts.iface) {
     const port = rt.state.ports!.open(opts.iface);
@@ -205,7 +245,10 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
   }
   if (opts.fastPathMap && opts.fastPath) log.warn('fast path off: dp -n N does not offload flows yet (use -n 1)');
   if (backend !== 'ring') {
-    log.error({ io: opts.io, workers }, '-n ≥ 2 needs the ring backend (PACKET_FANOUT); libpcap (cap) cannot share a port between workers: use --io ring or -n 1');
+    log.error(
+      { io: opts.io, workers },
+      '-n ≥ 2 needs the ring backend (PACKET_FANOUT); libpcap (cap) cannot share a port between workers: use --io ring or -n 1',
+    );
     return 2;
   }
   const { WorkerPool } = await import('./workers/pool.js');

@@ -11,7 +11,15 @@ import { Verdict } from './engine-types.js';
 export interface EngineApi {
   process(buf: Buffer, len: number, nowMs: number, ep: Endpoint, ingress: boolean): number;
   /** One frame at buf[off .. off+capLen) whose wire length was wireLen. */
-  processAt(buf: Uint8Array, off: number, capLen: number, wireLen: number, nowMs: number, ep: Endpoint, ingress: boolean): number;
+  processAt(
+    buf: Uint8Array,
+    off: number,
+    capLen: number,
+    wireLen: number,
+    nowMs: number,
+    ep: Endpoint,
+    ingress: boolean,
+  ): number;
   tick(nowMs: number): void;
   readonly counters: object;
   sessionCount(): unknown;
@@ -133,7 +141,14 @@ export class Pipeline {
    * The one classification and verdict path for both backends: true when the frame at
    * buf[off .. off+capLen) (wire length wireLen) is to be forwarded unchanged.
    */
-  private verdictAt(buf: Uint8Array, off: number, capLen: number, wireLen: number, maxFrame: number, sink: FrameSink): boolean {
+  private verdictAt(
+    buf: Uint8Array,
+    off: number,
+    capLen: number,
+    wireLen: number,
+    maxFrame: number,
+    sink: FrameSink,
+  ): boolean {
     const c = this.counters;
     c.rxPackets++;
     c.rxBytes += capLen;

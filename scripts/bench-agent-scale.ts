@@ -44,7 +44,12 @@ export async function runScaleBench(n: number): Promise<ScaleRow[]> {
     for (let i = 0; i < n; i += 4) {
       await Promise.all(
         Array.from({ length: Math.min(4, n - i) }, (_, k) =>
-          lab!.runContainer({ name: `${prefix}s${i + k}`, labels: { 'tollgate.group': 'scale', 'tollgate.bench': prefix }, ip: lab!.ip(10 + i + k), cmd: ['sleep', '100000'] }),
+          lab!.runContainer({
+            name: `${prefix}s${i + k}`,
+            labels: { 'tollgate.group': 'scale', 'tollgate.bench': prefix },
+            ip: lab!.ip(10 + i + k),
+            cmd: ['sleep', '100000'],
+          }),
         ),
       );
     }
@@ -60,10 +65,22 @@ export async function runScaleBench(n: number): Promise<ScaleRow[]> {
     const t1 = Date.now();
     await daemon.start();
     const enrolled = daemon.registry.members('scale').length;
-    rows.push({ what: 'agent start → all running containers enrolled', n, seconds: (Date.now() - t1) / 1000, target: '< 30 s for 100', note: `${enrolled}/${n} enrolled` });
+    rows.push({
+      what: 'agent start → all running containers enrolled',
+      n,
+      seconds: (Date.now() - t1) / 1000,
+      target: '< 30 s for 100',
+      note: `${enrolled}/${n} enrolled`,
+    });
     const t2 = Date.now();
     const sw = await daemon.setMode('scale', 'protect');
-    rows.push({ what: 'one group learn → protect', n, seconds: (Date.now() - t2) / 1000, target: '< 2 s for 100', note: `${sw.members} members` });
+    rows.push({
+      what: 'one group learn → protect',
+      n,
+      seconds: (Date.now() - t2) / 1000,
+      target: '< 2 s for 100',
+      note: `${sw.members} members`,
+    });
     const t3 = Date.now();
     await daemon.setMode('scale', 'learn');
     rows.push({ what: 'one group protect → learn', n, seconds: (Date.now() - t3) / 1000, target: '-', note: '' });
@@ -71,7 +88,9 @@ export async function runScaleBench(n: number): Promise<ScaleRow[]> {
     const calls = 10;
     const t4 = Date.now();
     const results = await Promise.allSettled(
-      Array.from({ length: calls }, (_, i) => callApi(daemon!.apiPath, 'mode', { group: 'scale', mode: i % 2 ? 'learn' : 'protect' }, 300_000)),
+      Array.from({ length: calls }, (_, i) =>
+        callApi(daemon!.apiPath, 'mode', { group: 'scale', mode: i % 2 ? 'learn' : 'protect' }, 300_000),
+      ),
     );
     const failed = results.filter((r) => r.status === 'rejected');
     const final = daemon.modeOf('scale');
@@ -103,7 +122,8 @@ export function formatScaleRows(rows: readonly ScaleRow[]): string[] {
 if (process.argv[1]?.endsWith('bench-agent-scale.js')) {
   const i = process.argv.indexOf('--containers');
   const n = i >= 0 ? Number(process.argv[i + 1]) : 100;
-  if (!Number.isInteger(n) || n < 1 || n > 240) throw new Error(`--containers must be 1..240, got ${process.argv[i + 1]}`);
+  if (!Number.isInteger(n) || n < 1 || n > 240)
+    throw new Error(`--containers must be 1..240, got ${process.argv[i + 1]}`);
   runScaleBench(n).then(
     (rows) => {
       process.stdout.write(formatScaleRows(rows).join('\n') + '\n');

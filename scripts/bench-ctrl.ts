@@ -16,7 +16,8 @@ export class BenchCtrl extends DpClient {
     const replies = await this.request(msg, timeoutMs);
     const last = replies[replies.length - 1];
     if (!last) throw new Error(`no reply from dp to ${msg}`);
-    if (replies.some((r) => 'dp_error' in r)) throw new Error(`dp rejected ${msg}: ${JSON.stringify(replies.find((r) => 'dp_error' in r))}`);
+    if (replies.some((r) => 'dp_error' in r))
+      throw new Error(`dp rejected ${msg}: ${JSON.stringify(replies.find((r) => 'dp_error' in r))}`);
     return last;
   }
 }

@@ -89,7 +89,13 @@ export async function tcpGbps(ns: string, serverNs: string, server: string, secs
 }
 
 /** TCP goodput of `flows` parallel streams (iperf3 -P), Gbit/s. */
-export async function tcpFlowsGbps(ns: string, serverNs: string, server: string, secs: number, flows: number): Promise<number> {
+export async function tcpFlowsGbps(
+  ns: string,
+  serverNs: string,
+  server: string,
+  secs: number,
+  flows: number,
+): Promise<number> {
   const j = await iperfClient(ns, serverNs, ['-c', server, '-P', String(flows)], secs);
   return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
 }

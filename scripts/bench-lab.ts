@@ -67,7 +67,12 @@ export async function benchLabUp(steering: SteeringChoice, tag = 'tgb'): Promise
     await applyLab(spec, await openSteering(spec.steering, `/sys/fs/bpf/tollgate-${ns.agent}`));
     if (benchOffloads === 'off') {
       const off = OFFLOADS.flatMap((f) => [f.key, 'off']);
-      for (const [n, dev] of [[ns.workload(BENCH_WL.name), 'eth0'], [ns.host, hostPeerName(BENCH_WL.name)], [ns.agent, vexName(BENCH_WL.name)], [ns.agent, vinName(BENCH_WL.name)]] as const) {
+      for (const [n, dev] of [
+        [ns.workload(BENCH_WL.name), 'eth0'],
+        [ns.host, hostPeerName(BENCH_WL.name)],
+        [ns.agent, vexName(BENCH_WL.name)],
+        [ns.agent, vinName(BENCH_WL.name)],
+      ] as const) {
         await runIn(n, ['ethtool', '-K', dev, ...off]);
       }
     }

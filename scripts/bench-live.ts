@@ -4,7 +4,17 @@ import { fileURLToPath } from 'node:url';
 import { netnsArgv } from '../shared/exec.js';
 import { benchLabUp, offloadLabel, type BenchLab } from './bench-lab.js';
 import { BenchCtrl, inlineConfig } from './bench-ctrl.js';
-import { median, rssMiB, startIperfServer, stopChild, tcpFlowsGbps, tcpGbps, udp64Kpps, withCpu, IPERF_PORT } from './bench-iperf.js';
+import {
+  median,
+  rssMiB,
+  startIperfServer,
+  stopChild,
+  tcpFlowsGbps,
+  tcpGbps,
+  udp64Kpps,
+  withCpu,
+  IPERF_PORT,
+} from './bench-iperf.js';
 import { applyLab } from '../agent/topology/reconcile.js';
 import { openSteering } from '../agent/topology/steering-bridge.js';
 import { MAP_FLOWS, mapPath } from '../agent/steering/bpf-maps.js';
@@ -97,7 +107,8 @@ function dpIoLabel(): string {
   }
 }
 
-const tcBatch = (lab: BenchLab, lines: string[]) => lab.exec(lab.agentNs, ['tc', '-batch', '-'], { input: lines.join('\n') + '\n' });
+const tcBatch = (lab: BenchLab, lines: string[]) =>
+  lab.exec(lab.agentNs, ['tc', '-batch', '-'], { input: lines.join('\n') + '\n' });
 
 /** A match-all u32 filter that redirects every frame arriving on `from` out of `to`. */
 const redirect = (from: string, to: string): string[] => [
@@ -123,14 +134,18 @@ async function measure(lab: BenchLab, opts: LiveOptions, res: LiveResult, pid?: 
     const [g, cpu] = await withCpu(pid, () => tcpGbps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs));
     res.tcpGbps.push(g);
     if (cpu !== undefined) tcpCpu.push(cpu);
-    opts.log?.(`  ${res.path} tcp run ${i + 1}: ${g.toFixed(2)} Gbit/s${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`);
+    opts.log?.(
+      `  ${res.path} tcp run ${i + 1}: ${g.toFixed(2)} Gbit/s${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`,
+    );
     await pairRun('tcp', (l) => tcpGbps(l.hostNs, l.wlNs, l.wlIp, opts.secs));
   }
   for (let i = 0; i < opts.udpRuns; i++) {
     const [k, cpu] = await withCpu(pid, () => udp64Kpps(lab.hostNs, lab.wlNs, lab.wlIp, opts.secs));
     res.udpKpps.push(k);
     if (cpu !== undefined) udpCpu.push(cpu);
-    opts.log?.(`  ${res.path} udp64 run ${i + 1}: ${k.toFixed(0)} kpps${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`);
+    opts.log?.(
+      `  ${res.path} udp64 run ${i + 1}: ${k.toFixed(0)} kpps${cpu !== undefined ? `, forwarder ${cpu.toFixed(0)}% CPU` : ''}`,
+    );
     await pairRun('udp', (l) => udp64Kpps(l.hostNs, l.wlNs, l.wlIp, opts.secs));
   }
   for (let i = 0; i < opts.manyRuns; i++) {
@@ -147,7 +162,8 @@ async function measure(lab: BenchLab, opts: LiveOptions, res: LiveResult, pid?: 
 }
 
 /** `nice -n N` in front of a forwarder's argv (nice execs, so the pid stays node's). */
-const niced = (nice: number | undefined, argv: string[]): string[] => (nice === undefined ? argv : ['nice', '-n', String(nice), ...argv]);
+const niced = (nice: number | undefined, argv: string[]): string[] =>
+  nice === undefined ? argv : ['nice', '-n', String(nice), ...argv];
 
 async function startNaive(lab: BenchLab, nice?: number): Promise<ChildProcess> {
   const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', NAIVE, 'vth']));
@@ -159,8 +175,29 @@ async function startNaive(lab: BenchLab, nice?: number): Promise<ChildProcess> {
   return child;
 }
 
-async function startDp(lab: BenchLab, ctrl: string, nodeArgs: string[], nice?: number, workers = 1, dpArgs: string[] = []): Promise<ChildProcess> {
-  const [cmd, ...args] = netnsArgv(lab.agentNs, niced(nice, ['node', ...nodeArgs, DP_MAIN, '-n', String(workers), '--ctrl', ctrl, '--log-level', 'warn', ...dpArgs]));
+async function startDp(
+  lab: BenchLab,
+  ctrl: string,
+  nodeArgs: string[],
+  nice?: number,
+  workers = 1,
+  dpArgs: string[] = [],
+): Promise<ChildProcess> {
+  const [cmd, ...args] = netnsArgv(
+    lab.agentNs,
+    niced(nice, [
+      'node',
+      ...nodeArgs,
+      DP_MAIN,
+      '-n',
+      String(workers),
+      '--ctrl',
+      ctrl,
+      '--log-level',
+      'warn',
+      ...dpArgs,
+    ]),
+  );
   const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(ctrl); i++) {
     if (child.exitCode !== null) throw new Error(`dp exited (${child.exitCode})`);
@@ -215,7 +252,12 @@ async function steeredPaths(opts: LiveOptions, results: Map<LivePath, LiveResult
       }
     }
     const fastMap = ['--fast-path-map', mapPath(pinDirFor(lab.agentNs), MAP_FLOWS)];
-    for (const [path, dpArgs, learn] of [['dp', ['--no-fast-path'], false], ['neuvector', [], false], ['dpfast', fastMap, false], ['learn', fastMap, true]] as const) {
+    for (const [path, dpArgs, learn] of [
+      ['dp', ['--no-fast-path'], false],
+      ['neuvector', [], false],
+      ['dpfast', fastMap, false],
+      ['learn', fastMap, true],
+    ] as const) {
       const dpRes = results.get(path);
       if (!dpRes || dpRes.notMeasured) continue;
       if (path === 'neuvector') {
@@ -293,7 +335,9 @@ const policyAll = (wlMac: string, defact: number): string =>
  */
 async function policyDropLatency(lab: BenchLab, ctrl: BenchCtrl, opts: LiveOptions, res: LiveResult): Promise<void> {
   const drops = async (): Promise<number> => {
-    const r = (await ctrl.call('{"ctrl_counter_device":{}}')) as { dp_counter_device?: { pipeline?: { dropPackets?: number } } };
+    const r = (await ctrl.call('{"ctrl_counter_device":{}}')) as {
+      dp_counter_device?: { pipeline?: { dropPackets?: number } };
+    };
     return r.dp_counter_device?.pipeline?.dropPackets ?? 0;
   };
   for (let i = 0; i < opts.policyRuns; i++) {
@@ -325,7 +369,15 @@ async function policyDropLatency(lab: BenchLab, ctrl: BenchCtrl, opts: LiveOptio
 
 export async function runLiveBench(opts: LiveOptions): Promise<LiveResult[]> {
   const results = new Map<LivePath, LiveResult>();
-  for (const p of opts.paths) results.set(p, { path: p, label: `${PATH_LABELS[p]}; ${offloadLabel()}`, tcpGbps: [], udpKpps: [], tcpManyGbps: [], policyDropMs: [] });
+  for (const p of opts.paths)
+    results.set(p, {
+      path: p,
+      label: `${PATH_LABELS[p]}; ${offloadLabel()}`,
+      tcpGbps: [],
+      udpKpps: [],
+      tcpManyGbps: [],
+      policyDropMs: [],
+    });
   const nv = results.get('neuvector');
   const peerBin = neuvectorDp();
   if (nv && !peerBin.path) {

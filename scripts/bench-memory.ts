@@ -87,15 +87,20 @@ async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<
 /** Tollgate's dp in `ns` (`ip netns exec` execs node: the child's pid is the dp's). */
 async function startTollgate(ns: string): Promise<Subject> {
   const sock = `/tmp/${ns}.sock`;
-  const child = spawn('ip', ['netns', 'exec', ns, 'node', DP_MAIN, '--ctrl', sock, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', ns, 'node', DP_MAIN, '--ctrl', sock, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const pid = child.pid!;
   await waitFor(() => existsSync(sock), 'the dp control socket');
   const ctrl = new BenchCtrl(sock);
   return {
     pid,
     config: async (m) => void (await ctrl.call(m)),
-    sessions: async () => ((await ctrl.call('{"ctrl_count_session":{}}')) as { dp_session_count: { cur: number } }).dp_session_count.cur,
-    list: async () => ((await ctrl.call('{"ctrl_list_session":{}}', 120_000)) as { dp_session_list: { total: number } }).dp_session_list.total,
+    sessions: async () =>
+      ((await ctrl.call('{"ctrl_count_session":{}}')) as { dp_session_count: { cur: number } }).dp_session_count.cur,
+    list: async () =>
+      ((await ctrl.call('{"ctrl_list_session":{}}', 120_000)) as { dp_session_list: { total: number } }).dp_session_list
+        .total,
     stop: async () => {
       ctrl.close();
       try {
@@ -103,7 +108,11 @@ async function startTollgate(ns: string): Promise<Subject> {
       } catch {
         /* gone */
       }
-      await waitFor(() => !existsSync(`/proc/${pid}`) || /State:\s+Z/.test(safeRead(`/proc/${pid}/status`)), 'the dp to exit', 5000).catch(() => {
+      await waitFor(
+        () => !existsSync(`/proc/${pid}`) || /State:\s+Z/.test(safeRead(`/proc/${pid}/status`)),
+        'the dp to exit',
+        5000,
+      ).catch(() => {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -133,7 +142,11 @@ function peakMiB(pid: number): number {
 }
 
 /** One dp, its own namespace and veth pair, the same datagrams and flows. */
-async function measureOne(name: string, start: (ns: string) => Promise<Subject>, log: (s: string) => void): Promise<MemoryFigures> {
+async function measureOne(
+  name: string,
+  start: (ns: string) => Promise<Subject>,
+  log: (s: string) => void,
+): Promise<MemoryFigures> {
   const ns = `${newRunPrefix('tgm')}mem`;
   sh(['ip', 'netns', 'add', ns]);
   let dp: Subject | undefined;
@@ -144,7 +157,19 @@ async function measureOne(name: string, start: (ns: string) => Promise<Subject>,
     dp = await start(ns);
     await dp.config('{"ctrl_add_srvc_port":{"iface":"vth","jumboframe":false}}');
     for (const [i, uc] of UCMACS.entries()) {
-      await dp.config(JSON.stringify({ ctrl_add_mac: { iface: 'vth', mac: `02:74:67:00:00:0${i + 1}`, ucmac: uc, bcmac: `ff:ff:ff:00:00:0${i + 1}`, oldmac: '', pmac: '', pips: null } }));
+      await dp.config(
+        JSON.stringify({
+          ctrl_add_mac: {
+            iface: 'vth',
+            mac: `02:74:67:00:00:0${i + 1}`,
+            ucmac: uc,
+            bcmac: `ff:ff:ff:00:00:0${i + 1}`,
+            oldmac: '',
+            pmac: '',
+            pips: null,
+          },
+        }),
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
     const idleMiB = rssMiB(dp.pid);
@@ -162,8 +187,16 @@ async function measureOne(name: string, start: (ns: string) => Promise<Subject>,
       log(`memory: ${name}: ctrl_list_session listed ${total} sessions in ${Date.now() - t0} ms`);
       afterListMiB = rssMiB(dp.pid);
     }
-    const fig: MemoryFigures = { sessions, idleMiB, loadedMiB, peakMiB: peakMiB(dp.pid), ...(afterListMiB !== undefined ? { afterListMiB } : {}) };
-    log(`memory: ${name}: ${sessions} sessions, RSS idle ${idleMiB.toFixed(0)} MiB, loaded ${loadedMiB.toFixed(0)} MiB, peak ${fig.peakMiB.toFixed(0)} MiB`);
+    const fig: MemoryFigures = {
+      sessions,
+      idleMiB,
+      loadedMiB,
+      peakMiB: peakMiB(dp.pid),
+      ...(afterListMiB !== undefined ? { afterListMiB } : {}),
+    };
+    log(
+      `memory: ${name}: ${sessions} sessions, RSS idle ${idleMiB.toFixed(0)} MiB, loaded ${loadedMiB.toFixed(0)} MiB, peak ${fig.peakMiB.toFixed(0)} MiB`,
+    );
     return fig;
   } finally {
     await dp?.stop();

@@ -32,7 +32,17 @@ export interface OfflineBenchRow {
 }
 
 function tapEndpoint(): Endpoint {
-  return { id: 1, iface: 'bench', mac: '', ucmac: '', bcmac: '', macNum: 0, ucmacNum: 0, tap: true, counters: newCounters() };
+  return {
+    id: 1,
+    iface: 'bench',
+    mac: '',
+    ucmac: '',
+    bcmac: '',
+    macNum: 0,
+    ucmacNum: 0,
+    tap: true,
+    counters: newCounters(),
+  };
 }
 
 /** One pass: read records (and run the engine when given). Returns [packets, seconds]. */
@@ -88,8 +98,14 @@ export function benchFiles(name: string, files: string[], runs = 3): OfflineBenc
   }
   const enginePps = median(eng);
   return {
-    name, packets, readPps: median(read), enginePps, engineMin: Math.min(...eng), engineMax: Math.max(...eng),
-    vsRead: enginePps / median(read), sessions,
+    name,
+    packets,
+    readPps: median(read),
+    enginePps,
+    engineMin: Math.min(...eng),
+    engineMax: Math.max(...eng),
+    vsRead: enginePps / median(read),
+    sessions,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
   };
 }
@@ -100,8 +116,14 @@ export function runOfflineBench(opts: { pcap?: string; runs?: number } = {}): Of
     process.stderr.write(`generating ${pcap} (bench mix, seed 2024)...\n`);
     writeBenchMix(pcap);
   }
-  const shared = readdirSync(SHARED).filter((f) => /\.(pcap|pcapng)$/.test(f)).sort().map((f) => join(SHARED, f));
-  return [benchFiles('synthetic bench mix', [pcap], opts.runs ?? 3), benchFiles('shared captures (40 files)', shared, (opts.runs ?? 3) * 5)];
+  const shared = readdirSync(SHARED)
+    .filter((f) => /\.(pcap|pcapng)$/.test(f))
+    .sort()
+    .map((f) => join(SHARED, f));
+  return [
+    benchFiles('synthetic bench mix', [pcap], opts.runs ?? 3),
+    benchFiles('shared captures (40 files)', shared, (opts.runs ?? 3) * 5),
+  ];
 }
 
 export function formatOfflineTable(rows: OfflineBenchRow[]): string {
@@ -111,7 +133,9 @@ export function formatOfflineTable(rows: OfflineBenchRow[]): string {
     '|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${r.packets} | ${m(r.readPps)} | ${m(r.enginePps)} (${m(r.engineMin)}..${m(r.engineMax)}) | ${r.vsRead.toFixed(2)} | ${r.sessions} | ${r.rssMiB.toFixed(0)} |`);
+    lines.push(
+      `| ${r.name} | ${r.packets} | ${m(r.readPps)} | ${m(r.enginePps)} (${m(r.engineMin)}..${m(r.engineMax)}) | ${r.vsRead.toFixed(2)} | ${r.sessions} | ${r.rssMiB.toFixed(0)} |`,
+    );
   }
   return lines.join('\n');
 }

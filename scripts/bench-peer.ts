@@ -32,14 +32,18 @@ export function neuvectorDp(): { path?: string; why?: string } {
     accessSync(path, constants.X_OK);
     return { path };
   } catch {
-    return { why: `no executable at ${path} (set NEUVECTOR_DP, or build it with /work/shared/tools/build-neuvector-dp.sh)` };
+    return {
+      why: `no executable at ${path} (set NEUVECTOR_DP, or build it with /work/shared/tools/build-neuvector-dp.sh)`,
+    };
   }
 }
 
 /** Says loudly, once per run, that the peer was not measured. */
 export function warnPeerMissing(log: (s: string) => void, why: string): void {
   const bar = '!'.repeat(78);
-  log(`${bar}\n!! ${PEER_NAME} NOT MEASURED in this run: ${why}\n!! No figure of it is quoted: peer columns say "not measured".\n${bar}`);
+  log(
+    `${bar}\n!! ${PEER_NAME} NOT MEASURED in this run: ${why}\n!! No figure of it is quoted: peer columns say "not measured".\n${bar}`,
+  );
 }
 
 export interface ProcessUsage {
@@ -153,7 +157,9 @@ export class PeerCtrl {
   close(): void {
     try {
       this.sock.close();
-    } catch { /* closed */ }
+    } catch {
+      /* closed */
+    }
   }
 }
 
@@ -199,13 +205,23 @@ export async function startPeerInline(dp: string, ns: string): Promise<PeerInlin
   };
   try {
     for (let i = 0; i < 100 && !existsSync(`/proc/${pid}/root/tmp/dp_listen.sock`); i++) {
-      if (child.exitCode !== null) throw new Error(`${PEER_NAME} exited (${child.exitCode}) before its control socket appeared`);
+      if (child.exitCode !== null)
+        throw new Error(`${PEER_NAME} exited (${child.exitCode}) before its control socket appeared`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (!existsSync(`/proc/${pid}/root/tmp/dp_listen.sock`)) throw new Error(`${PEER_NAME}: control socket did not appear in 10 s`);
+    if (!existsSync(`/proc/${pid}/root/tmp/dp_listen.sock`))
+      throw new Error(`${PEER_NAME}: control socket did not appear in 10 s`);
     const ctrl = new PeerCtrl(pid);
     await ctrl.sync();
-    return { child, pid, ctrl, stop: async () => { ctrl.close(); await stop(); } };
+    return {
+      child,
+      pid,
+      ctrl,
+      stop: async () => {
+        ctrl.close();
+        await stop();
+      },
+    };
   } catch (e) {
     await stop();
     throw e;

@@ -20,8 +20,28 @@ export function runPolicyBench(ruleCount = 5000, queryCount = 200_000): PolicyBe
   for (let i = 0; i < ruleCount; i++) {
     const src = `198.19.${(i >> 8) & 255}.${i & 255}`;
     // Mostly learned-style exact rules, some port ranges and address ranges, like a real learned policy.
-    if (i % 10 === 0) rules.push({ id: 10000 + i, sip: src, sipr: `198.19.${(i >> 8) & 255}.255`, dip: web, port: 8000 + (i % 100), portr: 8000 + (i % 100) + 20, proto: 6, action: 2, ingress: true });
-    else rules.push({ id: 10000 + i, sip: src, dip: web, port: 1000 + (i % 5000), proto: i % 3 === 0 ? 17 : 6, action: 2, ingress: true });
+    if (i % 10 === 0)
+      rules.push({
+        id: 10000 + i,
+        sip: src,
+        sipr: `198.19.${(i >> 8) & 255}.255`,
+        dip: web,
+        port: 8000 + (i % 100),
+        portr: 8000 + (i % 100) + 20,
+        proto: 6,
+        action: 2,
+        ingress: true,
+      });
+    else
+      rules.push({
+        id: 10000 + i,
+        sip: src,
+        dip: web,
+        port: 1000 + (i % 5000),
+        proto: i % 3 === 0 ? 17 : 6,
+        action: 2,
+        ingress: true,
+      });
   }
   const table = new PolicyTable();
   table.setPolicy([1], PolicyAction.DENY, 0, compileRules(rules));
@@ -31,7 +51,13 @@ export function runPolicyBench(ruleCount = 5000, queryCount = 200_000): PolicyBe
   for (let i = 0; i < 1024; i++) {
     const r = rules[(i * 7919) % rules.length]!;
     const hit = i % 2 === 0;
-    queries.push({ ingress: true, proto: r.proto ?? 6, sip: parseAddr(r.sip, 'sip'), dip: parseAddr(web, 'dip'), dport: hit ? (r.port ?? 0) : 60000 });
+    queries.push({
+      ingress: true,
+      proto: r.proto ?? 6,
+      sip: parseAddr(r.sip, 'sip'),
+      dip: parseAddr(web, 'dip'),
+      dport: hit ? (r.port ?? 0) : 60000,
+    });
   }
   const out: PolicyMatch = { action: 0, ruleId: 0, order: 0 };
   const linear = (q: PolicyQuery): number => {

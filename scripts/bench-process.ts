@@ -27,7 +27,9 @@ export function tollgateOffline(pcap: string, nodeArgs: string[] = []): ProcessU
   return u;
 }
 
-export function runProcessBench(opts: { pcap?: string; runs?: number; log?: (s: string) => void } = {}): ProcessBenchRow {
+export function runProcessBench(
+  opts: { pcap?: string; runs?: number; log?: (s: string) => void } = {},
+): ProcessBenchRow {
   const log = opts.log ?? ((s: string) => void process.stderr.write(`${s}\n`));
   const pcap = opts.pcap ?? DEFAULT_BENCH_PCAP;
   if (!existsSync(pcap)) {

@@ -57,25 +57,41 @@ export interface BenchRow {
 }
 
 const num = (x: number | undefined): number | null => (x === undefined || !Number.isFinite(x) ? null : x);
-const ratioOf = (v: number, base: number): number | null => (Number.isFinite(v) && Number.isFinite(base) && base > 0 ? v / base : null);
+const ratioOf = (v: number, base: number): number | null =>
+  Number.isFinite(v) && Number.isFinite(base) && base > 0 ? v / base : null;
 
 /** Every row of the run: offline, policy lookups, then live rows with ratios to the same-run kernel-only path. */
 export function benchRows(r: BenchReport): BenchRow[] {
   const rows: BenchRow[] = [];
   for (const o of r.offline) {
     rows.push({
-      test: 'offline engine pkt/s', path: `${o.name} (${o.packets} pkts, ${o.sessions} sessions)`, unit: 'pkt/s',
-      runs: [o.engineMin, o.enginePps, o.engineMax], median: o.enginePps, baseline: 'read-only loop', baselineValue: o.readPps,
-      ratio: o.vsRead, reference: 'target >= 2 M (the peer: whole-process rows below)',
-      cpuPct: 100, rssMiB: o.rssMiB,
+      test: 'offline engine pkt/s',
+      path: `${o.name} (${o.packets} pkts, ${o.sessions} sessions)`,
+      unit: 'pkt/s',
+      runs: [o.engineMin, o.enginePps, o.engineMax],
+      median: o.enginePps,
+      baseline: 'read-only loop',
+      baselineValue: o.readPps,
+      ratio: o.vsRead,
+      reference: 'target >= 2 M (the peer: whole-process rows below)',
+      cpuPct: 100,
+      rssMiB: o.rssMiB,
     });
   }
   if (r.policy) {
     const p = r.policy;
     rows.push({
-      test: 'policy lookups/s', path: `${p.rules} rules, one endpoint, half hits / half misses`, unit: 'lookups/s',
-      runs: [p.indexedPerSec], median: p.indexedPerSec, baseline: 'first-match linear scan', baselineValue: p.linearPerSec,
-      ratio: p.indexedPerSec / p.linearPerSec, reference: '-', cpuPct: 100, rssMiB: null,
+      test: 'policy lookups/s',
+      path: `${p.rules} rules, one endpoint, half hits / half misses`,
+      unit: 'lookups/s',
+      runs: [p.indexedPerSec],
+      median: p.indexedPerSec,
+      baseline: 'first-match linear scan',
+      baselineValue: p.linearPerSec,
+      ratio: p.indexedPerSec / p.linearPerSec,
+      reference: '-',
+      cpuPct: 100,
+      rssMiB: null,
     });
   }
   if (r.process) rows.push(...processRows(r.process));
@@ -97,8 +113,18 @@ export function benchRows(r: BenchReport): BenchRow[] {
       const xs = pick[kind](l);
       if (l.notMeasured) {
         rows.push({
-          test, path: l.label, unit, runs: [], median: NaN, baseline: '-', baselineValue: null, ratio: null,
-          reference: '-', cpuPct: null, rssMiB: null, error: `not measured: ${l.notMeasured}`,
+          test,
+          path: l.label,
+          unit,
+          runs: [],
+          median: NaN,
+          baseline: '-',
+          baselineValue: null,
+          ratio: null,
+          reference: '-',
+          cpuPct: null,
+          rssMiB: null,
+          error: `not measured: ${l.notMeasured}`,
         });
         continue;
       }
@@ -109,8 +135,17 @@ export function benchRows(r: BenchReport): BenchRow[] {
       const pk = l.paired?.[kind] ?? [];
       const paired = pk.length === xs.length && pk.length > 0;
       rows.push({
-        test, path: l.label, unit, runs: xs, median: v,
-        baseline: l.path === 'kernel' ? '(is the baseline)' : paired ? 'kernel only, same offloads, paired runs' : 'kernel only, same offloads',
+        test,
+        path: l.label,
+        unit,
+        runs: xs,
+        median: v,
+        baseline:
+          l.path === 'kernel'
+            ? '(is the baseline)'
+            : paired
+              ? 'kernel only, same offloads, paired runs'
+              : 'kernel only, same offloads',
         baselineValue: num(paired ? median(pk) : base),
         ratio: paired ? median(xs.map((x, i) => x / pk[i]!)) : ratioOf(v, base),
         reference: peerReference(l, peerLive, kind) ?? (kind === 'many' ? '-' : LIVE_TARGET[l.path][kind]),
@@ -123,9 +158,17 @@ export function benchRows(r: BenchReport): BenchRow[] {
   for (const l of r.live) {
     if (!l.policyDropMs.length) continue;
     rows.push({
-      test: 'policy change -> first drop, ms', path: `${l.label}; deny-all pushed under a running TCP stream`, unit: 'ms',
-      runs: l.policyDropMs, median: median(l.policyDropMs), baseline: '-', baselineValue: null, ratio: null,
-      reference: '-', cpuPct: null, rssMiB: null,
+      test: 'policy change -> first drop, ms',
+      path: `${l.label}; deny-all pushed under a running TCP stream`,
+      unit: 'ms',
+      runs: l.policyDropMs,
+      median: median(l.policyDropMs),
+      baseline: '-',
+      baselineValue: null,
+      ratio: null,
+      reference: '-',
+      cpuPct: null,
+      rssMiB: null,
     });
   }
   if (r.memory) rows.push(...memoryRows(r.memory));
@@ -156,14 +199,31 @@ function processRows(p: ProcessBenchRow): BenchRow[] {
     const peer = p.peer?.map(f) ?? [];
     const base = peer.length ? median(peer) : null;
     rows.push({
-      test, path: `Tollgate dp -p ${name}, JSONL to /dev/null`, unit, runs: mine, median: median(mine),
-      baseline: base === null ? `${PEER_NAME}: not measured` : `${PEER_NAME} dp -p, same run`, baselineValue: base,
-      ratio: base === null ? null : median(mine) / base, reference: target, cpuPct: null, rssMiB: null,
+      test,
+      path: `Tollgate dp -p ${name}, JSONL to /dev/null`,
+      unit,
+      runs: mine,
+      median: median(mine),
+      baseline: base === null ? `${PEER_NAME}: not measured` : `${PEER_NAME} dp -p, same run`,
+      baselineValue: base,
+      ratio: base === null ? null : median(mine) / base,
+      reference: target,
+      cpuPct: null,
+      rssMiB: null,
     });
     if (peer.length) {
       rows.push({
-        test, path: `${PEER_NAME} dp -p ${name} (output to /dev/null)`, unit, runs: peer, median: median(peer),
-        baseline: '(is the peer)', baselineValue: null, ratio: null, reference: '-', cpuPct: null, rssMiB: null,
+        test,
+        path: `${PEER_NAME} dp -p ${name} (output to /dev/null)`,
+        unit,
+        runs: peer,
+        median: median(peer),
+        baseline: '(is the peer)',
+        baselineValue: null,
+        ratio: null,
+        reference: '-',
+        cpuPct: null,
+        rssMiB: null,
       });
     }
   }
@@ -176,17 +236,32 @@ function memoryRows(m: MemoryBenchRow): BenchRow[] {
   const list = t.afterListMiB !== undefined ? ` (after one ctrl_list_session: ${t.afterListMiB.toFixed(0)})` : '';
   const rows: BenchRow[] = [
     {
-      test: `dp RSS MiB at ${t.sessions} sessions`, path: `Tollgate dp, 2 tapped endpoints x 50,000 UDP flows${list}; peak ${t.peakMiB.toFixed(0)}, idle ${t.idleMiB.toFixed(0)}`,
-      unit: 'MiB', runs: [t.loadedMiB], median: t.loadedMiB,
-      baseline: p ? `${PEER_NAME} at ${p.sessions} sessions, same run` : `${PEER_NAME}: not measured`, baselineValue: p ? p.loadedMiB : null,
-      ratio: p ? t.loadedMiB / p.loadedMiB : null, reference: 'target <= 1.2 x peer', cpuPct: null, rssMiB: t.loadedMiB,
+      test: `dp RSS MiB at ${t.sessions} sessions`,
+      path: `Tollgate dp, 2 tapped endpoints x 50,000 UDP flows${list}; peak ${t.peakMiB.toFixed(0)}, idle ${t.idleMiB.toFixed(0)}`,
+      unit: 'MiB',
+      runs: [t.loadedMiB],
+      median: t.loadedMiB,
+      baseline: p ? `${PEER_NAME} at ${p.sessions} sessions, same run` : `${PEER_NAME}: not measured`,
+      baselineValue: p ? p.loadedMiB : null,
+      ratio: p ? t.loadedMiB / p.loadedMiB : null,
+      reference: 'target <= 1.2 x peer',
+      cpuPct: null,
+      rssMiB: t.loadedMiB,
     },
   ];
   if (p) {
     rows.push({
-      test: `dp RSS MiB at ${p.sessions} sessions`, path: `${PEER_NAME}, the same flows; peak ${p.peakMiB.toFixed(0)}, idle ${p.idleMiB.toFixed(0)}`,
-      unit: 'MiB', runs: [p.loadedMiB], median: p.loadedMiB, baseline: '(is the peer)', baselineValue: null, ratio: null,
-      reference: '-', cpuPct: null, rssMiB: p.loadedMiB,
+      test: `dp RSS MiB at ${p.sessions} sessions`,
+      path: `${PEER_NAME}, the same flows; peak ${p.peakMiB.toFixed(0)}, idle ${p.idleMiB.toFixed(0)}`,
+      unit: 'MiB',
+      runs: [p.loadedMiB],
+      median: p.loadedMiB,
+      baseline: '(is the peer)',
+      baselineValue: null,
+      ratio: null,
+      reference: '-',
+      cpuPct: null,
+      rssMiB: p.loadedMiB,
     });
   }
   return rows;
@@ -205,8 +280,15 @@ export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
     const d = row.unit === 'kpps' || row.unit === 'MiB' ? 0 : row.unit === 'pkt/s' || row.unit === 'lookups/s' ? -1 : 2;
     const fmt = (x: number): string => (d < 0 ? `${(x / 1e6).toFixed(2)} M` : x.toFixed(d));
     const range = row.runs.length > 1 ? ` (${fmt(Math.min(...row.runs))}..${fmt(Math.max(...row.runs))})` : '';
-    const result = row.error ? (row.error.startsWith('not measured') ? row.error : `failed: ${row.error.slice(0, 80)}`) : `${fmt(row.median)}${range}`;
-    const base = row.baselineValue === null || row.baseline.startsWith('(') ? row.baseline : `${row.baseline} ${fmt(row.baselineValue)}`;
+    const result = row.error
+      ? row.error.startsWith('not measured')
+        ? row.error
+        : `failed: ${row.error.slice(0, 80)}`
+      : `${fmt(row.median)}${range}`;
+    const base =
+      row.baselineValue === null || row.baseline.startsWith('(')
+        ? row.baseline
+        : `${row.baseline} ${fmt(row.baselineValue)}`;
     out.push(
       `| ${row.test} | ${row.path} | ${result} | ${base} | ${row.ratio === null ? '-' : row.ratio.toFixed(2)} | ${row.reference} | ${row.cpuPct === null ? '-' : row.cpuPct.toFixed(0)} | ${row.rssMiB === null ? '-' : row.rssMiB.toFixed(0)} |`,
     );
@@ -219,10 +301,15 @@ export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
   const notes: string[] = [];
   const naiveTcp = med('naive', 'tcpGbps');
   if (Number.isFinite(dpTcp) && Number.isFinite(naiveTcp)) {
-    notes.push(`dp / naive forwarder, same run: TCP ${(dpTcp / naiveTcp).toFixed(2)}, 64-byte UDP ${(med('dp', 'udpKpps') / med('naive', 'udpKpps')).toFixed(2)}`);
+    notes.push(
+      `dp / naive forwarder, same run: TCP ${(dpTcp / naiveTcp).toFixed(2)}, 64-byte UDP ${(med('dp', 'udpKpps') / med('naive', 'udpKpps')).toFixed(2)}`,
+    );
   }
   const fastTcp = med('dpfast', 'tcpGbps');
-  if (Number.isFinite(dpTcp) && Number.isFinite(fastTcp)) notes.push(`fast path / no fast path, same run: TCP ${(fastTcp / dpTcp).toFixed(2)}, 64-byte UDP ${(med('dpfast', 'udpKpps') / med('dp', 'udpKpps')).toFixed(2)}`);
+  if (Number.isFinite(dpTcp) && Number.isFinite(fastTcp))
+    notes.push(
+      `fast path / no fast path, same run: TCP ${(fastTcp / dpTcp).toFixed(2)}, 64-byte UDP ${(med('dpfast', 'udpKpps') / med('dp', 'udpKpps')).toFixed(2)}`,
+    );
   if (notes.length) out.push('', notes.join('; ') + '.');
   return out.join('\n');
 }

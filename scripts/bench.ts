@@ -64,16 +64,20 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   const paths = (get('--paths') ?? LIVE_PATHS.join(',')).split(',').map((p) => p.trim());
-  for (const p of paths) if (!(LIVE_PATHS as readonly string[]).includes(p)) throw new Error(`--paths: unknown path "${p}" (${LIVE_PATHS.join(', ')})`);
+  for (const p of paths)
+    if (!(LIVE_PATHS as readonly string[]).includes(p))
+      throw new Error(`--paths: unknown path "${p}" (${LIVE_PATHS.join(', ')})`);
   const json = get('--json');
   if (argv.includes('--json') && !json) throw new Error('--json needs a file name');
   const dpProf = get('--dp-prof');
   const niceText = get('--forwarder-nice');
   const nice = niceText === undefined ? undefined : Number(niceText);
-  if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19)) throw new Error(`--forwarder-nice must be an integer in -20..19, got ${niceText}`);
+  if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19))
+    throw new Error(`--forwarder-nice must be an integer in -20..19, got ${niceText}`);
   const workersText = get('--dp-workers');
   const dpWorkers = workersText === undefined ? undefined : Number(workersText);
-  if (dpWorkers !== undefined && (!Number.isInteger(dpWorkers) || dpWorkers < 1 || dpWorkers > 64)) throw new Error(`--dp-workers must be an integer in 1..64, got ${workersText}`);
+  if (dpWorkers !== undefined && (!Number.isInteger(dpWorkers) || dpWorkers < 1 || dpWorkers > 64))
+    throw new Error(`--dp-workers must be an integer in 1..64, got ${workersText}`);
   return {
     secs: num('--secs', 5),
     tcpRuns: num('--tcp-runs', 3),
@@ -104,7 +108,8 @@ const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.live && process.getuid?.() !== 0) throw new Error('the live bench builds namespaces: run as root (or pass --no-live)');
+  if (args.live && process.getuid?.() !== 0)
+    throw new Error('the live bench builds namespaces: run as root (or pass --no-live)');
   let interrupted = false;
   const onSignal = (sig: string): void => {
     if (interrupted) return;
@@ -161,8 +166,18 @@ async function main(): Promise<number> {
   }
   const machine = `${cpus()[0]?.model ?? 'cpu?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`;
   const report: BenchReport = {
-    offline, live, ...(policy ? { policy } : {}), ...(memory ? { memory } : {}), ...(proc ? { process: proc } : {}), machine, loadStart, loadEnd: loadavg(),
-    secs: args.secs, tcpRuns: args.tcpRuns, udpRuns: args.udpRuns, wallSecs: (Date.now() - t0) / 1000,
+    offline,
+    live,
+    ...(policy ? { policy } : {}),
+    ...(memory ? { memory } : {}),
+    ...(proc ? { process: proc } : {}),
+    machine,
+    loadStart,
+    loadEnd: loadavg(),
+    secs: args.secs,
+    tcpRuns: args.tcpRuns,
+    udpRuns: args.udpRuns,
+    wallSecs: (Date.now() - t0) / 1000,
   };
   const rows = benchRows(report);
   process.stdout.write(formatBenchTable(report, rows) + '\n');

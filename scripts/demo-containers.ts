@@ -29,7 +29,9 @@ export async function containerDemo(prefix: string, keep: boolean): Promise<numb
   try {
     say('Tollgate demo with real containers: learn who talks to whom, then enforce it.');
     lab = await PodmanLab.create(`${prefix}rt`, randomInt(100, 250));
-    say(`podman runs in namespace ${lab.ns} (network ${lab.network}, ${lab.ip(0)}/24); the agent follows its API at ${lab.socket}.`);
+    say(
+      `podman runs in namespace ${lab.ns} (network ${lab.network}, ${lab.ip(0)}/24); the agent follows its API at ${lab.socket}.`,
+    );
     daemon = new Daemon({
       name,
       rulesPath: join(work, 'rules.yaml'),
@@ -40,12 +42,26 @@ export async function containerDemo(prefix: string, keep: boolean): Promise<numb
       reportInterval: 0.5,
     });
     await daemon.start();
-    say(`The agent created the enforcer namespace ${daemon.agentNs}, steering ${daemon.status().steering}, and installed its OCI hook.`);
+    say(
+      `The agent created the enforcer namespace ${daemon.agentNs}, steering ${daemon.status().steering}, and installed its OCI hook.`,
+    );
     say();
     const labels = (g: string) => ({ 'tollgate.group': g, 'tollgate.demo': prefix });
-    await lab.runContainer({ name: `${prefix}web`, labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 2222 -h /www; exec sleep 100000'] });
-    await lab.runContainer({ name: `${prefix}client`, labels: labels('client'), ip: lab.ip(20), cmd: ['sleep', '100000'] });
-    say('1. Two containers started (podman run). The hook enrolled each before its first packet, in its group\'s mode (learn):');
+    await lab.runContainer({
+      name: `${prefix}web`,
+      labels: labels('web'),
+      ip: lab.ip(10),
+      cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 2222 -h /www; exec sleep 100000'],
+    });
+    await lab.runContainer({
+      name: `${prefix}client`,
+      labels: labels('client'),
+      ip: lab.ip(20),
+      cmd: ['sleep', '100000'],
+    });
+    say(
+      "1. Two containers started (podman run). The hook enrolled each before its first packet, in its group's mode (learn):",
+    );
     for (const l of formatWorkloads(daemon.workloadStatus())) say(`    ${l}`);
     const web = (port: number) => lab!.tcp(`${prefix}client`, lab!.ip(10), port).then((o) => o.includes(PAGE));
     say();
@@ -53,7 +69,7 @@ export async function containerDemo(prefix: string, keep: boolean): Promise<numb
     say(`    client → web:8080 (the web service)               ${ok(await web(8080))}`);
     await sleep(1500);
     say();
-    say('3. Rules learned between groups (compiled to the members\' current addresses):');
+    say("3. Rules learned between groups (compiled to the members' current addresses):");
     for (const l of formatRules(daemon.store.list())) say(`    ${l}`);
     say();
     say('4. Groups web and client switch to PROTECT: the dp goes inline for every member.');
@@ -75,23 +91,33 @@ export async function containerDemo(prefix: string, keep: boolean): Promise<numb
       if (seen.has(key)) continue;
       seen.add(key);
       const w = daemon.registry.byMac(v.ep);
-      say(`    ${w?.name ?? v.ep} (group ${w?.group ?? '?'}): ${v.client} → ${v.server}:${v.serverPort} tcp, ${POLICY_ACTION_NAMES[v.action]}${v.dropped ? ', dropped' : ''}`);
+      say(
+        `    ${w?.name ?? v.ep} (group ${w?.group ?? '?'}): ${v.client} → ${v.server}:${v.serverPort} tcp, ${POLICY_ACTION_NAMES[v.action]}${v.dropped ? ', dropped' : ''}`,
+      );
     }
     const good = learned && !fresh && vs.length > 0;
     say();
-    say(good ? 'As intended: learned flows keep working in protect mode; everything new is dropped and reported.' : 'Something did not behave as intended: see above.');
+    say(
+      good
+        ? 'As intended: learned flows keep working in protect mode; everything new is dropped and reported.'
+        : 'Something did not behave as intended: see above.',
+    );
     return good ? 0 : 1;
   } finally {
     await daemon?.stop();
     if (keep && lab) {
-      say(`\n--keep: containers and the agent's enforcer left in place. podman: CONTAINERS_CONF=${lab.dir}/containers.conf nsenter --net=/run/netns/${lab.ns} podman ps`);
-      say(`  resume: agent run --name ${name} --runtime podman --runtime-socket ${lab.socket} --hooks-dir ${lab.hooksDir}; remove: agent down --name ${name}`);
+      say(
+        `\n--keep: containers and the agent's enforcer left in place. podman: CONTAINERS_CONF=${lab.dir}/containers.conf nsenter --net=/run/netns/${lab.ns} podman ps`,
+      );
+      say(
+        `  resume: agent run --name ${name} --runtime podman --runtime-socket ${lab.socket} --hooks-dir ${lab.hooksDir}; remove: agent down --name ${name}`,
+      );
     } else {
       await lab?.stop();
       await downEnforcer(name).catch(() => undefined);
       rmSync(defaultStateDir(name), { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
-      say('\nRemoved: the containers, podman\'s namespace and storage, the enforcer namespace and its BPF pins.');
+      say("\nRemoved: the containers, podman's namespace and storage, the enforcer namespace and its BPF pins.");
     }
   }
 }

@@ -68,9 +68,18 @@ interface Flow {
 const flows = {
   pingWeb: { label: 'host → web      ping', run: () => pingOk(ns.host, '198.18.0.10') },
   httpWeb: { label: 'host → web:8080 tcp (the web service)', run: () => ask(ns.host, '198.18.0.10', 8080, 'GET /') },
-  webDb: { label: 'web  → db:5432  tcp (web queries its database)', run: () => ask(ns.workload('web'), '198.18.0.11', 5432, 'SELECT 1') },
-  sshWeb: { label: 'host → web:2222 tcp (an admin port nobody used)', run: () => ask(ns.host, '198.18.0.10', 2222, 'hello') },
-  hostDb: { label: 'host → db:5432  tcp (straight to the database)', run: () => ask(ns.host, '198.18.0.11', 5432, 'SELECT 1') },
+  webDb: {
+    label: 'web  → db:5432  tcp (web queries its database)',
+    run: () => ask(ns.workload('web'), '198.18.0.11', 5432, 'SELECT 1'),
+  },
+  sshWeb: {
+    label: 'host → web:2222 tcp (an admin port nobody used)',
+    run: () => ask(ns.host, '198.18.0.10', 2222, 'hello'),
+  },
+  hostDb: {
+    label: 'host → db:5432  tcp (straight to the database)',
+    run: () => ask(ns.host, '198.18.0.11', 5432, 'SELECT 1'),
+  },
 } satisfies Record<string, Flow>;
 
 async function show(list: Flow[]): Promise<boolean[]> {
@@ -85,15 +94,26 @@ async function show(list: Flow[]): Promise<boolean[]> {
 
 async function main(): Promise<number> {
   say('Tollgate demo (lab): learn who talks to whom, then enforce it.');
-  say(`Lab: namespaces ${ns.host} (the network, 198.18.0.1), ${ns.workload('web')} (198.18.0.10), ${ns.workload('db')} (198.18.0.11),`);
+  say(
+    `Lab: namespaces ${ns.host} (the network, 198.18.0.1), ${ns.workload('web')} (198.18.0.10), ${ns.workload('db')} (198.18.0.11),`,
+  );
   say(`and ${ns.agent}, the enforcer namespace where the dp runs on vth.`);
   say();
-  const daemon = new Daemon({ spec, rulesPath: join(work, 'rules.yaml'), log: createLogger('agent', 'error'), reportInterval: 0.5 });
+  const daemon = new Daemon({
+    spec,
+    rulesPath: join(work, 'rules.yaml'),
+    log: createLogger('agent', 'error'),
+    reportInterval: 0.5,
+  });
   await daemon.start();
   const st = daemon.status();
-  say(`1. The agent built the lab, pulled each workload's eth0 inline behind ${ns.agent}, programmed ${st.steering} steering`);
+  say(
+    `1. The agent built the lab, pulled each workload's eth0 inline behind ${ns.agent}, programmed ${st.steering} steering`,
+  );
   say(`   (chosen by probing the kernel: u32+pedit where act_pedit exists, else a TC BPF program)`);
-  say(`   and started the dp (pid ${st.dp.pid}). Both workloads are in LEARN mode: traffic passes directly, the dp sees copies.`);
+  say(
+    `   and started the dp (pid ${st.dp.pid}). Both workloads are in LEARN mode: traffic passes directly, the dp sees copies.`,
+  );
   await serve(ns.workload('web'), 8080, 'web');
   await serve(ns.workload('web'), 2222, 'web-admin');
   await serve(ns.workload('db'), 5432, 'db');
@@ -122,17 +142,23 @@ async function main(): Promise<number> {
     const key = `${wl}|${v.client}|${v.server}|${v.serverPort}|${v.proto}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    say(`    workload ${wl}: ${v.client} → ${v.server}:${v.serverPort} ${v.proto === 6 ? 'tcp' : v.proto === 17 ? 'udp' : `proto ${v.proto}`}, rule ${v.ruleId} (default), ${POLICY_ACTION_NAMES[v.action]}${v.dropped ? ', dropped' : ''}`);
+    say(
+      `    workload ${wl}: ${v.client} → ${v.server}:${v.serverPort} ${v.proto === 6 ? 'tcp' : v.proto === 17 ? 'udp' : `proto ${v.proto}`}, rule ${v.ruleId} (default), ${POLICY_ACTION_NAMES[v.action]}${v.dropped ? ', dropped' : ''}`,
+    );
   }
   const s2 = daemon.status();
   const d = s2.counters?.device ?? {};
   say();
   say('Summary');
-  say(`  learned rules: ${s2.rules}; dp forwarded ${d.tx ?? 0} frames inline and dropped ${d.rxDrop ?? 0}; ${s2.events.violations} violation reports.`);
+  say(
+    `  learned rules: ${s2.rules}; dp forwarded ${d.tx ?? 0} frames inline and dropped ${d.rxDrop ?? 0}; ${s2.events.violations} violation reports.`,
+  );
   const good = learned.every(Boolean) && fresh.every((x) => !x) && seen.size >= 2;
-  say(good
-    ? '  As intended: what was learned keeps working in protect mode, and everything new is dropped and reported.'
-    : '  Something did not behave as intended: see the lines above.');
+  say(
+    good
+      ? '  As intended: what was learned keeps working in protect mode, and everything new is dropped and reported.'
+      : '  Something did not behave as intended: see the lines above.',
+  );
   await daemon.stop();
   return good ? 0 : 1;
 }
@@ -167,15 +193,15 @@ if (!noRuntime) {
 }
 
 function runLabDemo(): void {
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-main()
-  .then(async (code) => {
-    await cleanup();
-    process.exit(code);
-  })
-  .catch(async (e) => {
-    process.stderr.write(`demo failed: ${errorMessage(e)}\n`);
-    await cleanup();
-    process.exit(1);
-  });
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  main()
+    .then(async (code) => {
+      await cleanup();
+      process.exit(code);
+    })
+    .catch(async (e) => {
+      process.stderr.write(`demo failed: ${errorMessage(e)}\n`);
+      await cleanup();
+      process.exit(1);
+    });
 }

@@ -15,7 +15,14 @@ export const PolicyAction = {
 export type PolicyActionCode = (typeof PolicyAction)[keyof typeof PolicyAction];
 
 export const POLICY_ACTION_NAMES: Record<number, string> = {
-  0: 'open', 1: 'learn', 2: 'allow', 3: 'check_vh', 4: 'check_nbe', 5: 'check_app', 6: 'violate', 7: 'deny',
+  0: 'open',
+  1: 'learn',
+  2: 'allow',
+  3: 'check_vh',
+  4: 'check_nbe',
+  5: 'check_app',
+  6: 'violate',
+  7: 'deny',
 };
 
 export function isViolation(action: number): boolean {
@@ -33,5 +40,5 @@ export const MODES = {
 } as const;
 export type WorkloadMode = keyof typeof MODES;
 export function isWorkloadMode(s: string): s is WorkloadMode {
-  return Object.prototype.hasOwnProperty.call(MODES, s);
+  return Object.hasOwn(MODES, s);
 }

@@ -28,20 +28,37 @@ export default function setup(): () => void {
           .split('\n')
           .filter(Boolean)
           .forEach((pid) => {
-            try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+            try {
+              process.kill(Number(pid), 'SIGKILL');
+            } catch {
+              /* gone */
+            }
           });
         execFileSync('ip', ['netns', 'del', n]);
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     }
     if (names.length) console.warn(`[teardown] removed ${names.length} leftover namespaces of run ${tag}`);
     try {
       execFileSync('rm', ['-rf', ...listBpfDirs(tag)]);
-    } catch { /* nothing pinned */ }
+    } catch {
+      /* nothing pinned */
+    }
     // Container runtimes of this run (scripts/fixtures/runtime-lab.ts): their mounts, then their dirs.
-    for (const dir of readdirSync(tmpdir()).filter((n) => n.startsWith(`tg-rt-${tag}`)).map((n) => join(tmpdir(), n))) {
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
+    for (const dir of readdirSync(tmpdir())
+      .filter((n) => n.startsWith(`tg-rt-${tag}`))
+      .map((n) => join(tmpdir(), n))) {
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4] ?? '')
+        .filter((m) => m.startsWith(`${dir}/`));
       for (const m of mounts.sort((a, b) => b.length - a.length)) {
-        try { execFileSync('umount', ['-l', m]); } catch { /* already gone */ }
+        try {
+          execFileSync('umount', ['-l', m]);
+        } catch {
+          /* already gone */
+        }
       }
       rmSync(dir, { recursive: true, force: true });
       console.warn(`[teardown] removed leftover runtime dir ${dir}`);

@@ -42,7 +42,12 @@ export async function apiPathFor(flags: InstanceFlags): Promise<string> {
 }
 
 export function checkInstanceName(name: string): string {
-  if (!/^[a-z][a-z0-9-]{0,15}$/.test(name)) throw new TollgateError('EBADARG', `--name "${name}" must match ^[a-z][a-z0-9-]{0,15}$ (it names a network namespace)`, 'name');
+  if (!/^[a-z][a-z0-9-]{0,15}$/.test(name))
+    throw new TollgateError(
+      'EBADARG',
+      `--name "${name}" must match ^[a-z][a-z0-9-]{0,15}$ (it names a network namespace)`,
+      'name',
+    );
   return name;
 }
 
@@ -53,67 +58,112 @@ const nameOption = () => new Option('--name <name>', 'agent instance (default: t
 export function registerDaemonCommands(program: Command): void {
   program
     .command('run')
-    .description('run the agent daemon: containers from the runtime (and/or a lab), steering, dp supervision, learning, mode switching')
+    .description(
+      'run the agent daemon: containers from the runtime (and/or a lab), steering, dp supervision, learning, mode switching',
+    )
     .addOption(nameOption())
     .option('--config <file>', 'lab spec (YAML/JSON) whose workloads to build and enforce too')
     .option('--rules <file>', 'rules file (default /var/lib/tollgate/<name>/rules.yaml)')
-    .addOption(new Option('--runtime <kind>', 'container runtime to follow').choices([...RUNTIME_CHOICES]).default('auto'))
+    .addOption(
+      new Option('--runtime <kind>', 'container runtime to follow').choices([...RUNTIME_CHOICES]).default('auto'),
+    )
     .option('--runtime-socket <path>', 'Docker-API socket of dockerd or `podman system service`')
     .option('--select <label=value>', 'only containers with this label (repeatable; all must match)', collect, [])
-    .option('--internal-net <cidr>', 'an internal (east-west) network besides the runtime\'s (repeatable)', collect, [])
-    .addOption(new Option('--default-mode <mode>', 'mode of groups not seen before').choices(['learn', 'monitor', 'protect']).default('learn'))
-    .option('--hooks-dir <dir>', 'install the OCI hook here (podman: a hooks_dir of containers.conf) so containers are enrolled before their first packet')
-    .option('--oci-wrapper <path>', 'write the wrapper runtime for dockerd here (dockerd --add-runtime tollgate=PATH --default-runtime tollgate): the same hook for dockerd')
+    .option('--internal-net <cidr>', "an internal (east-west) network besides the runtime's (repeatable)", collect, [])
+    .addOption(
+      new Option('--default-mode <mode>', 'mode of groups not seen before')
+        .choices(['learn', 'monitor', 'protect'])
+        .default('learn'),
+    )
+    .option(
+      '--hooks-dir <dir>',
+      'install the OCI hook here (podman: a hooks_dir of containers.conf) so containers are enrolled before their first packet',
+    )
+    .option(
+      '--oci-wrapper <path>',
+      'write the wrapper runtime for dockerd here (dockerd --add-runtime tollgate=PATH --default-runtime tollgate): the same hook for dockerd',
+    )
     .addOption(steeringOption())
     .option('--report-interval <seconds>', 'dp event flush interval', '2')
     .option('--metrics <addr>', 'serve Prometheus metrics on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
     .option('--ui <addr>', 'serve the live connection graph on PORT or ADDR:PORT (PORT alone: 127.0.0.1)')
-    .option('--no-fast-path', 'kill switch: the dp never offloads flows to the BPF steering (every frame through the dp)')
+    .option(
+      '--no-fast-path',
+      'kill switch: the dp never offloads flows to the BPF steering (every frame through the dp)',
+    )
     .option('--dp-start-timeout <seconds>', 'how long a starting dp has to answer on its control socket', '15')
     .option('--keepalive-timeout <seconds>', 'how long the dp has to answer a keep-alive before it is restarted', '3')
     .action(
-      action(async (flags: { name?: string; config?: string; rules?: string; runtime: string; runtimeSocket?: string; select: string[]; internalNet: string[]; defaultMode: Mode; hooksDir?: string; ociWrapper?: string; steering?: string; reportInterval: string; metrics?: string; ui?: string; fastPath: boolean; dpStartTimeout: string; keepaliveTimeout: string }) => {
-        const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
-        const seconds = (opt: string, v: string): number => {
-          const n = Number(v);
-          if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new TollgateError('EBADARG', `--${opt} must be a number of seconds in (0, 3600], got "${v}"`);
-          return n;
-        };
-        const interval = seconds('report-interval', flags.reportInterval);
-        for (const c of flags.internalNet) if (!isCidr(c)) throw new TollgateError('EBADARG', `--internal-net "${c}" is not a CIDR`, 'internal-net');
-        const selectors = parseSelectors(flags.select);
-        const runtime = await openRuntime(flags.runtime, flags.runtimeSocket);
-        if (!spec && !runtime)
-          throw new TollgateError('ENORUNTIME', 'no container runtime answered (tried podman and docker sockets) and no lab spec was given; pass --runtime-socket PATH, or --config SPEC for a lab');
-        const name = flags.name ? checkInstanceName(flags.name) : spec ? labNamespaces(spec).agent : DEFAULT_INSTANCE;
-        const log = createLogger('agent');
-        const d = new Daemon({
-          name,
-          ...(spec ? { spec } : {}),
-          rulesPath: flags.rules ?? defaultRulesPath(name),
-          log,
-          runtime,
-          selectors,
-          internalNets: flags.internalNet,
-          defaultMode: flags.defaultMode,
-          ...(flags.hooksDir ? { hooksDir: flags.hooksDir } : {}),
-          ...(flags.ociWrapper ? { ociWrapper: flags.ociWrapper } : {}),
-          ...(flags.steering ? { steering: flags.steering as SteeringChoice } : {}),
-          reportInterval: interval,
-          ...(flags.metrics ? { metrics: flags.metrics } : {}),
-          ...(flags.ui ? { ui: flags.ui } : {}),
-          fastPath: flags.fastPath,
-          dpStartTimeout: seconds('dp-start-timeout', flags.dpStartTimeout),
-          keepAliveTimeout: seconds('keepalive-timeout', flags.keepaliveTimeout),
-        });
-        const shutdown = () => void d.stop().then(() => process.exit(0));
-        process.once('SIGTERM', shutdown);
-        process.once('SIGINT', shutdown);
-        await d.start();
-        process.stdout.write(`agent ${name} running (enforcer ${d.agentNs}${runtime ? `, ${runtime.kind} at ${runtime.socketPath}` : ''}); API ${d.apiPath}\n`);
-        if (d.observers?.metricsUrl) process.stdout.write(`metrics: ${d.observers.metricsUrl}\n`);
-        if (d.observers?.uiUrl) process.stdout.write(`connection graph: ${d.observers.uiUrl} (token file ${d.observers.uiTokenPath})\n`);
-      }),
+      action(
+        async (flags: {
+          name?: string;
+          config?: string;
+          rules?: string;
+          runtime: string;
+          runtimeSocket?: string;
+          select: string[];
+          internalNet: string[];
+          defaultMode: Mode;
+          hooksDir?: string;
+          ociWrapper?: string;
+          steering?: string;
+          reportInterval: string;
+          metrics?: string;
+          ui?: string;
+          fastPath: boolean;
+          dpStartTimeout: string;
+          keepaliveTimeout: string;
+        }) => {
+          const spec = flags.config ? await loadLabSpec(flags.config) : undefined;
+          const seconds = (opt: string, v: string): number => {
+            const n = Number(v);
+            if (!Number.isFinite(n) || n <= 0 || n > 3600)
+              throw new TollgateError('EBADARG', `--${opt} must be a number of seconds in (0, 3600], got "${v}"`);
+            return n;
+          };
+          const interval = seconds('report-interval', flags.reportInterval);
+          for (const c of flags.internalNet)
+            if (!isCidr(c)) throw new TollgateError('EBADARG', `--internal-net "${c}" is not a CIDR`, 'internal-net');
+          const selectors = parseSelectors(flags.select);
+          const runtime = await openRuntime(flags.runtime, flags.runtimeSocket);
+          if (!spec && !runtime)
+            throw new TollgateError(
+              'ENORUNTIME',
+              'no container runtime answered (tried podman and docker sockets) and no lab spec was given; pass --runtime-socket PATH, or --config SPEC for a lab',
+            );
+          const name = flags.name ? checkInstanceName(flags.name) : spec ? labNamespaces(spec).agent : DEFAULT_INSTANCE;
+          const log = createLogger('agent');
+          const d = new Daemon({
+            name,
+            ...(spec ? { spec } : {}),
+            rulesPath: flags.rules ?? defaultRulesPath(name),
+            log,
+            runtime,
+            selectors,
+            internalNets: flags.internalNet,
+            defaultMode: flags.defaultMode,
+            ...(flags.hooksDir ? { hooksDir: flags.hooksDir } : {}),
+            ...(flags.ociWrapper ? { ociWrapper: flags.ociWrapper } : {}),
+            ...(flags.steering ? { steering: flags.steering as SteeringChoice } : {}),
+            reportInterval: interval,
+            ...(flags.metrics ? { metrics: flags.metrics } : {}),
+            ...(flags.ui ? { ui: flags.ui } : {}),
+            fastPath: flags.fastPath,
+            dpStartTimeout: seconds('dp-start-timeout', flags.dpStartTimeout),
+            keepAliveTimeout: seconds('keepalive-timeout', flags.keepaliveTimeout),
+          });
+          const shutdown = () => void d.stop().then(() => process.exit(0));
+          process.once('SIGTERM', shutdown);
+          process.once('SIGINT', shutdown);
+          await d.start();
+          process.stdout.write(
+            `agent ${name} running (enforcer ${d.agentNs}${runtime ? `, ${runtime.kind} at ${runtime.socketPath}` : ''}); API ${d.apiPath}\n`,
+          );
+          if (d.observers?.metricsUrl) process.stdout.write(`metrics: ${d.observers.metricsUrl}\n`);
+          if (d.observers?.uiUrl)
+            process.stdout.write(`connection graph: ${d.observers.uiUrl} (token file ${d.observers.uiTokenPath})\n`);
+        },
+      ),
     );
 
   program
@@ -140,19 +190,29 @@ export function registerDaemonCommands(program: Command): void {
     .option('--delete <id>', 'remove a rule (sessions it allowed are cut in protect mode)')
     .option('--export <format>', 'write the rules as networkpolicy | ciliumnetworkpolicy | yaml')
     .option('--import <file>', 'read rules and modes in the Tollgate YAML form (as --export yaml writes)')
-    .option('--rules <file>', 'with --export/--import and no running daemon: the rules file (default /var/lib/tollgate/<name>/rules.yaml)')
+    .option(
+      '--rules <file>',
+      'with --export/--import and no running daemon: the rules file (default /var/lib/tollgate/<name>/rules.yaml)',
+    )
     .action(
       action(async (flags: InstanceFlags & { json?: boolean; delete?: string } & PolicyFlags) => {
         const path = await apiPathFor(flags);
-        const rulesFile = flags.rules ?? defaultRulesPath(flags.name ?? (flags.config ? labNamespaces(await loadLabSpec(flags.config)).agent : DEFAULT_INSTANCE));
+        const rulesFile =
+          flags.rules ??
+          defaultRulesPath(
+            flags.name ?? (flags.config ? labNamespaces(await loadLabSpec(flags.config)).agent : DEFAULT_INSTANCE),
+          );
         if (flags.export !== undefined) return void process.stdout.write(await exportCommand(flags, path, rulesFile));
         if (flags.import !== undefined) {
           const { result: r, where } = await importCommand(flags, path, rulesFile);
-          return print([`imported into ${where}: ${r.added} rule(s) added, ${r.replaced} replaced, ${r.modes} mode(s) set`]);
+          return print([
+            `imported into ${where}: ${r.added} rule(s) added, ${r.replaced} replaced, ${r.modes} mode(s) set`,
+          ]);
         }
         if (flags.delete !== undefined) {
           const id = Number(flags.delete);
-          if (!Number.isInteger(id) || id <= 0) throw new TollgateError('EBADARG', `--delete needs a rule id, got "${flags.delete}"`);
+          if (!Number.isInteger(id) || id <= 0)
+            throw new TollgateError('EBADARG', `--delete needs a rule id, got "${flags.delete}"`);
           await callApi(path, 'rule-delete', { id }, STATE_CHANGE_TIMEOUT_MS);
           print([`rule ${id} removed`]);
           return;
@@ -179,20 +239,29 @@ export function registerDaemonCommands(program: Command): void {
 
   program
     .command('hook')
-    .description('OCI createRuntime hook (run by the container runtime, OCI state on stdin): enrol the container before its process starts')
+    .description(
+      'OCI createRuntime hook (run by the container runtime, OCI state on stdin): enrol the container before its process starts',
+    )
     .requiredOption('--name <name>', 'agent instance')
     .action(
       action(async (flags: { name: string }) => {
         const name = checkInstanceName(flags.name);
         const st = parseOciState(await readStdin());
         try {
-          const r = await callApi(apiSocketPath(name), 'hook-enrol', { id: st.id, pid: st.pid, annotations: st.annotations ?? {} }, HOOK_TIMEOUT_MS);
+          const r = await callApi(
+            apiSocketPath(name),
+            'hook-enrol',
+            { id: st.id, pid: st.pid, annotations: st.annotations ?? {} },
+            HOOK_TIMEOUT_MS,
+          );
           if (r.warning) process.stderr.write(`tollgate: ${r.warning}\n`);
         } catch (e) {
           if (isTollgateError(e) && e.code === 'ENODAEMON') {
             const refusal = offlineDecision(defaultStateDir(name), st, name);
             if (refusal) throw new TollgateError('EHOOKREFUSED', refusal);
-            process.stderr.write(`tollgate: agent ${name} is not running; container ${st.id.slice(0, 12)} starts and is enrolled when the agent resyncs\n`);
+            process.stderr.write(
+              `tollgate: agent ${name} is not running; container ${st.id.slice(0, 12)} starts and is enrolled when the agent resyncs\n`,
+            );
             return;
           }
           throw e;
@@ -224,18 +293,45 @@ function isCidr(s: string): boolean {
 export function formatWorkloads(ws: readonly WorkloadStatus[]): string[] {
   if (!ws.length) return ['no workloads'];
   const head = ['workload', 'container', 'group', 'mode', 'ip', 'mac', 'state', 'since'];
-  const rows = ws.map((w) => [w.name, w.container?.slice(0, 12) ?? '-', w.group, w.mode, w.ip || '-', w.mac, `${w.steeringMode} (${w.reason})`, w.since]);
+  const rows = ws.map((w) => [
+    w.name,
+    w.container?.slice(0, 12) ?? '-',
+    w.group,
+    w.mode,
+    w.ip || '-',
+    w.mac,
+    `${w.steeringMode} (${w.reason})`,
+    w.since,
+  ]);
   const wd = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(wd[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(wd[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)];
 }
 
 export function formatRules(rules: readonly AllowRule[]): string[] {
   if (!rules.length) return ['no rules yet'];
   const head = ['id', 'from', 'to', 'port', 'proto', 'applies at', 'origin', 'hits', 'last used'];
-  const rows = rules.map((r) => [String(r.id), r.from, r.to, String(r.port), r.proto, r.side === 'both' ? 'both ends' : r.side === 'egress' ? 'client egress' : 'server ingress', r.origin, String(r.hits), r.lastUsed ?? '-']);
+  const rows = rules.map((r) => [
+    String(r.id),
+    r.from,
+    r.to,
+    String(r.port),
+    r.proto,
+    r.side === 'both' ? 'both ends' : r.side === 'egress' ? 'client egress' : 'server ingress',
+    r.origin,
+    String(r.hits),
+    r.lastUsed ?? '-',
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)];
 }
 
@@ -246,13 +342,18 @@ export function formatDaemonStatus(s: DaemonStatus): string[] {
     `rules: ${s.rules}; events received ${s.events.received}, violations ${s.events.violations}, dropped by dp ${s.events.eventsDroppedByDp}`,
   ];
   for (const g of s.groups) out.push(`group ${g.name}: ${g.mode} (${g.members} workload${g.members === 1 ? '' : 's'})`);
-  for (const w of s.workloads) out.push(`  ${w.name.padEnd(12)} ${w.group.padEnd(10)} ${w.ip.padEnd(15)} ${w.mode.padEnd(8)} (${w.steeringMode}) ucmac ${w.ucmac ?? '-'}`);
+  for (const w of s.workloads)
+    out.push(
+      `  ${w.name.padEnd(12)} ${w.group.padEnd(10)} ${w.ip.padEnd(15)} ${w.mode.padEnd(8)} (${w.steeringMode}) ucmac ${w.ucmac ?? '-'}`,
+    );
   if (s.counters) {
     const d = s.counters.device;
     out.push(`counters: rx ${d.rx ?? 0}, tx ${d.tx ?? 0}, dropped ${d.rxDrop ?? 0}, sessions ${d.totalSessions ?? 0}`);
   }
   for (const v of s.recentViolations.slice(-5)) {
-    out.push(`  violation: ${v.client} → ${v.server}:${v.serverPort}/${v.proto} rule ${v.ruleId} ${POLICY_ACTION_NAMES[v.action] ?? v.action}${v.dropped ? ' (dropped)' : ''} ×${v.count}`);
+    out.push(
+      `  violation: ${v.client} → ${v.server}:${v.serverPort}/${v.proto} rule ${v.ruleId} ${POLICY_ACTION_NAMES[v.action] ?? v.action}${v.dropped ? ' (dropped)' : ''} ×${v.count}`,
+    );
   }
   return out;
 }

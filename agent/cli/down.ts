@@ -21,7 +21,10 @@ export function registerDown(program: Command): void {
         const name = flags.name ? checkInstanceName(flags.name) : undefined;
         const spec = name && !path ? undefined : await loadLabSpec(path);
         const apiName = name ?? labNamespaces(spec!).agent;
-        const daemon = await callApi(apiSocketPath(apiName), 'stop', {}, 5000).then(() => true, () => false);
+        const daemon = await callApi(apiSocketPath(apiName), 'stop', {}, 5000).then(
+          () => true,
+          () => false,
+        );
         if (daemon) await new Promise((r) => setTimeout(r, 500)); // let it stop its dp cleanly
         if (flags.hooksDir) removeHook(flags.hooksDir, apiName);
         const r = spec ? await downLab(spec, { processes: 'ours' }) : await downEnforcer(name!);

@@ -11,7 +11,9 @@ const DEFAULT_AGENT_NS = DEFAULT_LAB.prefix + DEFAULT_LAB.agentNs;
 export function registerPullRestore(program: Command): void {
   program
     .command('pull')
-    .description("pull a namespace's eth0 inline behind the enforcer namespace (vex/vin), keeping MAC, addresses and routes")
+    .description(
+      "pull a namespace's eth0 inline behind the enforcer namespace (vex/vin), keeping MAC, addresses and routes",
+    )
     .requiredOption('--netns <ns>', 'namespace name or path (/run/netns/X, /proc/PID/ns/net)')
     .option('--agent-ns <name>', 'enforcer namespace', DEFAULT_AGENT_NS)
     .option('--name <name>', 'agent instance: its enforcer namespace (agent run --name N), in place of --agent-ns')
@@ -22,12 +24,32 @@ export function registerPullRestore(program: Command): void {
     .addOption(noSteeringOption())
     .option('--dry-run', 'print the commands only')
     .action(
-      action(async (o: { netns: string; agentNs: string; name?: string; label?: string; group?: string; mode: Mode; steering?: string | false; dryRun?: boolean }) => {
-        if (o.name) o.agentNs = checkInstanceName(o.name);
-        const steering: SteeringChoice = o.steering === false ? 'none' : ((o.steering as SteeringChoice | undefined) ?? 'auto');
-        const r = await pullPort({ ns: o.netns, agentNs: o.agentNs, mode: o.mode, steering, dryRun: o.dryRun === true, ...(o.label ? { label: o.label } : {}), ...(o.group ? { group: o.group } : {}) });
-        print(o.dryRun ? r.commands : [`pulled ${o.netns} eth0 as ${r.vex}/${r.vin} in ${o.agentNs}`]);
-      }),
+      action(
+        async (o: {
+          netns: string;
+          agentNs: string;
+          name?: string;
+          label?: string;
+          group?: string;
+          mode: Mode;
+          steering?: string | false;
+          dryRun?: boolean;
+        }) => {
+          if (o.name) o.agentNs = checkInstanceName(o.name);
+          const steering: SteeringChoice =
+            o.steering === false ? 'none' : ((o.steering as SteeringChoice | undefined) ?? 'auto');
+          const r = await pullPort({
+            ns: o.netns,
+            agentNs: o.agentNs,
+            mode: o.mode,
+            steering,
+            dryRun: o.dryRun === true,
+            ...(o.label ? { label: o.label } : {}),
+            ...(o.group ? { group: o.group } : {}),
+          });
+          print(o.dryRun ? r.commands : [`pulled ${o.netns} eth0 as ${r.vex}/${r.vin} in ${o.agentNs}`]);
+        },
+      ),
     );
   program
     .command('restore')

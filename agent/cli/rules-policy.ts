@@ -20,7 +20,11 @@ export interface PolicyFlags {
 }
 
 /** Calls the daemon; undefined when none is running (so the caller works offline). */
-async function daemonOrNothing<C extends ApiCommand>(apiPath: string, cmd: C, args: ApiArgs<C>): Promise<ApiResults[C] | undefined> {
+async function daemonOrNothing<C extends ApiCommand>(
+  apiPath: string,
+  cmd: C,
+  args: ApiArgs<C>,
+): Promise<ApiResults[C] | undefined> {
   try {
     return await callApi(apiPath, cmd, args);
   } catch (e) {
@@ -43,7 +47,11 @@ export async function exportCommand(flags: PolicyFlags, apiPath: string, rulesPa
   return exportPolicy(format, { rules: store.list(), modes: store.modes, labels: {} }, flags.group);
 }
 
-export async function importCommand(flags: PolicyFlags, apiPath: string, rulesPath: string): Promise<{ result: ImportResult; where: string }> {
+export async function importCommand(
+  flags: PolicyFlags,
+  apiPath: string,
+  rulesPath: string,
+): Promise<{ result: ImportResult; where: string }> {
   const file = flags.import!;
   let text: string;
   try {
@@ -53,7 +61,9 @@ export async function importCommand(flags: PolicyFlags, apiPath: string, rulesPa
   }
   // Validate here first: a bad file is refused before anything (daemon or file) changes.
   const doc = parseTollgateYaml(text, file);
-  const viaDaemon = (await daemonOrNothing(apiPath, 'rules-import', { text, source: file })) as ImportResult | undefined;
+  const viaDaemon = (await daemonOrNothing(apiPath, 'rules-import', { text, source: file })) as
+    | ImportResult
+    | undefined;
   if (viaDaemon !== undefined) return { result: viaDaemon, where: 'the running agent' };
   const store = await offlineStore(rulesPath);
   return { result: await importPolicy(fileTarget(store), doc, file), where: rulesPath };

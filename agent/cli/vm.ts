@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { errorMessage, isTollgateError } from '../../shared/errors.js';
 import { connectVm, disconnectVm, listVms, setVmRateLimit } from '../vm/index.js';
 
@@ -30,10 +30,14 @@ async function report(action: () => Promise<unknown>): Promise<void> {
 }
 
 export function registerVmCommands(program: Command): void {
-  const vm = program.command('vm').description('connect VM workloads (tap) to a CNI veth, Kata-style, and rate-limit them');
+  const vm = program
+    .command('vm')
+    .description('connect VM workloads (tap) to a CNI veth, Kata-style, and rate-limit them');
 
   vm.command('connect')
-    .description('create a tap next to the veth and join them with tc mirred redirects; prints the tap to hand to the VMM')
+    .description(
+      'create a tap next to the veth and join them with tc mirred redirects; prints the tap to hand to the VMM',
+    )
     .requiredOption('--netns <name|path>', 'workload namespace (name under /run/netns or a /proc/PID/ns/net path)')
     .option('--veth <name>', 'the CNI interface in that namespace', 'eth0')
     .option('--tap <name>', 'tap name (generated tg-tapN when absent; max 15 characters)')

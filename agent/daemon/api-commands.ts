@@ -22,17 +22,33 @@ export const API_COMMANDS = {
     // `workload` is the older name of `group` (a workload or container name resolves to its group).
     args: z
       .object({ group: z.string().min(1).optional(), workload: z.string().min(1).optional(), mode: z.string() })
-      .refine((a) => a.group !== undefined || a.workload !== undefined, { message: 'a group (or workload) is required', path: ['group'] }),
+      .refine((a) => a.group !== undefined || a.workload !== undefined, {
+        message: 'a group (or workload) is required',
+        path: ['group'],
+      }),
     doc: 'switch a group (or the group of a container or workload) to learn, monitor or protect',
   },
-  rules: { args: z.object({ group: z.string().min(1).optional() }), doc: 'the rules, optionally those naming one group' },
+  rules: {
+    args: z.object({ group: z.string().min(1).optional() }),
+    doc: 'the rules, optionally those naming one group',
+  },
   'rule-delete': { args: z.object({ id: z.number().int().positive() }), doc: 'delete one rule by id' },
   'hook-enrol': {
-    args: z.object({ id: z.string(), pid: z.number().int().positive(), annotations: z.record(z.string(), z.string()).default({}) }),
+    args: z.object({
+      id: z.string(),
+      pid: z.number().int().positive(),
+      annotations: z.record(z.string(), z.string()).default({}),
+    }),
     doc: 'the OCI hook: enrol a container before its process runs',
   },
-  'rules-export': { args: z.object({ format: z.string(), group: z.string().optional() }), doc: 'rules as NetworkPolicy, CiliumNetworkPolicy or Tollgate YAML' },
-  'rules-import': { args: z.object({ text: z.string(), source: z.string().default('import') }), doc: 'rules and modes from Tollgate YAML' },
+  'rules-export': {
+    args: z.object({ format: z.string(), group: z.string().optional() }),
+    doc: 'rules as NetworkPolicy, CiliumNetworkPolicy or Tollgate YAML',
+  },
+  'rules-import': {
+    args: z.object({ text: z.string(), source: z.string().default('import') }),
+    doc: 'rules and modes from Tollgate YAML',
+  },
   'pause-events': { args: none, doc: 'stop reading the dp event stream (tests of a slow consumer)' },
   'resume-events': { args: none, doc: 'read the dp event stream again' },
   'dp-restart': { args: none, doc: 'restart the dp (its state is replayed)' },
@@ -83,6 +99,11 @@ export function parseApiArgs<C extends ApiCommand>(cmd: C, args: unknown): Parse
 }
 
 /** One typed request to a running daemon (see callDaemon for errors and the timeout). */
-export async function callApi<C extends ApiCommand>(path: string, cmd: C, args: ApiArgs<C>, timeoutMs?: number): Promise<ApiResults[C]> {
+export async function callApi<C extends ApiCommand>(
+  path: string,
+  cmd: C,
+  args: ApiArgs<C>,
+  timeoutMs?: number,
+): Promise<ApiResults[C]> {
   return (await callDaemon(path, cmd, args as Record<string, unknown>, timeoutMs)) as ApiResults[C];
 }

@@ -19,7 +19,10 @@ export type ApiHandler = (cmd: string, args: Record<string, unknown>) => Promise
 export class ApiServer {
   private server: Server | undefined;
 
-  constructor(readonly path: string, private readonly handler: ApiHandler) {}
+  constructor(
+    readonly path: string,
+    private readonly handler: ApiHandler,
+  ) {}
 
   async start(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
@@ -67,7 +70,9 @@ export class ApiServer {
       const result = await this.handler(req.cmd, args);
       sock.write(JSON.stringify({ id, ok: true, result }) + '\n');
     } catch (e) {
-      const error = isTollgateError(e) ? { code: e.code, message: e.message } : { code: 'EINTERNAL', message: errorMessage(e) };
+      const error = isTollgateError(e)
+        ? { code: e.code, message: e.message }
+        : { code: 'EINTERNAL', message: errorMessage(e) };
       sock.write(JSON.stringify({ id, ok: false, error }) + '\n');
     }
   }
@@ -85,7 +90,12 @@ export class ApiServer {
 }
 
 /** One request to a running daemon; throws the daemon's error as a TollgateError. */
-export function callDaemon(path: string, cmd: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<unknown> {
+export function callDaemon(
+  path: string,
+  cmd: string,
+  args: Record<string, unknown> = {},
+  timeoutMs = 30_000,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';
@@ -106,9 +116,19 @@ export function callDaemon(path: string, cmd: string, args: Record<string, unkno
       clearTimeout(timer);
       sock.end();
       try {
-        const res = JSON.parse(buf.slice(0, nl)) as { ok: boolean; result?: unknown; error?: { code: string; message: string } };
+        const res = JSON.parse(buf.slice(0, nl)) as {
+          ok: boolean;
+          result?: unknown;
+          error?: { code: string; message: string };
+        };
         if (res.ok) resolve(res.result);
-        else reject(new TollgateError(isErrorCode(res.error?.code) ? res.error.code : 'EDAEMON', res.error?.message ?? 'daemon error'));
+        else
+          reject(
+            new TollgateError(
+              isErrorCode(res.error?.code) ? res.error.code : 'EDAEMON',
+              res.error?.message ?? 'daemon error',
+            ),
+          );
       } catch (e) {
         reject(new TollgateError('EDAEMON', `bad answer from daemon: ${errorMessage(e)}`));
       }

@@ -21,7 +21,9 @@ export async function containerInterfaces(nsPath: string, macs: readonly string[
   const veths = links.filter((l) => l.ifname !== 'lo' && l.link_type === 'ether' && l.link_netnsid !== undefined);
   const wanted = macs.filter(Boolean).map((m) => m.toLowerCase());
   const matched = wanted.length ? veths.filter((l) => wanted.includes((l.address ?? '').toLowerCase())) : [];
-  return (matched.length ? matched : veths.filter((l) => l.ifname === 'eth0')).sort((a, b) => a.ifname.localeCompare(b.ifname));
+  return (matched.length ? matched : veths.filter((l) => l.ifname === 'eth0')).sort((a, b) =>
+    a.ifname.localeCompare(b.ifname),
+  );
 }
 
 /** Port label of a container interface: `c` + 9 hex digits of the id + the interface's position. */
@@ -71,7 +73,18 @@ export async function pullContainerPort(t: ContainerPortTarget): Promise<PulledC
   t.reserved.add(vinIfindex);
   const cmds = planPull(
     state,
-    { ns: t.nsPath, agentNs: t.agentNs, label: t.label, mode: t.mode, steering: t.steering, ifname: t.ifname, vinIfindex, source: 'ctr', containerId: t.containerId, group: t.group },
+    {
+      ns: t.nsPath,
+      agentNs: t.agentNs,
+      label: t.label,
+      mode: t.mode,
+      steering: t.steering,
+      ifname: t.ifname,
+      vinIfindex,
+      source: 'ctr',
+      containerId: t.containerId,
+      group: t.group,
+    },
     offloads.on,
   );
   try {
@@ -86,13 +99,17 @@ export async function pullContainerPort(t: ContainerPortTarget): Promise<PulledC
   const after = await readLinks(t.agentNs);
   const vex = after.find((l) => l.ifname === vexName(t.label));
   const vin = after.find((l) => l.ifname === vinName(t.label));
-  if (!vex || !vin) throw new TollgateError('ENOLINK', `pulled links of ${t.label} missing in ${t.agentNs}`, 'container');
+  if (!vex || !vin)
+    throw new TollgateError('ENOLINK', `pulled links of ${t.label} missing in ${t.agentNs}`, 'container');
   const ips = state.addrs.map((a) => a.local);
   return { label: t.label, ifname: t.ifname, mac: state.mac, ips, vex, vin };
 }
 
 /** The vex/vin links of a port label, and its marker. */
-export async function readPort(agentNs: string, label: string): Promise<{ vex?: IpLink; vin?: IpLink; marker: PortMarker | null }> {
+export async function readPort(
+  agentNs: string,
+  label: string,
+): Promise<{ vex?: IpLink; vin?: IpLink; marker: PortMarker | null }> {
   const links = await readLinks(agentNs);
   const vex = links.find((l) => l.ifname === vexName(label));
   const vin = links.find((l) => l.ifname === vinName(label));

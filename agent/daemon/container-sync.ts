@@ -73,10 +73,13 @@ export class ContainerSync {
       this.identityWaiters.delete(e.id);
       return;
     }
-    if (e.kind === 'start' || e.kind === 'restart' || e.kind === 'connect' || e.kind === 'disconnect') this.enrolLater(e.id, e.kind, 0);
+    if (e.kind === 'start' || e.kind === 'restart' || e.kind === 'connect' || e.kind === 'disconnect')
+      this.enrolLater(e.id, e.kind, 0);
     else if (e.kind === 'die' || e.kind === 'destroy') {
       this.cancelRetry(e.id);
-      void this.x.serial.run(() => this.removeIfGone(e.id, e.kind)).catch((err) => this.x.log.warn({ id: e.id.slice(0, 12), err: errorMessage(err) }, 'removal failed'));
+      void this.x.serial
+        .run(() => this.removeIfGone(e.id, e.kind))
+        .catch((err) => this.x.log.warn({ id: e.id.slice(0, 12), err: errorMessage(err) }, 'removal failed'));
       if (e.kind === 'destroy') this.identities.delete(e.id);
     }
   }
@@ -100,7 +103,10 @@ export class ContainerSync {
         });
       })
       .catch((err) => {
-        this.x.log.warn({ id: id.slice(0, 12), event: reason, attempt: attempt + 1, err: errorMessage(err) }, 'enrolment failed');
+        this.x.log.warn(
+          { id: id.slice(0, 12), event: reason, attempt: attempt + 1, err: errorMessage(err) },
+          'enrolment failed',
+        );
         this.retryLater(id, attempt + 1);
       });
   }
@@ -108,10 +114,13 @@ export class ContainerSync {
   private retryLater(id: string, attempt: number): void {
     if (this.stopped || attempt > RETRY_ATTEMPTS) return;
     this.cancelRetry(id);
-    const t = setTimeout(() => {
-      this.retries.delete(id);
-      this.enrolLater(id, 'retry', attempt);
-    }, RETRY_FIRST_MS * 2 ** (attempt - 1));
+    const t = setTimeout(
+      () => {
+        this.retries.delete(id);
+        this.enrolLater(id, 'retry', attempt);
+      },
+      RETRY_FIRST_MS * 2 ** (attempt - 1),
+    );
     t.unref();
     this.retries.set(id, t);
   }
@@ -184,7 +193,9 @@ export class ContainerSync {
       // One policy push for everything the batch touched (not one per container).
       await this.x.enroller.pushGroups(touched);
       const ids = new Set(mine.map((c) => c.id));
-      for (const w of this.x.registry.all()) if (w.source === 'ctr' && w.containerId && !ids.has(w.containerId)) await this.removeIfGone(w.containerId, 'gone (resync)');
+      for (const w of this.x.registry.all())
+        if (w.source === 'ctr' && w.containerId && !ids.has(w.containerId))
+          await this.removeIfGone(w.containerId, 'gone (resync)');
       this.writeHookState();
       for (const c of failed) this.retryLater(c.id, 1);
     });
@@ -194,13 +205,18 @@ export class ContainerSync {
    * Steers a resync chunk's new ports as one plan; if that fails, port by port, and a
    * container whose port cannot be steered loses its ports again (retried later).
    */
-  private async steerPulled(pulled: { c: ContainerInfo; ws: Workload[] }[]): Promise<{ c: ContainerInfo; ws: Workload[] }[]> {
+  private async steerPulled(
+    pulled: { c: ContainerInfo; ws: Workload[] }[],
+  ): Promise<{ c: ContainerInfo; ws: Workload[] }[]> {
     const { enroller, log } = this.x;
     try {
       await enroller.steerNew(pulled.flatMap((p) => p.ws));
       return pulled;
     } catch (e) {
-      log.warn({ containers: pulled.length, err: errorMessage(e) }, 'steering a resync chunk failed; steering its ports one by one');
+      log.warn(
+        { containers: pulled.length, err: errorMessage(e) },
+        'steering a resync chunk failed; steering its ports one by one',
+      );
     }
     const out = [];
     for (const p of pulled) {
@@ -208,7 +224,10 @@ export class ContainerSync {
         await enroller.steerNew(p.ws);
         out.push(p);
       } catch (e) {
-        log.warn({ container: p.c.name, err: errorMessage(e) }, 'steering failed; the container is removed and retried');
+        log.warn(
+          { container: p.c.name, err: errorMessage(e) },
+          'steering failed; the container is removed and retried',
+        );
         await enroller.removeContainer(p.c.id, 'steering failed').catch(() => undefined);
         out.push({ c: p.c, ws: [] });
       }
@@ -228,7 +247,11 @@ export class ContainerSync {
   }
 
   /** The OCI hook: enrol before the container's process runs. */
-  async hookEnrol(a: { id: string; pid: number; annotations: Record<string, string> }): Promise<{ enrolled: number; group?: string; mode?: Mode; skipped?: string; warning?: string }> {
+  async hookEnrol(a: {
+    id: string;
+    pid: number;
+    annotations: Record<string, string>;
+  }): Promise<{ enrolled: number; group?: string; mode?: Mode; skipped?: string; warning?: string }> {
     const { id, pid, annotations } = a;
     if (!/^[0-9a-f]{12,64}$/.test(id)) throw new TollgateError('EBADARG', `hook: "${id}" is not a container id`, 'id');
     const { registry, selectors } = this.x;
@@ -245,9 +268,19 @@ export class ContainerSync {
       group = groupOf(ident);
     } else if (known) group = known.group;
     else if (annotated && isGroupName(annotated) && !selectors.length) group = annotated;
-    else if (selectors.length) return { enrolled: 0, skipped: 'identity unknown, and this agent only takes selected containers' };
+    else if (selectors.length)
+      return { enrolled: 0, skipped: 'identity unknown, and this agent only takes selected containers' };
     else group = UNIDENTIFIED_GROUP;
-    const c: ContainerInfo = { id, name: ident?.name ?? known?.name ?? id.slice(0, 12), image: ident?.image ?? '', labels: ident?.labels ?? {}, pid, running: true, startedAt: '', networks: [] };
+    const c: ContainerInfo = {
+      id,
+      name: ident?.name ?? known?.name ?? id.slice(0, 12),
+      image: ident?.image ?? '',
+      labels: ident?.labels ?? {},
+      pid,
+      running: true,
+      startedAt: '',
+      networks: [],
+    };
     const mode = this.x.modeOf(group);
     return this.x.serial.run(async () => {
       try {
@@ -256,8 +289,12 @@ export class ContainerSync {
         return { enrolled: ws.length, group, mode };
       } catch (e) {
         // Fail closed for protect: the hook's error fails the container's start.
-        if (mode === 'protect') throw new TollgateError('EENROL', `cannot enrol ${c.name} (group ${group}, protect): ${errorMessage(e)}`);
-        this.x.log.warn({ container: c.name, group, err: errorMessage(e) }, 'hook enrolment failed; the start event retries');
+        if (mode === 'protect')
+          throw new TollgateError('EENROL', `cannot enrol ${c.name} (group ${group}, protect): ${errorMessage(e)}`);
+        this.x.log.warn(
+          { container: c.name, group, err: errorMessage(e) },
+          'hook enrolment failed; the start event retries',
+        );
         return { enrolled: 0, group, mode, warning: errorMessage(e) };
       }
     });

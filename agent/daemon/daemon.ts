@@ -115,8 +115,19 @@ export class Daemon {
       log: o.log.child({ part: 'enrol' }),
     });
     const common = { registry: this.registry, store: this.store, serial: this.serial, modeOf };
-    this.events = new EventState({ ...common, hub: this.hub, pushGroups: (g) => this.enroller.pushGroups(g), log: o.log });
-    this.modes = new ModeSwitcher({ ...common, spec: this.spec, enroller: this.enroller, switched: () => this.containers.writeHookState(), log: o.log });
+    this.events = new EventState({
+      ...common,
+      hub: this.hub,
+      pushGroups: (g) => this.enroller.pushGroups(g),
+      log: o.log,
+    });
+    this.modes = new ModeSwitcher({
+      ...common,
+      spec: this.spec,
+      enroller: this.enroller,
+      switched: () => this.containers.writeHookState(),
+      log: o.log,
+    });
     this.containers = new ContainerSync({
       ...common,
       runtime: o.runtime ?? null,
@@ -124,10 +135,21 @@ export class Daemon {
       enroller: this.enroller,
       applyMode: (ws, from, to) => this.modes.apply(ws, from, to),
       refreshInternalNets: () => this.refreshInternalNets(),
-      hookState: { dir: this.stateDir, enabled: Boolean(o.hooksDir || o.ociWrapper), modes: () => this.store.modes, defaultMode: this.defaultMode },
+      hookState: {
+        dir: this.stateDir,
+        enabled: Boolean(o.hooksDir || o.ociWrapper),
+        modes: () => this.store.modes,
+        defaultMode: this.defaultMode,
+      },
       log: o.log,
     });
-    this.rules = new RulesApi({ ...common, spec: this.spec, enroller: this.enroller, setMode: (g, m) => this.modes.set(g, m), labelsOf: (id) => this.containers.identity(id)?.labels });
+    this.rules = new RulesApi({
+      ...common,
+      spec: this.spec,
+      enroller: this.enroller,
+      setMode: (g, m) => this.modes.set(g, m),
+      labelsOf: (id) => this.containers.identity(id)?.labels,
+    });
   }
 
   private get log(): Logger {
@@ -153,7 +175,14 @@ export class Daemon {
     const rec = this.store.recovered;
     if (rec)
       this.log.error(
-        { rulesFile: this.store.path, reason: rec.reason, movedTo: rec.movedTo, lastGood: this.store.lastGoodPath, rules: this.store.list().length, modes: this.store.modes },
+        {
+          rulesFile: this.store.path,
+          reason: rec.reason,
+          movedTo: rec.movedTo,
+          lastGood: this.store.lastGoodPath,
+          rules: this.store.list().length,
+          modes: this.store.modes,
+        },
         'the rules file was unusable: enforcing the last good rules and modes instead (never falling back to learn mode)',
       );
     // 2. The enforcer namespace, steering, lab topology (idempotent).
@@ -176,21 +205,35 @@ export class Daemon {
       }
     };
     const labState = this.spec ? await readLabState(this.spec) : undefined;
-    const adopted = await this.enroller.adopt(alive, (label, m) => (this.spec && labState ? isLabPort(this.spec, labState, label, m) : false));
+    const adopted = await this.enroller.adopt(alive, (label, m) =>
+      this.spec && labState ? isLabPort(this.spec, labState, label, m) : false,
+    );
     for (const w of adopted) {
       await this.enroller.steer(w, this.modeOf(w.group));
-      this.log.info({ workload: w.name, port: w.key, group: w.group, container: w.containerId?.slice(0, 12) }, 'adopted');
+      this.log.info(
+        { workload: w.name, port: w.key, group: w.group, container: w.containerId?.slice(0, 12) },
+        'adopted',
+      );
     }
     this.internalNets = await internalNetsOf(this.spec, this.o.runtime, this.o.internalNets ?? []);
     // 4. Events, then the dp (its replay needs the workloads), then the API; all under the root-only dir.
     mkdirSync(API_DIR, { recursive: true, mode: 0o700 });
     // Observers before the dp: a bad or busy --metrics/--ui address stops us before anything runs.
-    this.observers = await startObservers({ metrics: this.o.metrics, ui: this.o.ui, uiTokenPath: `${API_DIR}/${this.name}.ui-token`, view: this.observeView(), control: { setMode: (g, m) => this.modes.set(g, m), removeRule: (id) => this.rules.removeRule(id) }, hub: this.hub, log: this.log.child({ part: 'observe' }) });
+    this.observers = await startObservers({
+      metrics: this.o.metrics,
+      ui: this.o.ui,
+      uiTokenPath: `${API_DIR}/${this.name}.ui-token`,
+      view: this.observeView(),
+      control: { setMode: (g, m) => this.modes.set(g, m), removeRule: (id) => this.rules.removeRule(id) },
+      hub: this.hub,
+      log: this.log.child({ part: 'observe' }),
+    });
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.events.onRecord(r));
     await killStaleDp(this.agentNs);
     await this.consumer.start();
     const dpArgs = [
-      '--report-interval', String(this.o.reportInterval ?? 2),
+      '--report-interval',
+      String(this.o.reportInterval ?? 2),
       ...(await fastPathDpArgs(this.backend, this.o.fastPath !== false)),
       ...(this.o.dpArgs ?? []),
     ];
@@ -199,7 +242,20 @@ export class Daemon {
       ctrlPath: this.ctrlPath,
       eventsEndpoint: this.eventsEndpoint,
       // `ip netns exec <agent-ns> dp`, with this checkout's dp rather than whichever is on PATH.
-      command: ['ip', 'netns', 'exec', this.agentNs, ...dpCommand(), '-n', '1', '--ctrl', this.ctrlPath, '--events', this.eventsEndpoint, ...dpArgs],
+      command: [
+        'ip',
+        'netns',
+        'exec',
+        this.agentNs,
+        ...dpCommand(),
+        '-n',
+        '1',
+        '--ctrl',
+        this.ctrlPath,
+        '--events',
+        this.eventsEndpoint,
+        ...dpArgs,
+      ],
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
       ...(this.o.dpStartTimeout !== undefined ? { startTimeoutMs: this.o.dpStartTimeout * 1000 } : {}),
@@ -218,13 +274,30 @@ export class Daemon {
     }
     if (this.o.ociWrapper) {
       installWrapper(this.o.ociWrapper, this.name);
-      this.log.info({ wrapper: this.o.ociWrapper }, 'OCI wrapper runtime written: dockerd containers run through it are enrolled before their first packet');
+      this.log.info(
+        { wrapper: this.o.ociWrapper },
+        'OCI wrapper runtime written: dockerd containers run through it are enrolled before their first packet',
+      );
     }
     if (this.o.runtime) {
-      this.follower = new RuntimeFollower(this.o.runtime, { resync: (r) => this.containers.resync(r), event: (e) => this.containers.onEvent(e) }, this.log.child({ part: 'runtime' }));
+      this.follower = new RuntimeFollower(
+        this.o.runtime,
+        { resync: (r) => this.containers.resync(r), event: (e) => this.containers.onEvent(e) },
+        this.log.child({ part: 'runtime' }),
+      );
       await this.follower.start();
     }
-    this.log.info({ name: this.name, agentNs: this.agentNs, api: this.apiPath, steering: this.backend?.kind ?? 'none', runtime: this.o.runtime ? `${this.o.runtime.kind} ${this.o.runtime.socketPath}` : 'none', workloads: this.registry.all().length }, 'agent running');
+    this.log.info(
+      {
+        name: this.name,
+        agentNs: this.agentNs,
+        api: this.apiPath,
+        steering: this.backend?.kind ?? 'none',
+        runtime: this.o.runtime ? `${this.o.runtime.kind} ${this.o.runtime.socketPath}` : 'none',
+        workloads: this.registry.all().length,
+      },
+      'agent running',
+    );
   }
 
   /** Recomputes the internal nets; a change goes to a healthy dp at once (a restarted one gets it in its replay). */
@@ -232,7 +305,10 @@ export class Daemon {
     const nets = await internalNetsOf(this.spec, this.o.runtime, this.o.internalNets ?? []);
     if (nets.join() === this.internalNets.join()) return;
     this.internalNets = nets;
-    if (this.supervisor?.healthy) await this.client().command(internalNetMessage(nets)).catch(() => undefined);
+    if (this.supervisor?.healthy)
+      await this.client()
+        .command(internalNetMessage(nets))
+        .catch(() => undefined);
   }
 
   /** Full state into a fresh dp, in NeuVector's order. */
@@ -241,7 +317,8 @@ export class Daemon {
     const views = this.registry.views();
     const rules = this.store.list();
     const policies = views.flatMap((v) => policyMessages(v, views, rules));
-    for (const m of desiredDpMessages({ internalNets: this.internalNets, workloads: views, ucmacs, policies })) await c.command(m);
+    for (const m of desiredDpMessages({ internalNets: this.internalNets, workloads: views, ucmacs, policies }))
+      await c.command(m);
   }
 
   private client(): DpClient {
@@ -271,8 +348,18 @@ export class Daemon {
     return this.registry.all().map((w) => {
       const mode = this.modeOf(w.group);
       return {
-        name: w.name, port: w.key, container: w.containerId ?? null, group: w.group, ip: w.ip, mac: w.mac, ucmac: w.ucmac,
-        mode, steeringMode: MODES[mode].tap ? 'tap' : 'inline', source: w.source, since: w.since, reason: w.reason,
+        name: w.name,
+        port: w.key,
+        container: w.containerId ?? null,
+        group: w.group,
+        ip: w.ip,
+        mac: w.mac,
+        ucmac: w.ucmac,
+        mode,
+        steeringMode: MODES[mode].tap ? 'tap' : 'inline',
+        source: w.source,
+        since: w.since,
+        reason: w.reason,
       };
     });
   }
@@ -287,13 +374,32 @@ export class Daemon {
       name: this.name,
       agentNs: this.agentNs,
       steering: this.backend?.kind ?? 'none',
-      runtime: this.o.runtime ? { kind: this.o.runtime.kind, socket: this.o.runtime.socketPath, connected: f?.connected ?? false, lastError: f?.lastError ?? null, reconnects: f?.reconnects ?? 0 } : null,
-      dp: { pid: s?.pid, healthy: s?.healthy ?? false, restarts: s?.restarts ?? 0, lastKeepAlive: s?.lastKeepAlive ? new Date(s.lastKeepAlive).toISOString() : null },
+      runtime: this.o.runtime
+        ? {
+            kind: this.o.runtime.kind,
+            socket: this.o.runtime.socketPath,
+            connected: f?.connected ?? false,
+            lastError: f?.lastError ?? null,
+            reconnects: f?.reconnects ?? 0,
+          }
+        : null,
+      dp: {
+        pid: s?.pid,
+        healthy: s?.healthy ?? false,
+        restarts: s?.restarts ?? 0,
+        lastKeepAlive: s?.lastKeepAlive ? new Date(s.lastKeepAlive).toISOString() : null,
+      },
       workloads: this.workloadStatus(),
-      groups: [...groups].sort().map((g) => ({ name: g, mode: this.modeOf(g), members: this.registry.members(g).length })),
+      groups: [...groups]
+        .sort()
+        .map((g) => ({ name: g, mode: this.modeOf(g), members: this.registry.members(g).length })),
       internalNets: this.internalNets,
       rules: this.store.list().length,
-      events: { received: this.consumer?.received ?? 0, violations: ev.violationCount, eventsDroppedByDp: ev.lastCounters?.eventsDropped ?? 0 },
+      events: {
+        received: this.consumer?.received ?? 0,
+        violations: ev.violationCount,
+        eventsDroppedByDp: ev.lastCounters?.eventsDropped ?? 0,
+      },
       counters: ev.lastCounters,
       recentViolations: ev.recentViolations(20),
     };
@@ -304,7 +410,8 @@ export class Daemon {
     status: () => this.status(),
     workloads: () => this.workloadStatus(),
     mode: (a) => this.modes.set((a.group ?? a.workload)!, a.mode),
-    rules: (a) => (a.group ? this.store.list().filter((r) => r.from === a.group || r.to === a.group) : this.store.list()),
+    rules: (a) =>
+      a.group ? this.store.list().filter((r) => r.from === a.group || r.to === a.group) : this.store.list(),
     'rule-delete': (a) => this.rules.removeRule(a.id),
     'hook-enrol': (a) => this.containers.hookEnrol(a),
     'rules-export': (a) => exportPolicy(a.format, this.rules.policySource(), a.group),
@@ -328,7 +435,8 @@ export class Daemon {
   };
 
   private async handle(cmd: string, args: Record<string, unknown>): Promise<unknown> {
-    if (!isApiCommand(cmd)) throw new TollgateError('EBADCMD', `unknown command "${cmd}" (${Object.keys(API_COMMANDS).join(', ')})`);
+    if (!isApiCommand(cmd))
+      throw new TollgateError('EBADCMD', `unknown command "${cmd}" (${Object.keys(API_COMMANDS).join(', ')})`);
     const h = this.commands[cmd] as (a: unknown) => unknown;
     return h(parseApiArgs(cmd, args));
   }
@@ -347,6 +455,8 @@ export class Daemon {
     } catch {
       /* already gone */
     }
-    this.log.info('agent stopped (ports, steering and the OCI hook stay in place; "agent down" restores and removes them)');
+    this.log.info(
+      'agent stopped (ports, steering and the OCI hook stay in place; "agent down" restores and removes them)',
+    );
   }
 }

@@ -25,19 +25,28 @@ export interface DesiredDp {
 }
 
 function bcmacOf(ucmac: string): string {
-  const [hh, ll] = ucmac.split(':').slice(4).map((h) => parseInt(h, 16));
+  const [hh, ll] = ucmac
+    .split(':')
+    .slice(4)
+    .map((h) => parseInt(h, 16));
   return bcmacForIfindex(((hh ?? 0) << 8) | (ll ?? 0));
 }
 
 /** The tap flag of a mode, for a mode switch. */
-export function endpointMessages(_name: string, mac: string, _ucmac: string, mode: WorkloadMode): CtrlRequest<'ctrl_cfg_mac'>[] {
+export function endpointMessages(
+  _name: string,
+  mac: string,
+  _ucmac: string,
+  mode: WorkloadMode,
+): CtrlRequest<'ctrl_cfg_mac'>[] {
   return [{ ctrl_cfg_mac: { macs: [mac], tap: MODES[mode].tap } }];
 }
 
 /** The tap flag of a mode for many workloads: one ctrl_cfg_mac per 256 MACs (the dp's limit per message). */
 export function tapMessages(macs: readonly string[], mode: WorkloadMode): CtrlRequest<'ctrl_cfg_mac'>[] {
   const out: CtrlRequest<'ctrl_cfg_mac'>[] = [];
-  for (let i = 0; i < macs.length; i += 256) out.push({ ctrl_cfg_mac: { macs: macs.slice(i, i + 256), tap: MODES[mode].tap } });
+  for (let i = 0; i < macs.length; i += 256)
+    out.push({ ctrl_cfg_mac: { macs: macs.slice(i, i + 256), tap: MODES[mode].tap } });
   return out;
 }
 
@@ -51,7 +60,17 @@ export function registerMessages(w: WorkloadView, ucmac: string): CtrlRequest<'c
   // NeuVector's pips are IPv4 (the dp's schema says so); IPv6 addresses only feed the rules.
   const ips = [...new Set([w.ip, ...(w.ips ?? [])].filter((a) => a && !a.includes(':')))];
   return [
-    { ctrl_add_mac: { iface: SERVICE_IFACE, mac: w.mac, ucmac, bcmac: bcmacOf(ucmac), oldmac: '', pmac: '', pips: ips.map((ip) => ({ ip })) } },
+    {
+      ctrl_add_mac: {
+        iface: SERVICE_IFACE,
+        mac: w.mac,
+        ucmac,
+        bcmac: bcmacOf(ucmac),
+        oldmac: '',
+        pmac: '',
+        pips: ips.map((ip) => ({ ip })),
+      },
+    },
     { ctrl_cfg_mac: { macs: [w.mac], tap: MODES[w.mode].tap } },
   ];
 }
@@ -62,7 +81,10 @@ export function internalNetMessage(cidrs: readonly string[]): CtrlRequest<'ctrl_
   for (const c of cidrs) {
     const [addr, bits] = ipaddr.parseCIDR(c);
     if (addr.kind() !== 'ipv4') continue;
-    subnets.push({ ip: ipaddr.IPv4.networkAddressFromCIDR(c).toString(), mask: ipaddr.IPv4.subnetMaskFromPrefixLength(bits).toString() });
+    subnets.push({
+      ip: ipaddr.IPv4.networkAddressFromCIDR(c).toString(),
+      mask: ipaddr.IPv4.subnetMaskFromPrefixLength(bits).toString(),
+    });
   }
   return { ctrl_cfg_internal_net: { flag: MSG_START | MSG_END, subnet_addr: subnets } };
 }

@@ -48,7 +48,17 @@ export class DpSupervisor extends EventEmitter {
   private argv(): string[] {
     return (
       this.o.command ?? [
-        'ip', 'netns', 'exec', this.o.agentNs, 'dp', '-n', '1', '--ctrl', this.o.ctrlPath, '--events', this.o.eventsEndpoint,
+        'ip',
+        'netns',
+        'exec',
+        this.o.agentNs,
+        'dp',
+        '-n',
+        '1',
+        '--ctrl',
+        this.o.ctrlPath,
+        '--events',
+        this.o.eventsEndpoint,
       ]
     );
   }
@@ -64,7 +74,8 @@ export class DpSupervisor extends EventEmitter {
     const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr?.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) if (line.trim()) this.o.log.debug({ dp: line.slice(0, 2000) }, 'dp log');
+      for (const line of d.toString().split('\n'))
+        if (line.trim()) this.o.log.debug({ dp: line.slice(0, 2000) }, 'dp log');
     });
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;

@@ -21,7 +21,10 @@ import type { WorkloadRegistry } from './workloads.js';
 export async function ensureEnforcer(agentNs: string, backend: SteeringBackend | null): Promise<void> {
   const exists = (await listNamespaces()).includes(agentNs);
   const links = exists ? await readLinks(agentNs) : [];
-  await execute([...(exists ? [] : planCreateNamespace(agentNs, true)), ...planServicePair(agentNs, links, serviceMtu([1500]))]);
+  await execute([
+    ...(exists ? [] : planCreateNamespace(agentNs, true)),
+    ...planServicePair(agentNs, links, serviceMtu([1500])),
+  ]);
   if (backend) {
     const vbr = (await readLinks(agentNs)).find((l) => l.ifname === VBR);
     await backend.applyPlan(agentNs, await backend.planService(servicePair(agentNs, vbr?.ifindex ?? VBR_IFINDEX)));
@@ -38,15 +41,30 @@ export async function registerLabWorkloads(spec: LabSpec, agentNs: string, regis
     if (!vex || !vin) continue;
     const path = netnsPath(ns.workload(w.name));
     registry.set({
-      key: w.name, name: w.name, source: 'lab', group: w.name, ip: w.address, ips: [w.address], mac: w.mac,
-      netns: path, netnsInode: netnsInode(path), vexIfindex: vex.ifindex, vinIfindex: vin.ifindex,
-      ucmac: ucmacForIfindex(vex.ifindex), since: new Date().toISOString(), reason: 'lab',
+      key: w.name,
+      name: w.name,
+      source: 'lab',
+      group: w.name,
+      ip: w.address,
+      ips: [w.address],
+      mac: w.mac,
+      netns: path,
+      netnsInode: netnsInode(path),
+      vexIfindex: vex.ifindex,
+      vinIfindex: vin.ifindex,
+      ucmac: ucmacForIfindex(vex.ifindex),
+      since: new Date().toISOString(),
+      reason: 'lab',
     });
   }
 }
 
 /** Internal (east-west) nets: the spec's subnets, the runtime's networks, and --internal-net. */
-export async function internalNetsOf(spec: LabSpec | undefined, runtime: ContainerRuntime | null | undefined, flags: readonly string[]): Promise<string[]> {
+export async function internalNetsOf(
+  spec: LabSpec | undefined,
+  runtime: ContainerRuntime | null | undefined,
+  flags: readonly string[],
+): Promise<string[]> {
   const out = new Set<string>(flags);
   const net = (cidr: string) => {
     try {

@@ -21,7 +21,14 @@ import type { Mode } from '../topology/spec.js';
 import { servicePair, steeredPort } from '../topology/steering-bridge.js';
 import { execute, ip } from '../topology/commands.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
-import { containerInterfaces, containerPortLabel, deleteContainerPort, netnsInode, pullContainerPort, readPort } from './container-port.js';
+import {
+  containerInterfaces,
+  containerPortLabel,
+  deleteContainerPort,
+  netnsInode,
+  pullContainerPort,
+  readPort,
+} from './container-port.js';
 import { registerMessages, removeMessage, tapMessages } from './dp-state.js';
 import { drainDp } from './dp-drain.js';
 import type { Workload, WorkloadRegistry } from './workloads.js';
@@ -63,7 +70,16 @@ export class Enroller {
 
   /** A workload's port as the steering sees it, in `mode`. */
   private portOf(w: Workload, mode: Mode) {
-    return steeredPort({ workload: w.key, agentNs: this.x.agentNs, vex: vexName(w.key), vin: vinName(w.key), vexIfindex: w.vexIfindex, vinIfindex: w.vinIfindex, wlMac: w.mac, mode });
+    return steeredPort({
+      workload: w.key,
+      agentNs: this.x.agentNs,
+      vex: vexName(w.key),
+      vin: vinName(w.key),
+      vexIfindex: w.vexIfindex,
+      vinIfindex: w.vinIfindex,
+      wlMac: w.mac,
+      mode,
+    });
   }
 
   /** Steers one workload's port in `mode` (idempotent; re-applying an up-to-date port runs nothing). */
@@ -117,10 +133,17 @@ export class Enroller {
   async drain(ws: readonly Workload[], from: Mode): Promise<boolean> {
     const b = this.x.backend();
     if (!b?.planDrain || !ws.length) return false;
-    await b.applyPlan(this.x.agentNs, b.planDrain(ws.map((w) => this.portOf(w, from)), await this.pair()));
+    await b.applyPlan(
+      this.x.agentNs,
+      b.planDrain(
+        ws.map((w) => this.portOf(w, from)),
+        await this.pair(),
+      ),
+    );
     const c = await this.x.dp();
     // A dp that does not answer is being replaced (dp-supervisor.ts): what it held is lost with it.
-    if (c && !(await drainDp(c))) this.log.warn({ workloads: ws.map((w) => w.name) }, 'the dp did not answer while draining; switching anyway');
+    if (c && !(await drainDp(c)))
+      this.log.warn({ workloads: ws.map((w) => w.name) }, 'the dp did not answer while draining; switching anyway');
     return true;
   }
 
@@ -142,8 +165,13 @@ export class Enroller {
     if (!c || !ws.length) return;
     const views = this.x.registry.views();
     const rules = this.x.store.list();
-    for (const w of ws) for (const m of policyMessages({ ...this.x.registry.view(w), mode }, views, rules)) await c.command(m);
-    for (const m of tapMessages(ws.map((w) => w.mac), mode)) await c.command(m);
+    for (const w of ws)
+      for (const m of policyMessages({ ...this.x.registry.view(w), mode }, views, rules)) await c.command(m);
+    for (const m of tapMessages(
+      ws.map((w) => w.mac),
+      mode,
+    ))
+      await c.command(m);
   }
 
   /** Pushes the policies of every member of `groups` (a membership or rule change touched them). */
@@ -170,8 +198,18 @@ export class Enroller {
    * Enrols every interface of a running container, unless it already is enrolled in this
    * very netns. A container enrolled in an older netns (a restart) loses those ports first.
    */
-  async enrolContainer(c: ContainerInfo, group: string, reason: string, o: { deferPeers?: boolean; deferSteer?: boolean } = {}): Promise<Workload[]> {
-    if (!c.running || c.pid <= 0) throw new TollgateError('ENONS', `container ${c.name || c.id.slice(0, 12)} is not running (no pid, so no netns)`, 'container');
+  async enrolContainer(
+    c: ContainerInfo,
+    group: string,
+    reason: string,
+    o: { deferPeers?: boolean; deferSteer?: boolean } = {},
+  ): Promise<Workload[]> {
+    if (!c.running || c.pid <= 0)
+      throw new TollgateError(
+        'ENONS',
+        `container ${c.name || c.id.slice(0, 12)} is not running (no pid, so no netns)`,
+        'container',
+      );
     const nsPath = `/proc/${c.pid}/ns/net`;
     const inode = netnsInode(nsPath);
     const have = this.x.registry.ofContainer(c.id);
@@ -180,13 +218,32 @@ export class Enroller {
     // One read of the enforcer's links serves the sweep and the first pull (unless the sweep changed them).
     let agentLinks: IpLink[] | undefined = await readLinks(this.x.agentNs);
     if (await this.sweepLabels(c.id, agentLinks)) agentLinks = undefined;
-    const ifaces = await containerInterfaces(nsPath, c.networks.map((n) => n.mac));
-    if (!ifaces.length) throw new TollgateError('ENOLINK', `container ${c.name || c.id.slice(0, 12)} has no network interface to enrol`, 'container');
+    const ifaces = await containerInterfaces(
+      nsPath,
+      c.networks.map((n) => n.mac),
+    );
+    if (!ifaces.length)
+      throw new TollgateError(
+        'ENOLINK',
+        `container ${c.name || c.id.slice(0, 12)} has no network interface to enrol`,
+        'container',
+      );
     const mode = this.x.modeOf(group);
     const out: Workload[] = [];
     for (const [i, iface] of ifaces.entries()) {
       const label = containerPortLabel(c.id, i);
-      const p = await pullContainerPort({ agentNs: this.x.agentNs, nsPath, ifname: iface.ifname, label, mode, steering: this.x.backend()?.kind ?? 'none', containerId: c.id, group, reserved: this.reservedVin, ...(agentLinks ? { agentLinks } : {}) });
+      const p = await pullContainerPort({
+        agentNs: this.x.agentNs,
+        nsPath,
+        ifname: iface.ifname,
+        label,
+        mode,
+        steering: this.x.backend()?.kind ?? 'none',
+        containerId: c.id,
+        group,
+        reserved: this.reservedVin,
+        ...(agentLinks ? { agentLinks } : {}),
+      });
       agentLinks = undefined;
       const w: Workload = {
         key: label,
@@ -211,11 +268,17 @@ export class Enroller {
         await this.register(w);
       } catch (e) {
         // The dp replay on its next (re)start carries this workload; the port stays unsteered until then only in protect.
-        this.log.warn({ workload: w.name, err: errorMessage(e) }, 'dp registration failed; the dp replay will carry it');
+        this.log.warn(
+          { workload: w.name, err: errorMessage(e) },
+          'dp registration failed; the dp replay will carry it',
+        );
       }
       // Deferred (resync): the caller steers a batch at once; until then the port stays cut off.
       if (!o.deferSteer) await this.steer(w, mode);
-      this.log.info({ container: c.name, id: c.id.slice(0, 12), group, mode, port: label, ip: w.ip, mac: w.mac, reason }, 'enrolled');
+      this.log.info(
+        { container: c.name, id: c.id.slice(0, 12), group, mode, port: label, ip: w.ip, mac: w.mac, reason },
+        'enrolled',
+      );
     }
     // Members of peer groups now reach (or are reached by) this one: their policies name its address.
     if (!o.deferPeers) await this.pushGroups(this.peersOf(group));
@@ -234,13 +297,30 @@ export class Enroller {
     return swept;
   }
 
-  private async removePort(label: string, vex: IpLink | undefined, vin: IpLink | undefined, marker: PortMarker | null, why: string, knownVinIfindex?: number, knownMac?: string): Promise<void> {
+  private async removePort(
+    label: string,
+    vex: IpLink | undefined,
+    vin: IpLink | undefined,
+    marker: PortMarker | null,
+    why: string,
+    knownVinIfindex?: number,
+    knownMac?: string,
+  ): Promise<void> {
     const b = this.x.backend();
     if (b && vex && marker && marker.steering !== 'none') {
       // When vin went with the container's netns, the registry's ifindex (or vex's, for a
       // port nobody registered) names the map entries left to remove.
       const vinIfindex = vin?.ifindex ?? knownVinIfindex ?? vex.ifindex;
-      const sp = steeredPort({ workload: label, agentNs: this.x.agentNs, vex: vex.ifname, vin: vin?.ifname ?? vinName(label), vexIfindex: vex.ifindex, vinIfindex, wlMac: vex.address ?? '', mode: marker.mode });
+      const sp = steeredPort({
+        workload: label,
+        agentNs: this.x.agentNs,
+        vex: vex.ifname,
+        vin: vin?.ifname ?? vinName(label),
+        vexIfindex: vex.ifindex,
+        vinIfindex,
+        wlMac: vex.address ?? '',
+        mode: marker.mode,
+      });
       try {
         await b.applyPlan(this.x.agentNs, await b.planRemovePort(sp, await this.pair()));
       } catch (e) {
@@ -285,7 +365,10 @@ export class Enroller {
     const cmds = [];
     for (const w of ws) {
       const m = ports.get(w.key)?.marker;
-      if (m && (m.mode !== mode || m.group !== w.group)) cmds.push(ip(this.x.agentNs, 'link', 'set', vexName(w.key), 'alias', encodeMarker({ ...m, mode, group: w.group })));
+      if (m && (m.mode !== mode || m.group !== w.group))
+        cmds.push(
+          ip(this.x.agentNs, 'link', 'set', vexName(w.key), 'alias', encodeMarker({ ...m, mode, group: w.group })),
+        );
     }
     await execute(cmds);
   }
@@ -296,14 +379,22 @@ export class Enroller {
    * `alive(containerId, inode)` says whether a container port's container still runs in
    * that netns; undefined = the runtime cannot tell (keep the port).
    */
-  async adopt(alive: (id: string, inode: number) => boolean | undefined, isLab: (label: string, m: PortMarker | null) => boolean): Promise<Workload[]> {
+  async adopt(
+    alive: (id: string, inode: number) => boolean | undefined,
+    isLab: (label: string, m: PortMarker | null) => boolean,
+  ): Promise<Workload[]> {
     const out: Workload[] = [];
     const agentPath = netnsPath(this.x.agentNs);
     for (const [label, p] of portsIn(await readLinks(this.x.agentNs))) {
       if (!p.vex || isLab(label, p.marker) || !p.marker) continue;
       const home = p.vin ? await findPortHome(agentPath, p.vin, p.vex.address ?? '') : null;
       const inode = home ? netnsInode(home) : 0;
-      const live = p.marker.source === 'ctr' && p.marker.containerId ? (home ? alive(p.marker.containerId, inode) : false) : home !== null;
+      const live =
+        p.marker.source === 'ctr' && p.marker.containerId
+          ? home
+            ? alive(p.marker.containerId, inode)
+            : false
+          : home !== null;
       if (live === false) {
         await this.removePort(label, p.vex, p.vin, p.marker, 'its workload is gone');
         continue;
@@ -334,4 +425,3 @@ export class Enroller {
     return out;
   }
 }
-

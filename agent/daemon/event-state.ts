@@ -58,7 +58,21 @@ export class EventState {
       this.violations.push(r);
       if (this.violations.length > VIOLATIONS_KEPT) this.violations.shift();
       const w = this.x.registry.byMac(r.ep);
-      this.x.log.warn({ workload: w?.name ?? r.ep, group: w?.group, client: r.client, server: r.server, port: r.serverPort, proto: r.proto, ruleId: r.ruleId, action: r.action, dropped: r.dropped, count: r.count }, 'policy violation');
+      this.x.log.warn(
+        {
+          workload: w?.name ?? r.ep,
+          group: w?.group,
+          client: r.client,
+          server: r.server,
+          port: r.serverPort,
+          proto: r.proto,
+          ruleId: r.ruleId,
+          action: r.action,
+          dropped: r.dropped,
+          count: r.count,
+        },
+        'policy violation',
+      );
       return;
     }
     this.pendingConnections.push(r);

@@ -48,7 +48,12 @@ export class ModeSwitcher {
     if (registry.groups().includes(ref) || store.modes[ref] || spec?.workloads.some((w) => w.name === ref)) return ref;
     const groups = [...new Set(registry.find(ref).map((w) => w.group))];
     if (groups.length === 1) return groups[0]!;
-    if (groups.length > 1) throw new TollgateError('EAMBIGUOUS', `"${ref}" matches workloads of several groups (${groups.join(', ')})`, 'group');
+    if (groups.length > 1)
+      throw new TollgateError(
+        'EAMBIGUOUS',
+        `"${ref}" matches workloads of several groups (${groups.join(', ')})`,
+        'group',
+      );
     const known = registry.groups().join(', ') || 'none';
     throw new TollgateError('ENOGROUP', `unknown group or container "${ref}" (groups: ${known})`, 'group');
   }
@@ -101,7 +106,8 @@ export class ModeSwitcher {
   set(ref: string, mode: string): Promise<ModeSwitchResult> {
     const { registry, store, spec, log } = this.x;
     return this.x.serial.run(async () => {
-      if (!isWorkloadMode(mode)) throw new TollgateError('EBADMODE', `invalid mode "${mode}" (learn, monitor or protect)`, 'mode');
+      if (!isWorkloadMode(mode))
+        throw new TollgateError('EBADMODE', `invalid mode "${mode}" (learn, monitor or protect)`, 'mode');
       const group = this.resolveGroup(ref);
       const from = this.x.modeOf(group);
       const members = registry.members(group);
@@ -122,7 +128,10 @@ export class ModeSwitcher {
       }
       // The markers (what `agent down` and adoption read) and the rules file are independent.
       // A marker that cannot be written is only logged: adoption takes a group's mode from the rules file.
-      const mark = () => this.x.enroller.mark(members, mode).catch((e: unknown) => log.warn({ group, err: errorMessage(e) }, 'port markers not updated'));
+      const mark = () =>
+        this.x.enroller
+          .mark(members, mode)
+          .catch((e: unknown) => log.warn({ group, err: errorMessage(e) }, 'port markers not updated'));
       await Promise.all([timed(phases, 'markMs', mark), timed(phases, 'saveMs', () => store.save())]);
       this.x.switched();
       log.info({ group, from, to: mode, members: members.length, ...phases }, 'mode switched');

@@ -40,7 +40,11 @@ export class RulesApi {
   policySource(): PolicySource {
     const { registry, store } = this.x;
     const groups = new Set([...registry.groups(), ...Object.keys(store.modes)]);
-    return { rules: store.list(), modes: Object.fromEntries([...groups].map((g) => [g, this.x.modeOf(g)])), labels: this.groupLabels() };
+    return {
+      rules: store.list(),
+      modes: Object.fromEntries([...groups].map((g) => [g, this.x.modeOf(g)])),
+      labels: this.groupLabels(),
+    };
   }
 
   /**
@@ -50,7 +54,9 @@ export class RulesApi {
   groupLabels(): Record<string, Record<string, string>> {
     const out: Record<string, Record<string, string>> = {};
     for (const g of this.x.registry.groups()) {
-      const sets = this.x.registry.members(g).flatMap((w) => (w.containerId ? [this.x.labelsOf(w.containerId) ?? {}] : []));
+      const sets = this.x.registry
+        .members(g)
+        .flatMap((w) => (w.containerId ? [this.x.labelsOf(w.containerId) ?? {}] : []));
       if (!sets.length) continue;
       const common: Record<string, string> = {};
       for (const [k, v] of Object.entries(sets[0]!)) if (sets.every((l) => l[k] === v)) common[k] = v;
@@ -71,7 +77,9 @@ export class RulesApi {
           return r;
         }),
       setMode: (group, mode) => this.x.setMode(group, mode),
-      knownGroups: () => [...new Set([...registry.groups(), ...Object.keys(store.modes), ...(spec?.workloads.map((w) => w.name) ?? [])])],
+      knownGroups: () => [
+        ...new Set([...registry.groups(), ...Object.keys(store.modes), ...(spec?.workloads.map((w) => w.name) ?? [])]),
+      ],
     };
   }
 }

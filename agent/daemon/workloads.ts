@@ -71,7 +71,9 @@ export class WorkloadRegistry {
 
   /** Finds by port key, container name, container id (prefix of ≥ 12) or workload name. */
   find(ref: string): Workload[] {
-    return this.all().filter((w) => w.key === ref || w.name === ref || (ref.length >= 12 && w.containerId?.startsWith(ref)));
+    return this.all().filter(
+      (w) => w.key === ref || w.name === ref || (ref.length >= 12 && w.containerId?.startsWith(ref)),
+    );
   }
 
   view(w: Workload): WorkloadView {

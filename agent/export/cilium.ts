@@ -49,16 +49,25 @@ function l4(e: PortRule): { toPorts?: ToPorts; icmps?: Icmps } {
   return { toPorts: [{ ports: [{ port: String(e.port), protocol }] }] };
 }
 
-function entries<R>(list: readonly PortRule[], labels: Readonly<GroupLabels>, endpoints: (s: Selector[]) => R, cidrs: (c: string[]) => R): R[] {
+function entries<R>(
+  list: readonly PortRule[],
+  labels: Readonly<GroupLabels>,
+  endpoints: (s: Selector[]) => R,
+  cidrs: (c: string[]) => R,
+): R[] {
   const out: R[] = [];
   for (const e of list) {
-    if (e.peers.groups.length) out.push({ ...endpoints(e.peers.groups.map((g) => ({ matchLabels: selectorFor(g, labels) }))), ...l4(e) });
+    if (e.peers.groups.length)
+      out.push({ ...endpoints(e.peers.groups.map((g) => ({ matchLabels: selectorFor(g, labels) }))), ...l4(e) });
     if (e.peers.cidrs.length) out.push({ ...cidrs([...e.peers.cidrs]), ...l4(e) });
   }
   return out;
 }
 
-export function toCiliumNetworkPolicies(plans: readonly GroupPlan[], labels: Readonly<GroupLabels>): CiliumNetworkPolicyObject[] {
+export function toCiliumNetworkPolicies(
+  plans: readonly GroupPlan[],
+  labels: Readonly<GroupLabels>,
+): CiliumNetworkPolicyObject[] {
   return plans.map((p) => ({
     apiVersion: 'cilium.io/v2',
     kind: 'CiliumNetworkPolicy',
@@ -66,8 +75,18 @@ export function toCiliumNetworkPolicies(plans: readonly GroupPlan[], labels: Rea
     spec: {
       endpointSelector: { matchLabels: selectorFor(p.group, labels) },
       enableDefaultDeny: { ingress: true, egress: true },
-      ingress: entries<CiliumIngressRule>(p.ingress, labels, (fromEndpoints) => ({ fromEndpoints }), (fromCIDR) => ({ fromCIDR })),
-      egress: entries<CiliumEgressRule>(p.egress, labels, (toEndpoints) => ({ toEndpoints }), (toCIDR) => ({ toCIDR })),
+      ingress: entries<CiliumIngressRule>(
+        p.ingress,
+        labels,
+        (fromEndpoints) => ({ fromEndpoints }),
+        (fromCIDR) => ({ fromCIDR }),
+      ),
+      egress: entries<CiliumEgressRule>(
+        p.egress,
+        labels,
+        (toEndpoints) => ({ toEndpoints }),
+        (toCIDR) => ({ toCIDR }),
+      ),
     },
   }));
 }

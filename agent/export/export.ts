@@ -25,8 +25,14 @@ function multiDoc(objects: readonly object[], skipped: readonly SkippedRule[], w
 }
 
 export function exportPolicy(format: string, src: PolicySource, group?: string): string {
-  if (!isExportFormat(format)) throw new TollgateError('EBADARG', `unknown export format "${format}" (${EXPORT_FORMATS.join(', ')})`, 'format');
-  if (group !== undefined && !src.rules.some((r) => r.from === group || r.to === group) && !Object.hasOwn(src.modes, group) && !Object.hasOwn(src.labels, group)) {
+  if (!isExportFormat(format))
+    throw new TollgateError('EBADARG', `unknown export format "${format}" (${EXPORT_FORMATS.join(', ')})`, 'format');
+  if (
+    group !== undefined &&
+    !src.rules.some((r) => r.from === group || r.to === group) &&
+    !Object.hasOwn(src.modes, group) &&
+    !Object.hasOwn(src.labels, group)
+  ) {
     throw new TollgateError('ENOGROUP', `no group "${group}" in the rules, modes or labels`, 'group');
   }
   if (format === 'yaml') return toTollgateYaml(src, group);

@@ -30,7 +30,10 @@ export function checkImportIds(store: RuleStore, doc: RulesFile, source: string)
   doc.rules.forEach((r, i) => {
     const have = store.byId(r.id);
     if (have && ruleKey(have) !== ruleKey(r)) {
-      throw new TollgateError('EIMPORT', `${source}: rules.${i}.id: id ${r.id} is already rule ${ruleKey(have)} in ${store.path}`);
+      throw new TollgateError(
+        'EIMPORT',
+        `${source}: rules.${i}.id: id ${r.id} is already rule ${ruleKey(have)} in ${store.path}`,
+      );
     }
   });
 }
@@ -39,7 +42,11 @@ export async function importPolicy(target: PolicyTarget, doc: RulesFile, source:
   const known = target.knownGroups?.();
   if (known) {
     for (const g of Object.keys(doc.modes)) {
-      if (!known.includes(g)) throw new TollgateError('EIMPORT', `${source}: modes.${g}: no group "${g}" here (${known.join(', ') || 'none'})`);
+      if (!known.includes(g))
+        throw new TollgateError(
+          'EIMPORT',
+          `${source}: modes.${g}: no group "${g}" here (${known.join(', ') || 'none'})`,
+        );
     }
   }
   const res = await target.changeRules((store) => {

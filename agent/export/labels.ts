@@ -18,14 +18,26 @@ function checkKey(group: string, key: string): void {
   const slash = key.lastIndexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : '';
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (name.length > 63 || !LABEL_NAME.test(name) || (slash >= 0 && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
-    throw new TollgateError('EBADLABEL', `group "${group}": label key "${key}" is not a valid Kubernetes label key`, `labels.${group}`);
+  if (
+    name.length > 63 ||
+    !LABEL_NAME.test(name) ||
+    (slash >= 0 && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+  ) {
+    throw new TollgateError(
+      'EBADLABEL',
+      `group "${group}": label key "${key}" is not a valid Kubernetes label key`,
+      `labels.${group}`,
+    );
   }
 }
 
 function checkValue(group: string, key: string, value: string): void {
   if (value.length > 63 || !LABEL_VALUE.test(value)) {
-    throw new TollgateError('EBADLABEL', `group "${group}": label ${key}="${value}" is not a valid Kubernetes label value (≤ 63 of [A-Za-z0-9-_.], alphanumeric at both ends)`, `labels.${group}`);
+    throw new TollgateError(
+      'EBADLABEL',
+      `group "${group}": label ${key}="${value}" is not a valid Kubernetes label value (≤ 63 of [A-Za-z0-9-_.], alphanumeric at both ends)`,
+      `labels.${group}`,
+    );
   }
 }
 

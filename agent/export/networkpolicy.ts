@@ -36,7 +36,10 @@ export interface NetworkPolicyObject {
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'tollgate' } as const;
 
 function peers(p: PeerSet, labels: Readonly<GroupLabels>): NetworkPolicyPeer[] {
-  return [...p.groups.map((g) => ({ podSelector: { matchLabels: selectorFor(g, labels) } })), ...p.cidrs.map((cidr) => ({ ipBlock: { cidr } }))];
+  return [
+    ...p.groups.map((g) => ({ podSelector: { matchLabels: selectorFor(g, labels) } })),
+    ...p.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+  ];
 }
 
 function ports(e: PortRule): NetworkPolicyPort[] | undefined {
@@ -47,11 +50,16 @@ function ports(e: PortRule): NetworkPolicyPort[] | undefined {
 
 const expressible = (e: PortRule) => e.proto !== 'icmp' && e.proto !== 'icmpv6';
 
-export function toNetworkPolicies(plans: readonly GroupPlan[], labels: Readonly<GroupLabels>): { objects: NetworkPolicyObject[]; skipped: SkippedRule[] } {
+export function toNetworkPolicies(
+  plans: readonly GroupPlan[],
+  labels: Readonly<GroupLabels>,
+): { objects: NetworkPolicyObject[]; skipped: SkippedRule[] } {
   const skipped: SkippedRule[] = [];
   const objects = plans.map((p): NetworkPolicyObject => {
     for (const e of [...p.ingress, ...p.egress].filter((x) => !expressible(x))) {
-      for (const id of e.ruleIds) if (!skipped.some((s) => s.ruleId === id)) skipped.push({ ruleId: id, reason: `${e.proto} has no NetworkPolicy form (use ciliumnetworkpolicy)` });
+      for (const id of e.ruleIds)
+        if (!skipped.some((s) => s.ruleId === id))
+          skipped.push({ ruleId: id, reason: `${e.proto} has no NetworkPolicy form (use ciliumnetworkpolicy)` });
     }
     return {
       apiVersion: 'networking.k8s.io/v1',
@@ -68,6 +76,9 @@ export function toNetworkPolicies(plans: readonly GroupPlan[], labels: Readonly<
   return { objects, skipped };
 }
 
-function withPorts<T extends object>(o: T, ports: NetworkPolicyPort[] | undefined): T & { ports?: NetworkPolicyPort[] } {
+function withPorts<T extends object>(
+  o: T,
+  ports: NetworkPolicyPort[] | undefined,
+): T & { ports?: NetworkPolicyPort[] } {
   return ports ? { ...o, ports } : o;
 }

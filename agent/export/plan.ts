@@ -57,7 +57,10 @@ function sortRules(list: PortRule[]): PortRule[] {
 /** One plan per group (all groups the source names, or just `only`), sorted by name. */
 export function planGroups(src: PolicySource, only?: string): { plans: GroupPlan[]; skipped: SkippedRule[] } {
   const rules = rulesOfGroup(src.rules, only);
-  const names = only !== undefined ? [only] : groupsOf([...rules.flatMap((r) => [r.from, r.to]), ...Object.keys(src.modes), ...Object.keys(src.labels)]);
+  const names =
+    only !== undefined
+      ? [only]
+      : groupsOf([...rules.flatMap((r) => [r.from, r.to]), ...Object.keys(src.modes), ...Object.keys(src.labels)]);
   const plans = new Map<string, GroupPlan>(names.map((g) => [g, { group: g, ingress: [], egress: [] }]));
   const skipped: SkippedRule[] = [];
   for (const r of rules) {
@@ -69,5 +72,8 @@ export function planGroups(src: PolicySource, only?: string): { plans: GroupPlan
     if (client && appliesAt(r, 'egress')) addTo(client.egress, r, r.to);
     if (!server && !client) skipped.push({ ruleId: r.id, reason: 'neither side is a group (no pods to select)' });
   }
-  return { plans: [...plans.values()].map((p) => ({ ...p, ingress: sortRules(p.ingress), egress: sortRules(p.egress) })), skipped };
+  return {
+    plans: [...plans.values()].map((p) => ({ ...p, ingress: sortRules(p.ingress), egress: sortRules(p.egress) })),
+    skipped,
+  };
 }

@@ -12,13 +12,22 @@ import { fileSchema, type RulesFile } from '../learn/rule-store.js';
 import { ruleKey } from '../learn/rule.js';
 import { rulesOfGroup, type PolicySource } from './source.js';
 
-export const TOLLGATE_YAML_HEADER = '# Tollgate policy: learned and user allow rules and group modes (agent rules --import FILE reads it back).\n';
+export const TOLLGATE_YAML_HEADER =
+  '# Tollgate policy: learned and user allow rules and group modes (agent rules --import FILE reads it back).\n';
 
 export function toTollgateDocument(src: PolicySource, group?: string): RulesFile {
   const modes = group === undefined ? { ...src.modes } : src.modes[group] ? { [group]: src.modes[group] } : {};
-  const sortedModes = Object.fromEntries(Object.keys(modes).sort().map((k) => [k, modes[k]!]));
+  const sortedModes = Object.fromEntries(
+    Object.keys(modes)
+      .sort()
+      .map((k) => [k, modes[k]!]),
+  );
   // Through the schema: one key order for rules however they were built.
-  return fileSchema.parse({ version: 1, modes: sortedModes, rules: rulesOfGroup(src.rules, group).sort((a, b) => a.id - b.id) });
+  return fileSchema.parse({
+    version: 1,
+    modes: sortedModes,
+    rules: rulesOfGroup(src.rules, group).sort((a, b) => a.id - b.id),
+  });
 }
 
 export function toTollgateYaml(src: PolicySource, group?: string): string {
@@ -34,7 +43,8 @@ function issuesText(source: string, issues: z.core.$ZodIssue[]): string {
 /** Parses and validates the Tollgate YAML form; throws EIMPORT naming the field. */
 export function parseTollgateYaml(text: string, source: string): RulesFile {
   const docs = YAML.parseAllDocuments(text);
-  if (docs.length !== 1) throw new TollgateError('EIMPORT', `${source}: expected one YAML document, found ${docs.length}`);
+  if (docs.length !== 1)
+    throw new TollgateError('EIMPORT', `${source}: expected one YAML document, found ${docs.length}`);
   const doc = docs[0]!;
   if (doc.errors.length) throw new TollgateError('EIMPORT', `${source}: not valid YAML: ${doc.errors[0]!.message}`);
   const parsed = fileSchema.safeParse(doc.toJS() ?? undefined);
@@ -43,10 +53,12 @@ export function parseTollgateYaml(text: string, source: string): RulesFile {
   const keys = new Map<string, number>();
   parsed.data.rules.forEach((r, i) => {
     const sameId = ids.get(r.id);
-    if (sameId !== undefined) throw new TollgateError('EIMPORT', `${source}: rules.${i}.id: id ${r.id} is also rules.${sameId}.id`);
+    if (sameId !== undefined)
+      throw new TollgateError('EIMPORT', `${source}: rules.${i}.id: id ${r.id} is also rules.${sameId}.id`);
     const k = ruleKey(r);
     const sameKey = keys.get(k);
-    if (sameKey !== undefined) throw new TollgateError('EIMPORT', `${source}: rules.${i}: same from/to/port/proto as rules.${sameKey} (${k})`);
+    if (sameKey !== undefined)
+      throw new TollgateError('EIMPORT', `${source}: rules.${i}: same from/to/port/proto as rules.${sameKey} (${k})`);
     ids.set(r.id, i);
     keys.set(k, i);
   });

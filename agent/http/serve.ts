@@ -5,7 +5,9 @@ import { urlHost, type ListenAddress } from './listen-address.js';
 
 export function listen(server: Server, a: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new TollgateError('ELISTEN', `cannot listen on ${urlHost(a)}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new TollgateError('ELISTEN', `cannot listen on ${urlHost(a)}: ${e.code ?? e.message}`)),
+    );
     server.listen(a.port, a.host, () => resolve());
   });
 }

@@ -8,13 +8,28 @@
  * logged with its field, counted and skipped; a target error (unknown group) likewise;
  * neither stops the watch. A watch that fails is started again after a growing pause.
  */
-import { KubeConfig, makeInformer, CustomObjectsApi, type Informer, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import {
+  type KubeConfig,
+  makeInformer,
+  CustomObjectsApi,
+  type Informer,
+  type KubernetesObject,
+  type KubernetesListObject,
+} from '@kubernetes/client-node';
 import type { z } from 'zod';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { ruleKey } from '../learn/rule.js';
 import type { PolicyTarget } from '../export/import.js';
-import { API_GROUP, API_VERSION, RESOURCES, collectionPath, groupResourceSchema, ruleResourceSchema, type RuleResource } from './resources.js';
+import {
+  API_GROUP,
+  API_VERSION,
+  RESOURCES,
+  collectionPath,
+  groupResourceSchema,
+  ruleResourceSchema,
+  type RuleResource,
+} from './resources.js';
 
 export interface WatchCounters {
   applied: number;
@@ -31,7 +46,11 @@ export class PolicyWatch {
   private stopped = false;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly kc: KubeConfig, private readonly target: PolicyTarget, private readonly log: Logger) {}
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly target: PolicyTarget,
+    private readonly log: Logger,
+  ) {}
 
   /** Resolves when every queued change is applied (tests, shutdown). */
   idle(): Promise<void> {
@@ -53,13 +72,19 @@ export class PolicyWatch {
     if (r.success) return r.data;
     const i = r.error.issues[0]!;
     this.counters.rejected++;
-    this.log.warn({ kind, name: obj.metadata?.name, field: i.path.join('.'), err: i.message }, 'kubernetes object refused');
+    this.log.warn(
+      { kind, name: obj.metadata?.name, field: i.path.join('.'), err: i.message },
+      'kubernetes object refused',
+    );
     return undefined;
   }
 
   private informer(plural: string): Informer<KubernetesObject> {
     const api = this.kc.makeApiClient(CustomObjectsApi);
-    const list = () => api.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>;
+    const list = () =>
+      api.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural }) as Promise<
+        KubernetesListObject<KubernetesObject>
+      >;
     const inf = makeInformer(this.kc, collectionPath(plural), list);
     let pause = 500;
     inf.on('connect', () => (pause = 500));
@@ -82,7 +107,11 @@ export class PolicyWatch {
     const groups = this.informer(RESOURCES.group.plural);
     const onGroup = (obj: KubernetesObject) => {
       const g = this.parse(groupResourceSchema, obj, RESOURCES.group.kind);
-      if (g) this.enqueue(`${RESOURCES.group.kind} ${g.metadata.name}`, async () => void (await this.target.setMode(g.metadata.name, g.spec.mode)));
+      if (g)
+        this.enqueue(
+          `${RESOURCES.group.kind} ${g.metadata.name}`,
+          async () => void (await this.target.setMode(g.metadata.name, g.spec.mode)),
+        );
     };
     groups.on('add', onGroup);
     groups.on('update', onGroup);

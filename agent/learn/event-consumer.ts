@@ -16,7 +16,10 @@ export class EventConsumer {
   received = 0;
   undecodable = 0;
 
-  constructor(readonly endpoint: string, private readonly onRecord: (r: EventRecord) => void) {
+  constructor(
+    readonly endpoint: string,
+    private readonly onRecord: (r: EventRecord) => void,
+  ) {
     this.sock = new Pull({ receiveHighWaterMark: 1000, linger: 0 });
   }
 

@@ -24,7 +24,11 @@ export function peerName(ip: string, workloads: readonly WorkloadView[]): string
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
-export function learnFrom(records: readonly ConnectionRecord[], store: RuleStore, workloads: readonly WorkloadView[]): LearnResult {
+export function learnFrom(
+  records: readonly ConnectionRecord[],
+  store: RuleStore,
+  workloads: readonly WorkloadView[],
+): LearnResult {
   const res: LearnResult = { added: [], widened: [], hit: [] };
   for (const c of records) {
     if (c.action === PolicyAction.LEARN) {

@@ -92,7 +92,10 @@ export class RuleStore {
     if (main.missing && !(await exists(this.lastGoodPath))) return;
     const good = await this.parseFile(this.lastGoodPath);
     if (!good.ok) {
-      throw new TollgateError('ERULESFILE', `rules file ${this.path}: ${problem}, and no usable last good copy (${this.lastGoodPath}: ${good.problem}); fix or move it (it is never overwritten)`);
+      throw new TollgateError(
+        'ERULESFILE',
+        `rules file ${this.path}: ${problem}, and no usable last good copy (${this.lastGoodPath}: ${good.problem}); fix or move it (it is never overwritten)`,
+      );
     }
     let movedTo: string | null = null;
     if (!main.missing) {
@@ -110,12 +113,17 @@ export class RuleStore {
     this.modes = doc.modes;
   }
 
-  private async parseFile(path: string): Promise<{ ok: true; doc: RulesFile; complete: boolean; missing?: false } | { ok: false; problem: string; missing: boolean }> {
+  private async parseFile(
+    path: string,
+  ): Promise<
+    { ok: true; doc: RulesFile; complete: boolean; missing?: false } | { ok: false; problem: string; missing: boolean }
+  > {
     let text: string;
     try {
       text = await fs.readFile(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false, problem: 'it does not exist', missing: true };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        return { ok: false, problem: 'it does not exist', missing: true };
       return { ok: false, problem: `cannot be read: ${(e as Error).message}`, missing: false };
     }
     if (!text.trim()) return { ok: false, problem: 'it is empty', missing: false };
@@ -164,7 +172,11 @@ export class RuleStore {
    * Adds a rule unless an identical one exists; returns it, whether it is new, and whether
    * an existing rule now also applies at another side (widened).
    */
-  add(r: Omit<AllowRule, 'id' | 'hits' | 'lastUsed' | 'createdAt'>): { rule: AllowRule; added: boolean; widened?: boolean } {
+  add(r: Omit<AllowRule, 'id' | 'hits' | 'lastUsed' | 'createdAt'>): {
+    rule: AllowRule;
+    added: boolean;
+    widened?: boolean;
+  } {
     const k = ruleKey(r);
     const have = this.rules.get(k);
     if (have) {

@@ -36,8 +36,12 @@ export function deviceMetric(key: string): { name: string; reason?: string } {
 }
 
 /** Per-endpoint fields that count (curSessions is a level, exported as a gauge). */
-export type EndpointCounter = { [K in RecordEndpointField]: (typeof ENDPOINT_COUNTER_TABLE)[K] extends { level: true } ? never : K }[RecordEndpointField];
-export const ENDPOINT_COUNTERS: readonly EndpointCounter[] = RECORD_ENDPOINT_FIELDS.filter((k): k is EndpointCounter => !('level' in ENDPOINT_COUNTER_TABLE[k]));
+export type EndpointCounter = {
+  [K in RecordEndpointField]: (typeof ENDPOINT_COUNTER_TABLE)[K] extends { level: true } ? never : K;
+}[RecordEndpointField];
+export const ENDPOINT_COUNTERS: readonly EndpointCounter[] = RECORD_ENDPOINT_FIELDS.filter(
+  (k): k is EndpointCounter => !('level' in ENDPOINT_COUNTER_TABLE[k]),
+);
 
 export function workloadMetric(key: EndpointCounter): string {
   return `${PREFIX}workload_${snakeCase(key)}_total`;

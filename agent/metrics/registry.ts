@@ -28,22 +28,54 @@ export class TollgateMetrics {
   private readonly keepAlive: Histogram;
   private readonly eventsByType: Counter<'type'>;
 
-  constructor(private readonly view: DaemonView, hub: ObserveHub) {
+  constructor(
+    private readonly view: DaemonView,
+    hub: ObserveHub,
+  ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: `${PREFIX}agent_` });
     const v = view;
-    new Gauge({ name: `${PREFIX}dp_up`, help: 'dp answering keep-alives (1) or not (0)', registers: [r], collect() { this.set(v.dp().healthy ? 1 : 0); } });
-    new Counter({ name: `${PREFIX}dp_restarts_total`, help: 'dp restarts by the agent (exit or missed keep-alive)', registers: [r], collect() { this.reset(); this.inc(v.dp().restarts); } });
-    new Counter({ name: `${PREFIX}events_received_total`, help: 'dp event records read by the agent', registers: [r], collect() { this.reset(); this.inc(v.eventsReceived()); } });
     new Gauge({
-      name: `${PREFIX}group_mode`, help: 'mode of each group (1 for the current mode)', labelNames: ['group', 'mode'], registers: [r],
+      name: `${PREFIX}dp_up`,
+      help: 'dp answering keep-alives (1) or not (0)',
+      registers: [r],
+      collect() {
+        this.set(v.dp().healthy ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}dp_restarts_total`,
+      help: 'dp restarts by the agent (exit or missed keep-alive)',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(v.dp().restarts);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}events_received_total`,
+      help: 'dp event records read by the agent',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(v.eventsReceived());
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}group_mode`,
+      help: 'mode of each group (1 for the current mode)',
+      labelNames: ['group', 'mode'],
+      registers: [r],
       collect() {
         this.reset();
         for (const g of v.groups()) for (const m of MODES) this.set({ group: g.name, mode: m }, g.mode === m ? 1 : 0);
       },
     });
     new Gauge({
-      name: `${PREFIX}rules`, help: 'allow rules by origin (learned, user)', labelNames: ['origin'], registers: [r],
+      name: `${PREFIX}rules`,
+      help: 'allow rules by origin (learned, user)',
+      labelNames: ['origin'],
+      registers: [r],
       collect() {
         this.reset();
         const n = { learned: 0, user: 0 };
@@ -54,7 +86,10 @@ export class TollgateMetrics {
     const curSessions = this.curSessions;
     const groupOfMac = (mac: string) => this.groupOfMac(mac);
     new Gauge({
-      name: `${PREFIX}workload_sessions_active`, help: 'sessions open now, per workload', labelNames: ['workload', 'group'], registers: [r],
+      name: `${PREFIX}workload_sessions_active`,
+      help: 'sessions open now, per workload',
+      labelNames: ['workload', 'group'],
+      registers: [r],
       collect() {
         this.reset();
         for (const [k, n] of sumByMac(curSessions)) {
@@ -64,18 +99,44 @@ export class TollgateMetrics {
       },
     });
     new Gauge({
-      name: `${PREFIX}sessions_active`, help: 'sessions open now in the dp', registers: [r],
+      name: `${PREFIX}sessions_active`,
+      help: 'sessions open now in the dp',
+      registers: [r],
       collect() {
         let n = 0;
         for (const x of curSessions.values()) n += x;
         this.set(n);
       },
     });
-    this.learned = new Counter({ name: `${PREFIX}rules_learned_total`, help: 'allow rules learned from traffic', registers: [r] });
-    this.violations = new Counter({ name: `${PREFIX}violations_total`, help: 'violation reports (one per flow and report interval) by group, peer group, server port, protocol, action', labelNames: ['group', 'peer_group', 'port', 'proto', 'action'], registers: [r] });
-    this.violationPackets = new Counter({ name: `${PREFIX}violation_packets_total`, help: 'packets that hit a violation', labelNames: ['group', 'peer_group', 'port', 'proto', 'action'], registers: [r] });
-    this.keepAlive = new Histogram({ name: `${PREFIX}dp_keepalive_seconds`, help: 'keep-alive round trip agent → dp → agent', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3], registers: [r] });
-    this.eventsByType = new Counter({ name: `${PREFIX}event_records_total`, help: 'dp event records by type', labelNames: ['type'], registers: [r] });
+    this.learned = new Counter({
+      name: `${PREFIX}rules_learned_total`,
+      help: 'allow rules learned from traffic',
+      registers: [r],
+    });
+    this.violations = new Counter({
+      name: `${PREFIX}violations_total`,
+      help: 'violation reports (one per flow and report interval) by group, peer group, server port, protocol, action',
+      labelNames: ['group', 'peer_group', 'port', 'proto', 'action'],
+      registers: [r],
+    });
+    this.violationPackets = new Counter({
+      name: `${PREFIX}violation_packets_total`,
+      help: 'packets that hit a violation',
+      labelNames: ['group', 'peer_group', 'port', 'proto', 'action'],
+      registers: [r],
+    });
+    this.keepAlive = new Histogram({
+      name: `${PREFIX}dp_keepalive_seconds`,
+      help: 'keep-alive round trip agent → dp → agent',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
+      registers: [r],
+    });
+    this.eventsByType = new Counter({
+      name: `${PREFIX}event_records_total`,
+      help: 'dp event records by type',
+      labelNames: ['type'],
+      registers: [r],
+    });
     this.unsubscribe.push(
       hub.on('record', (rec) => this.onRecord(rec)),
       hub.on('learned', (rules) => this.learned.inc(rules.length)),
@@ -161,7 +222,13 @@ export class TollgateMetrics {
       if (typeof value !== 'number') continue;
       const d = this.delta(`${w}|dev|${key}`, value);
       const m = deviceMetric(key);
-      const c = this.counter(m.name, m.reason !== undefined ? `dp device counter ${key.slice(0, key.indexOf('.'))} by reason` : `dp device counter ${key}`, m.reason !== undefined ? ['reason'] : []);
+      const c = this.counter(
+        m.name,
+        m.reason !== undefined
+          ? `dp device counter ${key.slice(0, key.indexOf('.'))} by reason`
+          : `dp device counter ${key}`,
+        m.reason !== undefined ? ['reason'] : [],
+      );
       if (m.reason !== undefined) c.inc({ reason: m.reason }, d);
       else c.inc(d);
     }
@@ -169,8 +236,14 @@ export class TollgateMetrics {
       const { workload, group } = this.groupOfMac(ep.mac);
       for (const key of ENDPOINT_COUNTERS) {
         const d = this.delta(`${w}|ep|${ep.mac}|${key}`, ep[key]);
-        this.counter(workloadMetric(key), `per-workload ${key} (dp endpoint counters)`, ['workload', 'group']).inc({ workload, group }, d);
-        this.counter(groupMetric(key), `per-group ${key} (sum over the group's workloads)`, ['group']).inc({ group }, d);
+        this.counter(workloadMetric(key), `per-workload ${key} (dp endpoint counters)`, ['workload', 'group']).inc(
+          { workload, group },
+          d,
+        );
+        this.counter(groupMetric(key), `per-group ${key} (sum over the group's workloads)`, ['group']).inc(
+          { group },
+          d,
+        );
       }
       this.curSessions.set(`${w}|${ep.mac}`, ep.curSessions);
     }

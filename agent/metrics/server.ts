@@ -10,7 +10,10 @@ import { listen, closeServer } from '../http/serve.js';
 export class MetricsServer {
   private server: Server | undefined;
 
-  constructor(private readonly metrics: TollgateMetrics, readonly address: ListenAddress) {}
+  constructor(
+    private readonly metrics: TollgateMetrics,
+    readonly address: ListenAddress,
+  ) {}
 
   async start(): Promise<void> {
     const server = createServer((req, res) => {
@@ -20,7 +23,8 @@ export class MetricsServer {
       }
       this.metrics.text().then(
         (body) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(body),
-        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics collection failed: ${String(e)}\n`),
+        (e: unknown) =>
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics collection failed: ${String(e)}\n`),
       );
     });
     await listen(server, this.address);

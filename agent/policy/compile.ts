@@ -70,7 +70,16 @@ export function resolvePeer(peer: string, workloads: readonly WorkloadView[]): R
 }
 
 function wire(id: number, from: Range, to: Range, r: AllowRule, ingress: boolean): WireRule {
-  const w: WireRule = { id, sip: from.lo, dip: to.lo, port: r.port, portr: r.port, proto: PROTO_NUMBERS[r.proto], action: PolicyAction.ALLOW, ingress };
+  const w: WireRule = {
+    id,
+    sip: from.lo,
+    dip: to.lo,
+    port: r.port,
+    portr: r.port,
+    proto: PROTO_NUMBERS[r.proto],
+    action: PolicyAction.ALLOW,
+    ingress,
+  };
   if (from.hi !== from.lo) w.sipr = from.hi;
   if (to.hi !== to.lo) w.dipr = to.hi;
   if (r.proto === 'icmp' || r.proto === 'icmpv6') {
@@ -91,24 +100,40 @@ export function rulesFor(w: WorkloadView, workloads: readonly WorkloadView[], ru
   const own = addressesOf(w).map(single);
   for (const r of rules) {
     if (r.to === w.group && appliesAt(r, 'ingress')) {
-      for (const from of resolvePeer(r.from, workloads)) for (const to of own) if (from.v6 === to.v6) out.push(wire(r.id, from, to, r, true));
+      for (const from of resolvePeer(r.from, workloads))
+        for (const to of own) if (from.v6 === to.v6) out.push(wire(r.id, from, to, r, true));
     }
     if (r.from === w.group && appliesAt(r, 'egress')) {
-      for (const to of resolvePeer(r.to, workloads)) for (const from of own) if (from.v6 === to.v6) out.push(wire(r.id, from, to, r, false));
+      for (const to of resolvePeer(r.to, workloads))
+        for (const from of own) if (from.v6 === to.v6) out.push(wire(r.id, from, to, r, false));
     }
   }
   return out;
 }
 
 /** ctrl_cfg_policy datagrams (as objects) for one workload, START..END chunked. */
-export function policyMessages(w: WorkloadView, workloads: readonly WorkloadView[], rules: readonly AllowRule[]): CtrlRequest<'ctrl_cfg_policy'>[] {
+export function policyMessages(
+  w: WorkloadView,
+  workloads: readonly WorkloadView[],
+  rules: readonly AllowRule[],
+): CtrlRequest<'ctrl_cfg_policy'>[] {
   const all = rulesFor(w, workloads, rules);
-  const base = { cmd: 1 as const, defact: MODES[w.mode].defaultAction, dir: PolicyDir.EGRESS | PolicyDir.INGRESS, mac: [w.mac] };
+  const base = {
+    cmd: 1 as const,
+    defact: MODES[w.mode].defaultAction,
+    dir: PolicyDir.EGRESS | PolicyDir.INGRESS,
+    mac: [w.mac],
+  };
   const chunks: WireRule[][] = [];
   let i = 0;
   while (i < all.length) {
     let n = Math.min(40, all.length - i);
-    while (n > 1 && JSON.stringify({ ctrl_cfg_policy: { ...base, flag: MSG_START | MSG_END, rules: all.slice(i, i + n) } }).length > MAX_CTRL_JSON) n = Math.floor(n / 2);
+    while (
+      n > 1 &&
+      JSON.stringify({ ctrl_cfg_policy: { ...base, flag: MSG_START | MSG_END, rules: all.slice(i, i + n) } }).length >
+        MAX_CTRL_JSON
+    )
+      n = Math.floor(n / 2);
     chunks.push(all.slice(i, i + n));
     i += n;
   }

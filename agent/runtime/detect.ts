@@ -19,7 +19,8 @@ export const DEFAULT_SOCKETS: Record<RuntimeKind, readonly string[]> = {
 
 function checkSocket(path: string): void {
   if (!existsSync(path)) throw new TollgateError('ERUNTIME', `runtime socket ${path} does not exist`, 'runtime-socket');
-  if (!statSync(path).isSocket()) throw new TollgateError('ERUNTIME', `runtime socket ${path} is not a unix socket`, 'runtime-socket');
+  if (!statSync(path).isSocket())
+    throw new TollgateError('ERUNTIME', `runtime socket ${path} is not a unix socket`, 'runtime-socket');
 }
 
 async function open(kind: RuntimeKind | undefined, path: string): Promise<ContainerRuntime> {
@@ -27,7 +28,8 @@ async function open(kind: RuntimeKind | undefined, path: string): Promise<Contai
   const probe = new DockerApiRuntime(kind ?? 'docker', path);
   await probe.ping();
   const actual = await probe.detectKind();
-  if (kind && kind !== actual) throw new TollgateError('ERUNTIME', `${path} answers as ${actual}, not ${kind}`, 'runtime');
+  if (kind && kind !== actual)
+    throw new TollgateError('ERUNTIME', `${path} answers as ${actual}, not ${kind}`, 'runtime');
   return kind ? probe : new DockerApiRuntime(actual, path);
 }
 

@@ -6,18 +6,49 @@
  */
 import Docker from 'dockerode';
 import { TollgateError, errorMessage } from '../../shared/errors.js';
-import type { ContainerInfo, ContainerNetwork, ContainerRuntime, RuntimeEvent, RuntimeEventKind, RuntimeKind, RuntimeSubnet } from './runtime.js';
+import type {
+  ContainerInfo,
+  ContainerNetwork,
+  ContainerRuntime,
+  RuntimeEvent,
+  RuntimeEventKind,
+  RuntimeKind,
+  RuntimeSubnet,
+} from './runtime.js';
 
-const EVENT_KINDS: ReadonlySet<string> = new Set<RuntimeEventKind>(['create', 'start', 'die', 'destroy', 'restart', 'connect', 'disconnect']);
+const EVENT_KINDS: ReadonlySet<string> = new Set<RuntimeEventKind>([
+  'create',
+  'start',
+  'die',
+  'destroy',
+  'restart',
+  'connect',
+  'disconnect',
+]);
 /** Attributes Docker and podman put beside the labels in an event's Actor. */
-const NON_LABEL_ATTRS = new Set(['name', 'image', 'containerExitCode', 'podId', 'exitCode', 'execID', 'signal', 'container', 'type']);
+const NON_LABEL_ATTRS = new Set([
+  'name',
+  'image',
+  'containerExitCode',
+  'podId',
+  'exitCode',
+  'execID',
+  'signal',
+  'container',
+  'type',
+]);
 
 interface InspectShape {
   Id: string;
   Name?: string;
   Config?: { Image?: string; Labels?: Record<string, string> | null };
   State?: { Pid?: number; Running?: boolean; StartedAt?: string };
-  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; IPPrefixLen?: number; GlobalIPv6Address?: string; MacAddress?: string }> | null };
+  NetworkSettings?: {
+    Networks?: Record<
+      string,
+      { IPAddress?: string; IPPrefixLen?: number; GlobalIPv6Address?: string; MacAddress?: string }
+    > | null;
+  };
 }
 
 /** A Docker API inspect answer → ContainerInfo (exported for the unit test of the mapping). */
@@ -87,7 +118,11 @@ export class DockerApiRuntime implements ContainerRuntime {
   }
 
   private fail(what: string, e: unknown): TollgateError {
-    return new TollgateError('ERUNTIME', `${this.kind} API at ${this.socketPath}: ${what} failed: ${errorMessage(e)}`, 'runtime');
+    return new TollgateError(
+      'ERUNTIME',
+      `${this.kind} API at ${this.socketPath}: ${what} failed: ${errorMessage(e)}`,
+      'runtime',
+    );
   }
 
   async ping(): Promise<void> {
@@ -136,8 +171,13 @@ export class DockerApiRuntime implements ContainerRuntime {
 
   async subnets(): Promise<RuntimeSubnet[]> {
     try {
-      const nets = (await this.api.listNetworks()) as { Name: string; IPAM?: { Config?: { Subnet?: string }[] | null } }[];
-      return nets.flatMap((n) => (n.IPAM?.Config ?? []).filter((c) => c.Subnet).map((c) => ({ network: n.Name, cidr: c.Subnet! })));
+      const nets = (await this.api.listNetworks()) as {
+        Name: string;
+        IPAM?: { Config?: { Subnet?: string }[] | null };
+      }[];
+      return nets.flatMap((n) =>
+        (n.IPAM?.Config ?? []).filter((c) => c.Subnet).map((c) => ({ network: n.Name, cidr: c.Subnet! })),
+      );
     } catch (e) {
       throw this.fail('network list', e);
     }

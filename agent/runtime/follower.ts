@@ -55,7 +55,10 @@ export class RuntimeFollower {
     this.connected = false;
     this.lastError = reason;
     this.stopFollow = undefined;
-    this.log.warn({ runtime: this.runtime.kind, socket: this.runtime.socketPath, reason }, 'runtime API lost; enforcement continues, reconnecting');
+    this.log.warn(
+      { runtime: this.runtime.kind, socket: this.runtime.socketPath, reason },
+      'runtime API lost; enforcement continues, reconnecting',
+    );
     this.schedule();
   }
 

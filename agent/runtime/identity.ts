@@ -25,13 +25,22 @@ export function imageRepositoryName(image: string): string {
 }
 
 function clean(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63);
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 63);
 }
 
 export function groupOf(c: { labels: Record<string, string>; image: string; name: string }): string {
   const explicit = c.labels[GROUP_LABEL];
   if (explicit !== undefined) {
-    if (!isGroupName(explicit)) throw new TollgateError('EBADGROUP', `label ${GROUP_LABEL}="${explicit}" is not a group name (${GROUP_NAME.source})`, GROUP_LABEL);
+    if (!isGroupName(explicit))
+      throw new TollgateError(
+        'EBADGROUP',
+        `label ${GROUP_LABEL}="${explicit}" is not a group name (${GROUP_NAME.source})`,
+        GROUP_LABEL,
+      );
     return explicit;
   }
   for (const l of COMPOSE_SERVICE_LABELS) {

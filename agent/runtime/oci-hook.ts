@@ -80,7 +80,11 @@ export function offlineDecision(stateDir: string, st: OciState, agentName: strin
 export function hookConfig(agentName: string, timeoutSeconds = 30): object {
   return {
     version: '1.0.0',
-    hook: { path: process.execPath, args: [process.execPath, join(repoRoot(), 'bin', 'agent.js'), 'hook', '--name', agentName], timeout: timeoutSeconds },
+    hook: {
+      path: process.execPath,
+      args: [process.execPath, join(repoRoot(), 'bin', 'agent.js'), 'hook', '--name', agentName],
+      timeout: timeoutSeconds,
+    },
     when: { always: true },
     stages: ['createRuntime'],
   };

@@ -77,6 +77,10 @@ export function installWrapper(path: string, agentName: string, runc = '/usr/sbi
     chmodSync(`${path}.tmp`, 0o755);
     renameSync(`${path}.tmp`, path);
   } catch (e) {
-    throw new TollgateError('EWRAPPER', `cannot write the OCI wrapper runtime ${path}: ${errorMessage(e)}`, 'oci-wrapper');
+    throw new TollgateError(
+      'EWRAPPER',
+      `cannot write the OCI wrapper runtime ${path}: ${errorMessage(e)}`,
+      'oci-wrapper',
+    );
   }
 }

@@ -83,7 +83,14 @@ export async function runCommands(cmds: readonly string[][]): Promise<void> {
     let j = i;
     while (j < cmds.length && cmds[j]![0] === 'bpftool' && cmds[j]![1] === 'map') j++;
     if (j - i === 1) await run(c);
-    else await run(['bpftool', 'batch', 'file', '-'], { input: cmds.slice(i, j).map((x) => x.slice(1).join(' ')).join('\n') + '\n' });
+    else
+      await run(['bpftool', 'batch', 'file', '-'], {
+        input:
+          cmds
+            .slice(i, j)
+            .map((x) => x.slice(1).join(' '))
+            .join('\n') + '\n',
+      });
     i = j;
   }
 }
@@ -107,7 +114,7 @@ export function formatPlan(agentNs: string, plan: SteeringPlan): string[] {
   const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   return [
     ...plan.prepare.map((c) => c.map(q).join(' ')),
-    ...plan.tc.map((l) => `nsenter --net=${agentNs.startsWith("/") ? agentNs : `/run/netns/${agentNs}`} tc ${l}`),
+    ...plan.tc.map((l) => `nsenter --net=${agentNs.startsWith('/') ? agentNs : `/run/netns/${agentNs}`} tc ${l}`),
     ...plan.commands.map((c) => c.map(q).join(' ')),
   ];
 }

@@ -6,8 +6,21 @@ import { TollgateError } from '../../shared/errors.js';
 import { emptyPlan, type ServicePair, type SteeredPort, type SteeringBackend, type SteeringPlan } from './backend.js';
 import { applySteeringPlan } from './apply.js';
 import {
-  MAP_COUNTERS, MAP_FLOWS, MAP_PORTS, MAP_UCMACS, PROG_VBR, PROG_VEX, PROG_VIN, mapDeleteArgv, mapPath, mapUpdateArgv,
-  portKey, portValue, progPath, ucKey, ucValue,
+  MAP_COUNTERS,
+  MAP_FLOWS,
+  MAP_PORTS,
+  MAP_UCMACS,
+  PROG_VBR,
+  PROG_VEX,
+  PROG_VIN,
+  mapDeleteArgv,
+  mapPath,
+  mapUpdateArgv,
+  portKey,
+  portValue,
+  progPath,
+  ucKey,
+  ucValue,
 } from './bpf-maps.js';
 import { qdiscRemoval, readIngress, readIngressMany, type IngressState } from './tc-state.js';
 import { checkPair, checkPort } from './validate.js';
@@ -21,7 +34,8 @@ export function bpfObjectPath(): string {
   if (env) return env;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'agent'))) return join(dir, 'build', 'steer.bpf.o');
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'agent')))
+      return join(dir, 'build', 'steer.bpf.o');
     dir = dirname(dir);
   }
   return join(process.cwd(), 'build', 'steer.bpf.o');
@@ -60,18 +74,24 @@ async function mapHasKey(pinDir: string, map: string, key: Buffer): Promise<bool
 export class BpfSteering implements SteeringBackend {
   readonly kind = 'bpf' as const;
 
-  constructor(readonly pinDir: string, readonly objectPath = bpfObjectPath()) {
+  constructor(
+    readonly pinDir: string,
+    readonly objectPath = bpfObjectPath(),
+  ) {
     checkPinDir(pinDir);
   }
 
   private pinsComplete(): boolean {
-    return [PROG_VEX, PROG_VIN, PROG_VBR].every((p) => existsSync(progPath(this.pinDir, p))) &&
-      [MAP_PORTS, MAP_UCMACS, MAP_COUNTERS, MAP_FLOWS].every((m) => existsSync(mapPath(this.pinDir, m)));
+    return (
+      [PROG_VEX, PROG_VIN, PROG_VBR].every((p) => existsSync(progPath(this.pinDir, p))) &&
+      [MAP_PORTS, MAP_UCMACS, MAP_COUNTERS, MAP_FLOWS].every((m) => existsSync(mapPath(this.pinDir, m)))
+    );
   }
 
   /** tc lines that make `dev` run `prog`, given what is there now (nothing if already so). */
   private async attachLines(dev: string, st: IngressState, prog: string, loadedNow: boolean): Promise<string[]> {
-    if (!st.linkExists) throw new TollgateError('ESTEERSTATE', `link ${dev} does not exist in the enforcer namespace`, dev);
+    if (!st.linkExists)
+      throw new TollgateError('ESTEERSTATE', `link ${dev} does not exist in the enforcer namespace`, dev);
     if (st.qdisc === 'ingress')
       throw new TollgateError('ESTEERSTATE', `${dev} has a plain ingress qdisc (u32 steering?); remove it first`, dev);
     const lines: string[] = [];
@@ -81,7 +101,9 @@ export class BpfSteering implements SteeringBackend {
     const want = loadedNow || cur?.progId === undefined ? undefined : await pinnedProgId(progPath(this.pinDir, prog));
     if (!cur || cur.progId === undefined || want === undefined || cur.progId !== want || st.filters.size !== 1) {
       for (const p of st.filters.keys()) if (p !== PREF) lines.push(`filter del dev ${dev} ingress pref ${p}`);
-      lines.push(`filter replace dev ${dev} ingress protocol all pref ${PREF} handle 1 bpf da object-pinned ${progPath(this.pinDir, prog)}`);
+      lines.push(
+        `filter replace dev ${dev} ingress protocol all pref ${PREF} handle 1 bpf da object-pinned ${progPath(this.pinDir, prog)}`,
+      );
     }
     return lines;
   }
@@ -92,11 +114,23 @@ export class BpfSteering implements SteeringBackend {
     const loadNow = !this.pinsComplete();
     if (loadNow) {
       if (!existsSync(this.objectPath))
-        throw new TollgateError('ESTEERBPFOBJ', `BPF object ${this.objectPath} is missing; run scripts/setup.sh`, 'bpfObject');
+        throw new TollgateError(
+          'ESTEERBPFOBJ',
+          `BPF object ${this.objectPath} is missing; run scripts/setup.sh`,
+          'bpfObject',
+        );
       // A half-made pin dir (interrupted load) would make loadall fail on the first existing pin.
       plan.prepare.push(['rm', '-rf', `${this.pinDir}/progs`, `${this.pinDir}/maps`]);
       plan.prepare.push(['mkdir', '-p', this.pinDir]);
-      plan.prepare.push(['bpftool', 'prog', 'loadall', this.objectPath, `${this.pinDir}/progs`, 'pinmaps', `${this.pinDir}/maps`]);
+      plan.prepare.push([
+        'bpftool',
+        'prog',
+        'loadall',
+        this.objectPath,
+        `${this.pinDir}/progs`,
+        'pinmaps',
+        `${this.pinDir}/maps`,
+      ]);
     }
     const st = await readIngress(pair.agentNs, pair.vbr);
     plan.tc.push(...(await this.attachLines(pair.vbr, st, PROG_VBR, loadNow)));
@@ -109,12 +143,30 @@ export class BpfSteering implements SteeringBackend {
    */
   private entries(port: SteeredPort, pair: ServicePair): string[][] {
     const base = { vbrIfindex: pair.vbrIfindex, wlMac: port.wlMac, ucMac: port.ucMac, mode: port.mode };
-    const vexEntry = mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vexIfindex),
-      portValue({ ...base, ingressIfindex: port.vexIfindex, role: 'vex', peerIfindex: port.vinIfindex }));
-    const vinEntry = mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vinIfindex),
-      portValue({ ...base, ingressIfindex: port.vinIfindex, role: 'vin', peerIfindex: port.vexIfindex }));
-    const ucEntry = mapUpdateArgv(this.pinDir, MAP_UCMACS, ucKey(port.ucMac),
-      ucValue({ ucMac: port.ucMac, vinIfindex: port.vinIfindex, vexIfindex: port.vexIfindex, wlMac: port.wlMac, mode: port.mode }));
+    const vexEntry = mapUpdateArgv(
+      this.pinDir,
+      MAP_PORTS,
+      portKey(port.vexIfindex),
+      portValue({ ...base, ingressIfindex: port.vexIfindex, role: 'vex', peerIfindex: port.vinIfindex }),
+    );
+    const vinEntry = mapUpdateArgv(
+      this.pinDir,
+      MAP_PORTS,
+      portKey(port.vinIfindex),
+      portValue({ ...base, ingressIfindex: port.vinIfindex, role: 'vin', peerIfindex: port.vexIfindex }),
+    );
+    const ucEntry = mapUpdateArgv(
+      this.pinDir,
+      MAP_UCMACS,
+      ucKey(port.ucMac),
+      ucValue({
+        ucMac: port.ucMac,
+        vinIfindex: port.vinIfindex,
+        vexIfindex: port.vexIfindex,
+        wlMac: port.wlMac,
+        mode: port.mode,
+      }),
+    );
     return port.mode === 'inline' ? [ucEntry, vexEntry, vinEntry] : [vexEntry, vinEntry, ucEntry];
   }
 
@@ -125,8 +177,18 @@ export class BpfSteering implements SteeringBackend {
       checkPort(port, pair);
       const base = { vbrIfindex: pair.vbrIfindex, wlMac: port.wlMac, ucMac: port.ucMac, mode: 'drain' as const };
       plan.prepare.push(
-        mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vexIfindex), portValue({ ...base, ingressIfindex: port.vexIfindex, role: 'vex', peerIfindex: port.vinIfindex })),
-        mapUpdateArgv(this.pinDir, MAP_PORTS, portKey(port.vinIfindex), portValue({ ...base, ingressIfindex: port.vinIfindex, role: 'vin', peerIfindex: port.vexIfindex })),
+        mapUpdateArgv(
+          this.pinDir,
+          MAP_PORTS,
+          portKey(port.vexIfindex),
+          portValue({ ...base, ingressIfindex: port.vexIfindex, role: 'vex', peerIfindex: port.vinIfindex }),
+        ),
+        mapUpdateArgv(
+          this.pinDir,
+          MAP_PORTS,
+          portKey(port.vinIfindex),
+          portValue({ ...base, ingressIfindex: port.vinIfindex, role: 'vin', peerIfindex: port.vexIfindex }),
+        ),
       );
     }
     return plan;
@@ -161,7 +223,8 @@ export class BpfSteering implements SteeringBackend {
     if (await mapHasKey(this.pinDir, MAP_UCMACS, ucKey(port.ucMac)))
       plan.commands.push(mapDeleteArgv(this.pinDir, MAP_UCMACS, ucKey(port.ucMac)));
     for (const ifx of [port.vexIfindex, port.vinIfindex])
-      if (await mapHasKey(this.pinDir, MAP_PORTS, portKey(ifx))) plan.commands.push(mapDeleteArgv(this.pinDir, MAP_PORTS, portKey(ifx)));
+      if (await mapHasKey(this.pinDir, MAP_PORTS, portKey(ifx)))
+        plan.commands.push(mapDeleteArgv(this.pinDir, MAP_PORTS, portKey(ifx)));
     return plan;
   }
 

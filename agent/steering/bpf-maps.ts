@@ -103,7 +103,18 @@ export function progPath(pinDir: string, prog: string): string {
 }
 
 export function mapUpdateArgv(pinDir: string, map: string, key: Buffer, value: Buffer): string[] {
-  return ['bpftool', 'map', 'update', 'pinned', mapPath(pinDir, map), 'key', ...hexArgs(key), 'value', ...hexArgs(value), 'any'];
+  return [
+    'bpftool',
+    'map',
+    'update',
+    'pinned',
+    mapPath(pinDir, map),
+    'key',
+    ...hexArgs(key),
+    'value',
+    ...hexArgs(value),
+    'any',
+  ];
 }
 
 export function mapDeleteArgv(pinDir: string, map: string, key: Buffer): string[] {

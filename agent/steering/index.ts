@@ -23,15 +23,26 @@ export interface SelectSteeringOptions {
  * The backend to use. auto: NeuVector's exact u32 rules where the kernel has act_pedit,
  * else TC BPF. An explicit kind the probe found unusable is an error naming why.
  */
-export async function selectSteering(kind: SteeringKind | 'auto', opts: SelectSteeringOptions): Promise<SteeringBackend> {
+export async function selectSteering(
+  kind: SteeringKind | 'auto',
+  opts: SelectSteeringOptions,
+): Promise<SteeringBackend> {
   if (kind !== 'auto' && kind !== 'u32' && kind !== 'bpf')
-    throw new TollgateError('ESTEERINPUT', `steering must be u32, bpf or auto, got ${JSON.stringify(kind)}`, 'steering');
+    throw new TollgateError(
+      'ESTEERINPUT',
+      `steering must be u32, bpf or auto, got ${JSON.stringify(kind)}`,
+      'steering',
+    );
   checkPinDir(opts.pinDir);
   const probe = await probeSteering();
   const why = (keys: string[]) => keys.map((k) => `${k}: ${probe.detail[k] ?? 'not tried'}`).join('; ');
   if (kind === 'u32' || (kind === 'auto' && probe.u32)) {
     if (!probe.u32)
-      throw new TollgateError('ESTEERUNAVAILABLE', `u32 steering is unusable on this kernel (${why(['u32+mirred', 'u32+pedit', 'u32+gact'])})`, 'steering');
+      throw new TollgateError(
+        'ESTEERUNAVAILABLE',
+        `u32 steering is unusable on this kernel (${why(['u32+mirred', 'u32+pedit', 'u32+gact'])})`,
+        'steering',
+      );
     return new U32Steering();
   }
   if (!probe.bpf) {

@@ -1,8 +1,24 @@
 import { TollgateError } from '../../shared/errors.js';
-import { emptyPlan, type ServicePair, type SteeredPort, type SteeringBackend, type SteeringMode, type SteeringPlan } from './backend.js';
+import {
+  emptyPlan,
+  type ServicePair,
+  type SteeredPort,
+  type SteeringBackend,
+  type SteeringMode,
+  type SteeringPlan,
+} from './backend.js';
 import { applySteeringPlan } from './apply.js';
 import { qdiscRemoval, readIngress, type IngressState } from './tc-state.js';
-import { PREF_ALL, PREF_IP, UNICAST_SLOTS, catchAllRule, serviceLines, unicastRules, vbrPref, vbrRules } from './u32-rules.js';
+import {
+  PREF_ALL,
+  PREF_IP,
+  UNICAST_SLOTS,
+  catchAllRule,
+  serviceLines,
+  unicastRules,
+  vbrPref,
+  vbrRules,
+} from './u32-rules.js';
 import { checkPair, checkPort } from './validate.js';
 
 /** The mode an installed unicast rule implements: inline rewrites first, tap mirrors first. */
@@ -25,7 +41,11 @@ export class U32Steering implements SteeringBackend {
     const st = await readIngress(pair.agentNs, pair.vbr);
     if (!st.linkExists) throw new TollgateError('ESTEERSTATE', `link ${pair.vbr} does not exist`, 'pair.vbr');
     if (st.qdisc === 'clsact')
-      throw new TollgateError('ESTEERSTATE', `${pair.vbr} has a clsact qdisc (bpf steering?); remove it first`, 'pair.vbr');
+      throw new TollgateError(
+        'ESTEERSTATE',
+        `${pair.vbr} has a clsact qdisc (bpf steering?); remove it first`,
+        'pair.vbr',
+      );
     if (!st.qdisc) plan.tc.push(...serviceLines(pair));
     return plan;
   }
@@ -66,7 +86,9 @@ export class U32Steering implements SteeringBackend {
     if (prefs.every((p) => st.filters.get(p)?.firstAction === wantFirst)) return [];
     // No rule on vbr means the frame dies in the enforcer stack: the short gap here only
     // ever drops frames the dp sends back, which TCP retransmits.
-    const lines = prefs.filter((p) => st.filters.has(p)).map((p) => `filter del dev ${pair.vbr} parent ffff: pref ${p}`);
+    const lines = prefs
+      .filter((p) => st.filters.has(p))
+      .map((p) => `filter del dev ${pair.vbr} parent ffff: pref ${p}`);
     if (!st.qdisc) lines.push(...serviceLines(pair));
     return [...lines, ...vbrRules('add', port, pair, port.mode)];
   }

@@ -122,7 +122,14 @@ export function vbrRules(verb: Verb, port: SteeredPort, pair: ServicePair, mode:
 }
 
 /** The unicast rules of one side at their regular prefs (or, with `swap`, the swap prefs). */
-export function unicastRules(verb: Verb, role: 'vex' | 'vin', port: SteeredPort, pair: ServicePair, mode: SteeringMode, swap = false): string[] {
+export function unicastRules(
+  verb: Verb,
+  role: 'vex' | 'vin',
+  port: SteeredPort,
+  pair: ServicePair,
+  mode: SteeringMode,
+  swap = false,
+): string[] {
   return UNICAST_SLOTS.map((s) => unicastRule(verb, role, port, pair, mode, swap ? s.swapPref : s.pref, s.protocol));
 }
 

@@ -42,7 +42,11 @@ export function checkPort(port: SteeredPort, pair: ServicePair): void {
   if (port.mode !== 'tap' && port.mode !== 'inline')
     throw new TollgateError('ESTEERINPUT', `mode must be tap or inline, got ${JSON.stringify(port.mode)}`, `${f}.mode`);
   if (port.agentNs !== pair.agentNs)
-    throw new TollgateError('ESTEERINPUT', `port is in ${port.agentNs}, service pair in ${pair.agentNs}`, `${f}.agentNs`);
+    throw new TollgateError(
+      'ESTEERINPUT',
+      `port is in ${port.agentNs}, service pair in ${pair.agentNs}`,
+      `${f}.agentNs`,
+    );
   const want = ucmacForIfindex(port.vexIfindex);
   if (typeof port.ucMac !== 'string' || port.ucMac.toLowerCase() !== want)
     throw new TollgateError('ESTEERINPUT', `ucMac must be ${want} (from vex ifindex ${port.vexIfindex})`, `${f}.ucMac`);

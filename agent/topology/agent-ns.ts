@@ -31,13 +31,40 @@ export function planServicePair(agentNs: string, links: readonly IpLink[], mtu: 
   const vbr = links.find((l) => l.ifname === VBR);
   const vth = links.find((l) => l.ifname === VTH);
   const healthy =
-    vbr && vth && vbr.link === VTH && vbr.mtu === mtu && vth.mtu === mtu && vbr.flags.includes('UP') && vth.flags.includes('UP');
+    vbr &&
+    vth &&
+    vbr.link === VTH &&
+    vbr.mtu === mtu &&
+    vth.mtu === mtu &&
+    vbr.flags.includes('UP') &&
+    vth.flags.includes('UP');
   if (healthy) return [];
   const cmds: Command[] = [];
   if (vbr) cmds.push({ ...ip(agentNs, 'link', 'del', VBR), bestEffort: true });
   if (vth && vth.link !== VBR) cmds.push({ ...ip(agentNs, 'link', 'del', VTH), bestEffort: true });
   cmds.push(
-    { ...ip(agentNs, 'link', 'add', VBR, 'index', String(VBR_IFINDEX), 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', VTH, 'index', String(VTH_IFINDEX), 'mtu', String(mtu)), note: 'service pair vbr<->vth (dp owns vth)' },
+    {
+      ...ip(
+        agentNs,
+        'link',
+        'add',
+        VBR,
+        'index',
+        String(VBR_IFINDEX),
+        'mtu',
+        String(mtu),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        VTH,
+        'index',
+        String(VTH_IFINDEX),
+        'mtu',
+        String(mtu),
+      ),
+      note: 'service pair vbr<->vth (dp owns vth)',
+    },
     ip(agentNs, 'link', 'set', VBR, 'up'),
     ip(agentNs, 'link', 'set', VTH, 'up'),
     ...offloadOffNew(agentNs, VBR),

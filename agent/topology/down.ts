@@ -40,7 +40,11 @@ export async function planDown(spec: LabSpec): Promise<Command[]> {
 /** PIDs of processes whose network namespace is `ns`. */
 async function pidsIn(ns: string): Promise<number[]> {
   const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
-  return r.stdout.split('\n').filter(Boolean).map(Number).filter((p) => p > 1 && p !== process.pid);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((p) => p > 1 && p !== process.pid);
 }
 
 function commandOf(pid: number): string {
@@ -53,7 +57,10 @@ function commandOf(pid: number): string {
 
 /** The dp the agent started: `dp` (bin/dp.js) with the lab's control socket. */
 function isOurDp(pid: number): boolean {
-  return /(^|\/)dp(\.js)?( |$)/.test(commandOf(pid).split(' ').slice(0, 3).join(' ')) || commandOf(pid).includes('/bin/dp.js');
+  return (
+    /(^|\/)dp(\.js)?( |$)/.test(commandOf(pid).split(' ').slice(0, 3).join(' ')) ||
+    commandOf(pid).includes('/bin/dp.js')
+  );
 }
 
 export interface DownOptions {
@@ -76,7 +83,10 @@ export interface DownResult {
  * Ports in the enforcer that a lab did not build (`isLab` false; pulled namespaces and
  * containers): restored into their own namespaces, never deleted with the enforcer.
  */
-async function restoreForeignPorts(agentNs: string, isLab: (label: string, m: PortMarker | null) => boolean): Promise<string[]> {
+async function restoreForeignPorts(
+  agentNs: string,
+  isLab: (label: string, m: PortMarker | null) => boolean,
+): Promise<string[]> {
   if (!(await listNamespaces()).includes(agentNs)) return [];
   const restored: string[] = [];
   for (const [label, p] of portsIn(await readLinks(agentNs))) {
@@ -94,7 +104,9 @@ async function restoreForeignPorts(agentNs: string, isLab: (label: string, m: Po
 /** Refuses (changing nothing) when `names` run processes other than the dp in `agentNs`. */
 async function refuseForeignProcesses(names: readonly string[], agentNs: string): Promise<void> {
   const foreign: string[] = [];
-  for (const n of names) for (const pid of await pidsIn(n)) if (!(n === agentNs && isOurDp(pid))) foreign.push(`${n}: pid ${pid} (${commandOf(pid).slice(0, 60) || '?'})`);
+  for (const n of names)
+    for (const pid of await pidsIn(n))
+      if (!(n === agentNs && isOurDp(pid))) foreign.push(`${n}: pid ${pid} (${commandOf(pid).slice(0, 60) || '?'})`);
   if (foreign.length)
     throw new TollgateError(
       'EBUSY',
@@ -104,17 +116,25 @@ async function refuseForeignProcesses(names: readonly string[], agentNs: string)
 
 async function stopAndDelete(names: readonly string[], pinDir: string): Promise<number[]> {
   const killed: number[] = [];
-  for (const n of names) for (const pid of await pidsIn(n)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-      killed.push(pid);
-    } catch { /* already gone */ }
-  }
+  for (const n of names)
+    for (const pid of await pidsIn(n)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+        killed.push(pid);
+      } catch {
+        /* already gone */
+      }
+    }
   if (killed.length) {
     await new Promise((r) => setTimeout(r, 300)); // a grace period for dp/agent to exit cleanly
-    for (const n of names) for (const pid of await pidsIn(n)) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    }
+    for (const n of names)
+      for (const pid of await pidsIn(n)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
   }
   for (const n of names) await run(['ip', 'netns', 'del', n], { allowFail: true });
   if (existsSync(pinDir)) await run(['rm', '-rf', pinDir]);

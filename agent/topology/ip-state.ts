@@ -60,8 +60,10 @@ export interface IpNeigh {
   state?: string[];
 }
 
-export const readLinks = (ns: string): Promise<IpLink[]> => runJson<IpLink[]>(ns, ['ip', '-json', '-details', 'link', 'show']);
-export const readAddrs = (ns: string): Promise<IpAddrLink[]> => runJson<IpAddrLink[]>(ns, ['ip', '-json', 'addr', 'show']);
+export const readLinks = (ns: string): Promise<IpLink[]> =>
+  runJson<IpLink[]>(ns, ['ip', '-json', '-details', 'link', 'show']);
+export const readAddrs = (ns: string): Promise<IpAddrLink[]> =>
+  runJson<IpAddrLink[]>(ns, ['ip', '-json', 'addr', 'show']);
 
 /** One link with its addresses; `ip addr` omits the alias, so it comes from `ip link`. */
 export async function readLink(ns: string, ifname: string): Promise<IpAddrLink | undefined> {
@@ -96,7 +98,10 @@ export async function listNamespaces(): Promise<string[]> {
  * address family). `addr show` comes first: after a `link show`, iproute2's batch mode
  * answers a later `addr show` without addresses.
  */
-export async function readInterface(ns: string, dev: string): Promise<{ link: IpAddrLink; routes: IpRoute[]; neighbours: IpNeigh[] } | undefined> {
+export async function readInterface(
+  ns: string,
+  dev: string,
+): Promise<{ link: IpAddrLink; routes: IpRoute[]; neighbours: IpNeigh[] } | undefined> {
   const input = `addr show dev ${dev}\nroute show table all dev ${dev}\nneigh show dev ${dev} nud permanent\n`;
   const r = await runIn(ns, ['ip', '-json', '-details', '-batch', '-'], { input, allowFail: true });
   const lines = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));

@@ -1,4 +1,12 @@
-import { readAddrs, readLinks, readRoutes, listNamespaces, type IpAddrLink, type IpLink, type IpRoute } from './ip-state.js';
+import {
+  readAddrs,
+  readLinks,
+  readRoutes,
+  listNamespaces,
+  type IpAddrLink,
+  type IpLink,
+  type IpRoute,
+} from './ip-state.js';
 import { BRIDGE, hostPeerName, portLabelOf, vexName, vinName } from './names.js';
 import { decodeMarker, type PortMarker } from './port-marker.js';
 import { labNamespaces, type LabSpec, type WorkloadSpec } from './spec.js';
@@ -30,7 +38,10 @@ export async function readLabState(spec: LabSpec): Promise<LabState> {
   for (const w of spec.workloads) {
     const wns = ns.workload(w.name);
     if (!has(wns)) continue;
-    state.workloads.set(w.name, { links: await readAddrsDetailed(wns), routes: await readRoutes(wns, 'eth0').catch(() => []) });
+    state.workloads.set(w.name, {
+      links: await readAddrsDetailed(wns),
+      routes: await readRoutes(wns, 'eth0').catch(() => []),
+    });
   }
   return state;
 }
@@ -78,9 +89,11 @@ export function workloadProblem(w: WorkloadSpec, state: LabState): string | null
   if (eth.address !== w.mac) return `eth0 MAC ${eth.address} != ${w.mac}`;
   if (eth.mtu !== w.mtu) return `eth0 MTU ${eth.mtu} != ${w.mtu}`;
   const v4 = eth.addr_info.filter((a) => a.family === 'inet');
-  if (v4.length !== 1 || v4[0]!.local !== w.address || v4[0]!.prefixlen !== w.prefixLength) return 'eth0 address differs';
+  if (v4.length !== 1 || v4[0]!.local !== w.address || v4[0]!.prefixlen !== w.prefixLength)
+    return 'eth0 address differs';
   if (!eth.flags.includes('UP')) return 'eth0 down';
-  if (w.gateway && !wl.routes.some((r) => r.dst === 'default' && r.gateway === w.gateway)) return 'default route missing';
+  if (w.gateway && !wl.routes.some((r) => r.dst === 'default' && r.gateway === w.gateway))
+    return 'default route missing';
   const port = portsIn(state.agent.links).get(w.name);
   if (!port?.vex || !port.vin || !port.marker) return 'vex/vin missing';
   if (eth.link_index !== port.vin.ifindex) return 'eth0 not paired with vin';

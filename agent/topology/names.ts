@@ -25,7 +25,11 @@ export const VTH_IFINDEX = 10_000_001;
 export const VIN_IFINDEX_BASE = 10_000_002;
 
 /** The smallest ifindex >= base not used by `links` (and not in `taken`). */
-export function freeIfindex(links: ReadonlyArray<{ ifindex: number }>, base: number, taken: ReadonlySet<number> = new Set()): number {
+export function freeIfindex(
+  links: ReadonlyArray<{ ifindex: number }>,
+  base: number,
+  taken: ReadonlySet<number> = new Set(),
+): number {
   const used = new Set(links.map((l) => l.ifindex));
   let i = base;
   while (used.has(i) || taken.has(i)) i++;

@@ -45,10 +45,20 @@ export async function readOffloads(ns: string, ifname: string): Promise<OffloadS
 }
 
 /** `ethtool -K` turning `keys` to `value` (nothing when keys is empty). */
-export function offloadCommand(ns: string, ifname: string, keys: readonly OffloadKey[], value: 'on' | 'off' = 'off'): Command[] {
+export function offloadCommand(
+  ns: string,
+  ifname: string,
+  keys: readonly OffloadKey[],
+  value: 'on' | 'off' = 'off',
+): Command[] {
   if (!keys.length) return [];
   return [{ ns, argv: ['ethtool', '-K', ifname, ...keys.flatMap((k) => [k, value])] }];
 }
 
 /** For a veth we are about to create: every feature is present and switchable. */
-export const offloadOffNew = (ns: string, ifname: string): Command[] => offloadCommand(ns, ifname, OFFLOADS.map((f) => f.key));
+export const offloadOffNew = (ns: string, ifname: string): Command[] =>
+  offloadCommand(
+    ns,
+    ifname,
+    OFFLOADS.map((f) => f.key),
+  );

@@ -38,7 +38,8 @@ export async function findPortHome(agentNsPath: string, vin: IpLink, workloadMac
     try {
       if (statSync(p).ino === agentIno) continue;
       const links = await readLinks(p);
-      if (links.some((l) => l.link_index === vin.ifindex && l.address === workloadMac && l.link_netnsid !== undefined)) return p;
+      if (links.some((l) => l.link_index === vin.ifindex && l.address === workloadMac && l.link_netnsid !== undefined))
+        return p;
     } catch {
       /* a namespace that went away while we looked */
     }

@@ -86,5 +86,7 @@ export function routeCommands(ns: string, dev: string, routes: readonly IpRoute[
 }
 
 export function neighbourCommands(ns: string, dev: string, neighbours: readonly IpNeigh[]): Command[] {
-  return neighbours.map((n) => ip(ns, 'neigh', 'replace', n.dst, 'lladdr', n.lladdr ?? '', 'nud', 'permanent', 'dev', dev));
+  return neighbours.map((n) =>
+    ip(ns, 'neigh', 'replace', n.dst, 'lladdr', n.lladdr ?? '', 'nud', 'permanent', 'dev', dev),
+  );
 }

@@ -1,7 +1,16 @@
 import { TollgateError } from '../../shared/errors.js';
 import { execute, formatCommands, ip, type Command } from './commands.js';
 import { readLinks, listNamespaces } from './ip-state.js';
-import { defaultPortLabel, freeIfindex, netnsPath, pinDirFor, VBR, VIN_IFINDEX_BASE, vexName, vinName } from './names.js';
+import {
+  defaultPortLabel,
+  freeIfindex,
+  netnsPath,
+  pinDirFor,
+  VBR,
+  VIN_IFINDEX_BASE,
+  vexName,
+  vinName,
+} from './names.js';
 import { readOffloads, type OffloadKey } from './offload.js';
 import { encodeMarker, type PortSource } from './port-marker.js';
 import { addrCommands, capturePort, neighbourCommands, routeCommands, type PortState } from './port-state.js';
@@ -61,7 +70,29 @@ export function planPull(state: PortState, t: PullTarget, offloadsOn: readonly O
     ip(W, 'addr', 'flush', 'dev', vex),
     ip(W, 'link', 'set', vex, 'alias', marker),
     // Created from the enforcer side: the kernel ignores an index given for a veth peer.
-    ip(A, 'link', 'add', vin, 'index', String(t.vinIfindex), 'mtu', mtu, 'type', 'veth', 'peer', 'name', eth, 'address', state.mac, 'mtu', mtu, 'txqueuelen', String(state.txqlen), 'netns', W),
+    ip(
+      A,
+      'link',
+      'add',
+      vin,
+      'index',
+      String(t.vinIfindex),
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      eth,
+      'address',
+      state.mac,
+      'mtu',
+      mtu,
+      'txqueuelen',
+      String(state.txqlen),
+      'netns',
+      W,
+    ),
     ...(state.alias ? [ip(W, 'link', 'set', eth, 'alias', state.alias)] : []),
     ...addrCommands(W, eth, state.addrs),
     ip(W, 'link', 'set', vex, 'netns', A),
@@ -124,7 +155,8 @@ export async function pullPort(o: PullOptions): Promise<PullResult> {
   const path = netnsPath(o.ns);
   if (!existsSync(path)) throw new TollgateError('ENONS', `namespace ${o.ns} does not exist`, 'netns');
   const label = o.label ?? defaultPortLabel(o.ns);
-  if (!/^[a-z][a-z0-9]{0,10}$/.test(label)) throw new TollgateError('EBADLABEL', `port label "${label}" must match ^[a-z][a-z0-9]{0,10}$`, 'name');
+  if (!/^[a-z][a-z0-9]{0,10}$/.test(label))
+    throw new TollgateError('EBADLABEL', `port label "${label}" must match ^[a-z][a-z0-9]{0,10}$`, 'name');
   const ifname = o.ifname ?? 'eth0';
   const mode = o.mode ?? 'learn';
   const choice = o.steering ?? 'auto';
@@ -141,7 +173,23 @@ export async function pullPort(o: PullOptions): Promise<PullResult> {
 
   const backend = await openSteering(choice, pinDirFor(o.agentNs));
   const steering = backend?.kind ?? 'none';
-  cmds.push(...planPull(state, { ns: path, agentNs: o.agentNs, label, mode, steering, ifname, vinIfindex: freeIfindex(agentLinks, VIN_IFINDEX_BASE), source: 'pull', group: o.group ?? label }, offloads.on));
+  cmds.push(
+    ...planPull(
+      state,
+      {
+        ns: path,
+        agentNs: o.agentNs,
+        label,
+        mode,
+        steering,
+        ifname,
+        vinIfindex: freeIfindex(agentLinks, VIN_IFINDEX_BASE),
+        source: 'pull',
+        group: o.group ?? label,
+      },
+      offloads.on,
+    ),
+  );
   const printed = formatCommands(cmds);
   if (o.dryRun) return { label, vex: vexName(label), vin: vinName(label), commands: printed };
   await execute(cmds);
@@ -150,7 +198,14 @@ export async function pullPort(o: PullOptions): Promise<PullResult> {
 }
 
 /** Service steering (idempotent: an up-to-date plan is empty), then the port's filters. */
-async function steerPulledPort(backend: SteeringBackend, agentNs: string, label: string, wlMac: string, mode: Mode, printed: string[]): Promise<void> {
+async function steerPulledPort(
+  backend: SteeringBackend,
+  agentNs: string,
+  label: string,
+  wlMac: string,
+  mode: Mode,
+  printed: string[],
+): Promise<void> {
   const links = await readLinks(agentNs);
   const vbr = links.find((l) => l.ifname === VBR);
   const vex = links.find((l) => l.ifname === vexName(label));
@@ -160,7 +215,16 @@ async function steerPulledPort(backend: SteeringBackend, agentNs: string, label:
   const svc = await backend.planService(pair);
   printed.push(...formatCommands(steeringCommands(agentNs, svc, 'service steering')));
   await backend.applyPlan(agentNs, svc);
-  const port = steeredPort({ workload: label, agentNs, vex: vex.ifname, vin: vin.ifname, vexIfindex: vex.ifindex, vinIfindex: vin.ifindex, wlMac, mode });
+  const port = steeredPort({
+    workload: label,
+    agentNs,
+    vex: vex.ifname,
+    vin: vin.ifname,
+    vexIfindex: vex.ifindex,
+    vinIfindex: vin.ifindex,
+    wlMac,
+    mode,
+  });
   const plan = await backend.planPort(port, pair);
   printed.push(...formatCommands(steeringCommands(agentNs, plan, `steering ${label} (${port.mode})`)));
   await backend.applyPlan(agentNs, plan);

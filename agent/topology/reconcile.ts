@@ -44,11 +44,18 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
   const br = state.host.links.find((l) => l.ifname === BRIDGE);
   if (!br) {
     plan.changes.push(`create bridge ${BRIDGE} ${spec.hostSide.address}`);
-    T.push(ip(ns.host, 'link', 'add', BRIDGE, 'type', 'bridge'), ip(ns.host, 'addr', 'add', spec.hostSide.address, 'dev', BRIDGE), ip(ns.host, 'link', 'set', BRIDGE, 'up'));
+    T.push(
+      ip(ns.host, 'link', 'add', BRIDGE, 'type', 'bridge'),
+      ip(ns.host, 'addr', 'add', spec.hostSide.address, 'dev', BRIDGE),
+      ip(ns.host, 'link', 'set', BRIDGE, 'up'),
+    );
   } else {
     const v4 = br.addr_info.filter((a) => a.family === 'inet');
-    for (const a of v4) if (a.local !== spec.hostSide.ip || a.prefixlen !== spec.hostSide.prefixLength) T.push(ip(ns.host, 'addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', BRIDGE));
-    if (!v4.some((a) => a.local === spec.hostSide.ip && a.prefixlen === spec.hostSide.prefixLength)) T.push(ip(ns.host, 'addr', 'add', spec.hostSide.address, 'dev', BRIDGE));
+    for (const a of v4)
+      if (a.local !== spec.hostSide.ip || a.prefixlen !== spec.hostSide.prefixLength)
+        T.push(ip(ns.host, 'addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', BRIDGE));
+    if (!v4.some((a) => a.local === spec.hostSide.ip && a.prefixlen === spec.hostSide.prefixLength))
+      T.push(ip(ns.host, 'addr', 'add', spec.hostSide.address, 'dev', BRIDGE));
     if (!br.flags.includes('UP')) T.push(ip(ns.host, 'link', 'set', BRIDGE, 'up'));
     if (T.length) plan.changes.push(`fix bridge ${BRIDGE}`);
   }
@@ -73,8 +80,23 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
     if (!isLabPort(spec, state, label, p.marker)) continue;
     plan.changes.push(`remove workload ${label}`);
     if (steering && p.vex && p.vin && p.marker && p.marker.steering !== 'none') {
-      const sp = steeredPort({ workload: label, agentNs: ns.agent, vex: p.vex.ifname, vin: p.vin.ifname, vexIfindex: p.vex.ifindex, vinIfindex: p.vin.ifindex, wlMac: p.vex.address ?? '', mode: p.marker.mode });
-      plan.removeSteering.push(...steeringCommands(ns.agent, await steering.planRemovePort(sp, servicePair(ns.agent, vbrIndex)), `remove steering of ${label}`));
+      const sp = steeredPort({
+        workload: label,
+        agentNs: ns.agent,
+        vex: p.vex.ifname,
+        vin: p.vin.ifname,
+        vexIfindex: p.vex.ifindex,
+        vinIfindex: p.vin.ifindex,
+        wlMac: p.vex.address ?? '',
+        mode: p.marker.mode,
+      });
+      plan.removeSteering.push(
+        ...steeringCommands(
+          ns.agent,
+          await steering.planRemovePort(sp, servicePair(ns.agent, vbrIndex)),
+          `remove steering of ${label}`,
+        ),
+      );
     }
     T.push(...removeWorkload(spec, state, label));
   }
@@ -85,14 +107,29 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
   for (const w of spec.workloads) {
     const existing = ports.get(w.name);
     if (existing && !isLabPort(spec, state, w.name, existing.marker)) {
-      const owner = existing.marker?.containerId ? `container ${existing.marker.containerId.slice(0, 12)}` : 'a pulled namespace';
-      throw new TollgateError('EOWNED', `port ${vexName(w.name)} in ${ns.agent} belongs to ${owner}, not to this lab; rename workload "${w.name}" in the spec, or run "agent restore" on that namespace first`, `workloads.${w.name}`);
+      const owner = existing.marker?.containerId
+        ? `container ${existing.marker.containerId.slice(0, 12)}`
+        : 'a pulled namespace';
+      throw new TollgateError(
+        'EOWNED',
+        `port ${vexName(w.name)} in ${ns.agent} belongs to ${owner}, not to this lab; rename workload "${w.name}" in the spec, or run "agent restore" on that namespace first`,
+        `workloads.${w.name}`,
+      );
     }
     const problem = workloadProblem(w, state);
     const marker = ports.get(w.name)?.marker;
     if (problem) {
-      plan.changes.push(state.workloads.has(w.name) || ports.has(w.name) ? `rebuild workload ${w.name} (${problem})` : `create workload ${w.name}`);
-      if (state.workloads.has(w.name) || ports.has(w.name) || state.host.links.some((l) => l.ifname === hostPeerName(w.name))) T.push(...removeWorkload(spec, state, w.name));
+      plan.changes.push(
+        state.workloads.has(w.name) || ports.has(w.name)
+          ? `rebuild workload ${w.name} (${problem})`
+          : `create workload ${w.name}`,
+      );
+      if (
+        state.workloads.has(w.name) ||
+        ports.has(w.name) ||
+        state.host.links.some((l) => l.ifname === hostPeerName(w.name))
+      )
+        T.push(...removeWorkload(spec, state, w.name));
       const vexIndex = freeIfindex(state.agent.links, VEX_IFINDEX_BASE, takenVex);
       const vinIndex = freeIfindex(state.agent.links, VIN_IFINDEX_BASE, takenVin);
       takenVex.add(vexIndex);
@@ -103,7 +140,9 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
     const st = steering?.kind ?? 'none';
     if (marker && (marker.mode !== w.mode || marker.steering !== st)) {
       plan.changes.push(`workload ${w.name}: mode ${marker.mode}/${marker.steering} -> ${w.mode}/${st}`);
-      T.push(ip(ns.agent, 'link', 'set', vexName(w.name), 'alias', encodeMarker({ ...marker, mode: w.mode, steering: st })));
+      T.push(
+        ip(ns.agent, 'link', 'set', vexName(w.name), 'alias', encodeMarker({ ...marker, mode: w.mode, steering: st })),
+      );
     }
   }
   if (steering) plan.steering = await planSteeringPreview(spec, steering);
@@ -116,17 +155,49 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
  */
 export function isLabPort(spec: LabSpec, state: LabState, label: string, marker: PortMarker | null): boolean {
   if (marker?.source) return marker.source === 'lab';
-  return state.namespaces.includes(labNamespaces(spec).workload(label)) || state.host.links.some((l) => l.ifname === hostPeerName(label));
+  return (
+    state.namespaces.includes(labNamespaces(spec).workload(label)) ||
+    state.host.links.some((l) => l.ifname === hostPeerName(label))
+  );
 }
 
 /** The CNI's part (eth0 in the workload, its peer on the bridge), then the pull. */
-function buildWorkload(spec: LabSpec, w: WorkloadSpec, vexIndex: number, vinIndex: number, steering: string): Command[] {
+function buildWorkload(
+  spec: LabSpec,
+  w: WorkloadSpec,
+  vexIndex: number,
+  vinIndex: number,
+  steering: string,
+): Command[] {
   const ns = labNamespaces(spec);
   const W = ns.workload(w.name);
   const peer = hostPeerName(w.name);
   const cmds: Command[] = [
     ...planCreateNamespace(W, false),
-    { ...ip(W, 'link', 'add', 'eth0', 'index', String(vexIndex), 'address', w.mac, 'mtu', String(w.mtu), 'type', 'veth', 'peer', 'name', peer, 'mtu', String(w.mtu), 'netns', ns.host), note: `workload ${w.name}: CNI-style eth0 on ${BRIDGE}` },
+    {
+      ...ip(
+        W,
+        'link',
+        'add',
+        'eth0',
+        'index',
+        String(vexIndex),
+        'address',
+        w.mac,
+        'mtu',
+        String(w.mtu),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        peer,
+        'mtu',
+        String(w.mtu),
+        'netns',
+        ns.host,
+      ),
+      note: `workload ${w.name}: CNI-style eth0 on ${BRIDGE}`,
+    },
     ip(W, 'addr', 'add', w.ip, 'dev', 'eth0'),
     ip(W, 'link', 'set', 'eth0', 'up'),
     ...(w.gateway ? [ip(W, 'route', 'add', 'default', 'via', w.gateway, 'dev', 'eth0')] : []),
@@ -142,7 +213,22 @@ function buildWorkload(spec: LabSpec, w: WorkloadSpec, vexIndex: number, vinInde
     routes: w.gateway ? [{ dst: 'default', gateway: w.gateway, dev: 'eth0' }] : [],
     neighbours: [],
   };
-  cmds.push(...planPull(expected, { ns: W, agentNs: ns.agent, label: w.name, mode: w.mode, steering, vinIfindex: vinIndex, source: 'lab', group: w.name }, OFFLOADS.map((f) => f.key)));
+  cmds.push(
+    ...planPull(
+      expected,
+      {
+        ns: W,
+        agentNs: ns.agent,
+        label: w.name,
+        mode: w.mode,
+        steering,
+        vinIfindex: vinIndex,
+        source: 'lab',
+        group: w.name,
+      },
+      OFFLOADS.map((f) => f.key),
+    ),
+  );
   return cmds;
 }
 
@@ -150,10 +236,13 @@ function removeWorkload(spec: LabSpec, state: LabState, label: string): Command[
   const ns = labNamespaces(spec);
   const cmds: Command[] = [];
   const has = (n: string) => state.agent.links.some((l) => l.ifname === n);
-  if (has(vexName(label))) cmds.push({ ...ip(ns.agent, 'link', 'del', vexName(label)), bestEffort: true, note: `remove workload ${label}` });
+  if (has(vexName(label)))
+    cmds.push({ ...ip(ns.agent, 'link', 'del', vexName(label)), bestEffort: true, note: `remove workload ${label}` });
   if (has(vinName(label))) cmds.push({ ...ip(ns.agent, 'link', 'del', vinName(label)), bestEffort: true });
-  if (state.host.links.some((l) => l.ifname === hostPeerName(label))) cmds.push({ ...ip(ns.host, 'link', 'del', hostPeerName(label)), bestEffort: true });
-  if (state.namespaces.includes(ns.workload(label))) cmds.push({ ...ip(undefined, 'netns', 'del', ns.workload(label)), bestEffort: true });
+  if (state.host.links.some((l) => l.ifname === hostPeerName(label)))
+    cmds.push({ ...ip(ns.host, 'link', 'del', hostPeerName(label)), bestEffort: true });
+  if (state.namespaces.includes(ns.workload(label)))
+    cmds.push({ ...ip(undefined, 'netns', 'del', ns.workload(label)), bestEffort: true });
   return cmds;
 }
 
@@ -165,9 +254,13 @@ async function planSteeringPreview(spec: LabSpec, steering: SteeringBackend): Pr
     const links = await readLinks(ns.agent).catch(() => []);
     const pair = servicePair(ns.agent, links.find((l) => l.ifname === VBR)?.ifindex ?? VBR_IFINDEX);
     out.push(...steeringCommands(ns.agent, await steering.planService(pair), 'service steering'));
-    for (const p of await steeredPorts(spec, links)) out.push(...steeringCommands(ns.agent, await steering.planPort(p, pair), `steering ${p.workload} (${p.mode})`));
+    for (const p of await steeredPorts(spec, links))
+      out.push(...steeringCommands(ns.agent, await steering.planPort(p, pair), `steering ${p.workload} (${p.mode})`));
   } catch (e) {
-    out.push({ argv: ['true'], note: `steering is computed after the links exist (${e instanceof Error ? e.message : String(e)})` });
+    out.push({
+      argv: ['true'],
+      note: `steering is computed after the links exist (${e instanceof Error ? e.message : String(e)})`,
+    });
   }
   return out;
 }
@@ -178,7 +271,18 @@ async function steeredPorts(spec: LabSpec, agentLinks: Awaited<ReturnType<typeof
     const vex = agentLinks.find((l) => l.ifname === vexName(w.name));
     const vin = agentLinks.find((l) => l.ifname === vinName(w.name));
     if (!vex || !vin) return [];
-    return [steeredPort({ workload: w.name, agentNs: ns.agent, vex: vex.ifname, vin: vin.ifname, vexIfindex: vex.ifindex, vinIfindex: vin.ifindex, wlMac: w.mac, mode: w.mode })];
+    return [
+      steeredPort({
+        workload: w.name,
+        agentNs: ns.agent,
+        vex: vex.ifname,
+        vin: vin.ifname,
+        vexIfindex: vex.ifindex,
+        vinIfindex: vin.ifindex,
+        wlMac: w.mac,
+        mode: w.mode,
+      }),
+    ];
   });
 }
 
@@ -193,8 +297,20 @@ export async function applyLab(spec: LabSpec, steering: SteeringBackend | null):
     for (const [label, p] of portsIn(state.agent.links)) {
       if (spec.workloads.some((w) => w.name === label) || !p.vex || !p.vin || !p.marker) continue;
       if (!isLabPort(spec, state, label, p.marker)) continue;
-      const sp = steeredPort({ workload: label, agentNs: ns.agent, vex: p.vex.ifname, vin: p.vin.ifname, vexIfindex: p.vex.ifindex, vinIfindex: p.vin.ifindex, wlMac: p.vex.address ?? '', mode: p.marker.mode });
-      await steering.applyPlan(ns.agent, await steering.planRemovePort(sp, servicePair(ns.agent, vbr?.ifindex ?? VBR_IFINDEX)));
+      const sp = steeredPort({
+        workload: label,
+        agentNs: ns.agent,
+        vex: p.vex.ifname,
+        vin: p.vin.ifname,
+        vexIfindex: p.vex.ifindex,
+        vinIfindex: p.vin.ifindex,
+        wlMac: p.vex.address ?? '',
+        mode: p.marker.mode,
+      });
+      await steering.applyPlan(
+        ns.agent,
+        await steering.planRemovePort(sp, servicePair(ns.agent, vbr?.ifindex ?? VBR_IFINDEX)),
+      );
     }
   }
   await execute(plan.topology);

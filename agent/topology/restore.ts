@@ -54,7 +54,8 @@ export async function findPulledPort(nsPath: string, agentNs: string, ifname = '
   const label = portLabelOf(vin.ifname, 'vin')!;
   const vex = links.find((l) => l.ifname === vexName(label));
   const marker = decodeMarker(vex?.ifalias);
-  if (!vex || !marker) throw new TollgateError('ENOTPULLED', `${vexName(label)} missing or unmarked in ${agentNs}`, 'netns');
+  if (!vex || !marker)
+    throw new TollgateError('ENOTPULLED', `${vexName(label)} missing or unmarked in ${agentNs}`, 'netns');
   return { label, vex, vin, marker };
 }
 
@@ -68,16 +69,29 @@ export interface RestoreOptions {
 export async function restorePort(o: RestoreOptions): Promise<{ label: string; commands: string[] }> {
   const path = netnsPath(o.ns);
   if (!existsSync(path)) throw new TollgateError('ENONS', `namespace ${o.ns} does not exist`, 'netns');
-  if (!existsSync(netnsPath(o.agentNs))) throw new TollgateError('ENONS', `agent namespace ${o.agentNs} does not exist`, 'agentNs');
+  if (!existsSync(netnsPath(o.agentNs)))
+    throw new TollgateError('ENONS', `agent namespace ${o.agentNs} does not exist`, 'agentNs');
   const port = await findPulledPort(path, o.agentNs, o.ifname);
   const state = await capturePort(path, o.ifname ?? 'eth0');
   const cmds: Command[] = [];
-  const backend = port.marker.steering === 'none' ? null : await openSteering(port.marker.steering as 'u32' | 'bpf', pinDirFor(o.agentNs));
+  const backend =
+    port.marker.steering === 'none'
+      ? null
+      : await openSteering(port.marker.steering as 'u32' | 'bpf', pinDirFor(o.agentNs));
   if (backend) {
     const vbr = (await readLinks(o.agentNs)).find((l) => l.ifname === VBR);
     if (vbr) {
       const pair = servicePair(o.agentNs, vbr.ifindex);
-      const sp = steeredPort({ workload: port.label, agentNs: o.agentNs, vex: port.vex.ifname, vin: port.vin.ifname, vexIfindex: port.vex.ifindex, vinIfindex: port.vin.ifindex, wlMac: state.mac, mode: port.marker.mode });
+      const sp = steeredPort({
+        workload: port.label,
+        agentNs: o.agentNs,
+        vex: port.vex.ifname,
+        vin: port.vin.ifname,
+        vexIfindex: port.vex.ifindex,
+        vinIfindex: port.vin.ifindex,
+        wlMac: state.mac,
+        mode: port.marker.mode,
+      });
       const plan = await backend.planRemovePort(sp, pair);
       cmds.push(...steeringCommands(o.agentNs, plan, `remove steering of ${port.label}`));
       if (!o.dryRun) await backend.applyPlan(o.agentNs, plan);

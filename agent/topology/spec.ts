@@ -107,7 +107,13 @@ function checkCidr(text: string, path: string, issues: Issue[]): [string, number
     return null;
   }
   const range = addr.range();
-  if (range !== 'unicast' && range !== 'private' && range !== 'benchmarking' && range !== 'carrierGradeNat' && range !== 'reserved') {
+  if (
+    range !== 'unicast' &&
+    range !== 'private' &&
+    range !== 'benchmarking' &&
+    range !== 'carrierGradeNat' &&
+    range !== 'reserved'
+  ) {
     issues.push({ path, message: `address ${addr.toString()} is not a unicast host address (${range})` });
     return null;
   }
@@ -134,7 +140,8 @@ function checkMac(mac: string, path: string, issues: Issue[]): string | null {
   if (first & 1) issues.push({ path, message: `MAC ${m} is multicast/broadcast` });
   else if (m === '00:00:00:00:00:00') issues.push({ path, message: 'MAC 00:00:00:00:00:00 is not usable' });
   // 4e:65:75:56 ("NeuV") is the steering MAC prefix; a workload with it would be mis-steered.
-  else if (m.startsWith('4e:65:75:56')) issues.push({ path, message: `MAC ${m} uses the reserved steering prefix 4e:65:75:56` });
+  else if (m.startsWith('4e:65:75:56'))
+    issues.push({ path, message: `MAC ${m} uses the reserved steering prefix 4e:65:75:56` });
   else return m;
   return null;
 }
@@ -157,7 +164,8 @@ export function parseLabSpec(input: unknown): LabSpec {
   const raw = parsed.data;
   const issues: Issue[] = [];
   const host = checkCidr(raw.hostSide.address, 'hostSide.address', issues);
-  if (raw.hostSide.name === raw.agentNs) issues.push({ path: 'agentNs', message: `same as hostSide.name "${raw.agentNs}"` });
+  if (raw.hostSide.name === raw.agentNs)
+    issues.push({ path: 'agentNs', message: `same as hostSide.name "${raw.agentNs}"` });
 
   const names = new Map<string, number>();
   const ips = new Map<string, string>();
@@ -167,7 +175,8 @@ export function parseLabSpec(input: unknown): LabSpec {
   raw.workloads.forEach((w, i) => {
     const at = `workloads[${i}]`;
     const prev = names.get(w.name);
-    if (prev !== undefined) issues.push({ path: `${at}.name`, message: `duplicate workload name "${w.name}" (also workloads[${prev}])` });
+    if (prev !== undefined)
+      issues.push({ path: `${at}.name`, message: `duplicate workload name "${w.name}" (also workloads[${prev}])` });
     else names.set(w.name, i);
     if (w.name === raw.hostSide.name || w.name === raw.agentNs)
       issues.push({ path: `${at}.name`, message: `"${w.name}" collides with the host-side or agent namespace name` });
@@ -185,13 +194,23 @@ export function parseLabSpec(input: unknown): LabSpec {
     }
     let gateway = w.gateway;
     if (gateway !== undefined) {
-      if (!ipaddr.IPv4.isValidFourPartDecimal(gateway)) issues.push({ path: `${at}.gateway`, message: `invalid IPv4 address "${gateway}"` });
-      else if (cidr && !inSubnet(gateway, w.ip)) issues.push({ path: `${at}.gateway`, message: `${gateway} is not in ${w.ip}` });
+      if (!ipaddr.IPv4.isValidFourPartDecimal(gateway))
+        issues.push({ path: `${at}.gateway`, message: `invalid IPv4 address "${gateway}"` });
+      else if (cidr && !inSubnet(gateway, w.ip))
+        issues.push({ path: `${at}.gateway`, message: `${gateway} is not in ${w.ip}` });
     } else if (host && cidr && inSubnet(host[0], w.ip)) {
       gateway = host[0]; // the bridge address is the natural default gateway, as with a CNI bridge
     }
     if (cidr && mac) {
-      const ws: WorkloadSpec = { name: w.name, ip: w.ip, address: cidr[0], prefixLength: cidr[1], mac, mode: w.mode, mtu: w.mtu };
+      const ws: WorkloadSpec = {
+        name: w.name,
+        ip: w.ip,
+        address: cidr[0],
+        prefixLength: cidr[1],
+        mac,
+        mode: w.mode,
+        mtu: w.mtu,
+      };
       if (gateway !== undefined) ws.gateway = gateway;
       workloads.push(ws);
     }
@@ -208,7 +227,10 @@ export function parseLabSpec(input: unknown): LabSpec {
 
 function specError(issues: Issue[]): TollgateError {
   const first = issues[0] ?? { path: '(spec)', message: 'invalid spec' };
-  const rest = issues.slice(1).map((i) => `; ${i.path}: ${i.message}`).join('');
+  const rest = issues
+    .slice(1)
+    .map((i) => `; ${i.path}: ${i.message}`)
+    .join('');
   return new TollgateError('ESPEC', `${first.message}${rest}`, first.path);
 }
 

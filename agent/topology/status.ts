@@ -43,11 +43,24 @@ export interface LabStatus {
 export async function labStatus(spec: LabSpec): Promise<LabStatus> {
   const ns = labNamespaces(spec);
   const state = await readLabState(spec);
-  const roleOf = (n: string) => (n === ns.host ? 'host' : n === ns.agent ? 'agent' : spec.workloads.some((w) => ns.workload(w.name) === n) ? 'workload' : 'other');
+  const roleOf = (n: string) =>
+    n === ns.host
+      ? 'host'
+      : n === ns.agent
+        ? 'agent'
+        : spec.workloads.some((w) => ns.workload(w.name) === n)
+          ? 'workload'
+          : 'other';
   const namespaces = [];
   for (const name of state.namespaces) {
     const links = (await readLinks(name).catch(() => [])).map((l) => {
-      const s: LinkStatus = { ifname: l.ifname, ifindex: l.ifindex, state: l.operstate, up: l.flags.includes('UP'), mtu: l.mtu };
+      const s: LinkStatus = {
+        ifname: l.ifname,
+        ifindex: l.ifindex,
+        state: l.operstate,
+        up: l.flags.includes('UP'),
+        mtu: l.mtu,
+      };
       if (l.address) s.mac = l.address;
       if (l.linkinfo?.info_kind) s.kind = l.linkinfo.info_kind;
       if (l.master) s.master = l.master;
@@ -59,9 +72,19 @@ export async function labStatus(spec: LabSpec): Promise<LabStatus> {
   const workloads = spec.workloads.map((w) => {
     const p = ports.get(w.name);
     const problem = workloadProblem(w, state);
-    const s: WorkloadStatus = { name: w.name, namespace: ns.workload(w.name), specMode: w.mode, mode: p?.marker?.mode ?? null, steering: p?.marker?.steering ?? null, healthy: problem === null };
+    const s: WorkloadStatus = {
+      name: w.name,
+      namespace: ns.workload(w.name),
+      specMode: w.mode,
+      mode: p?.marker?.mode ?? null,
+      steering: p?.marker?.steering ?? null,
+      healthy: problem === null,
+    };
     if (problem) s.problem = problem;
-    if (p?.vex) { s.vexIfindex = p.vex.ifindex; s.ucMac = ucmacForIfindex(p.vex.ifindex); }
+    if (p?.vex) {
+      s.vexIfindex = p.vex.ifindex;
+      s.ucMac = ucmacForIfindex(p.vex.ifindex);
+    }
     if (p?.vin) s.vinIfindex = p.vin.ifindex;
     return s;
   });
@@ -80,11 +103,16 @@ export function formatStatus(s: LabStatus): string[] {
   if (!s.namespaces.length) out.push(`no namespaces with prefix ${s.prefix}`);
   for (const n of s.namespaces) {
     out.push(`${n.name} (${n.role})`);
-    for (const l of n.links) out.push(`  ${String(l.ifindex).padStart(8)} ${l.ifname.padEnd(15)} ${(l.mac ?? '').padEnd(17)} ${l.state.padEnd(8)} mtu ${l.mtu}${l.kind ? ` ${l.kind}` : ''}${l.master ? ` master ${l.master}` : ''}`);
+    for (const l of n.links)
+      out.push(
+        `  ${String(l.ifindex).padStart(8)} ${l.ifname.padEnd(15)} ${(l.mac ?? '').padEnd(17)} ${l.state.padEnd(8)} mtu ${l.mtu}${l.kind ? ` ${l.kind}` : ''}${l.master ? ` master ${l.master}` : ''}`,
+      );
   }
   out.push('workloads:');
   for (const w of s.workloads)
-    out.push(`  ${w.name.padEnd(11)} ${w.healthy ? 'ok' : `BROKEN (${w.problem})`} mode=${w.mode ?? '-'} (spec ${w.specMode}) steering=${w.steering ?? '-'}${w.ucMac ? ` ucmac=${w.ucMac}` : ''}`);
+    out.push(
+      `  ${w.name.padEnd(11)} ${w.healthy ? 'ok' : `BROKEN (${w.problem})`} mode=${w.mode ?? '-'} (spec ${w.specMode}) steering=${w.steering ?? '-'}${w.ucMac ? ` ucmac=${w.ucMac}` : ''}`,
+    );
   if (s.otherPorts.length) out.push(`other ports in agent-ns: ${s.otherPorts.join(', ')}`);
   out.push(`bpf pins: ${s.pinDir.path} ${s.pinDir.exists ? 'present' : 'absent'}`);
   return out;

@@ -1,5 +1,12 @@
 import { ucmacForIfindex } from '../../shared/mac.js';
-import { selectSteering, type ServicePair, type SteeredPort, type SteeringBackend, type SteeringMode, type SteeringPlan } from '../steering/index.js';
+import {
+  selectSteering,
+  type ServicePair,
+  type SteeredPort,
+  type SteeringBackend,
+  type SteeringMode,
+  type SteeringPlan,
+} from '../steering/index.js';
 import type { Command } from './commands.js';
 import { VBR, VTH } from './names.js';
 import type { Mode, SteeringChoice } from './spec.js';

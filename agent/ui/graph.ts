@@ -59,7 +59,16 @@ export class GraphModel {
     const port = proto === 'icmp' || proto === 'icmpv6' ? 0 : r.serverPort;
     const id = `v:${client}>${server}:${port}/${proto}`;
     const have = this.violations.get(id);
-    const e: GraphEdge = { id, kind: 'violation', source: nodeId(client), target: nodeId(server), proto, port, count: (have?.count ?? 0) + r.count, action: POLICY_ACTION_NAMES[r.action] ?? String(r.action) };
+    const e: GraphEdge = {
+      id,
+      kind: 'violation',
+      source: nodeId(client),
+      target: nodeId(server),
+      proto,
+      port,
+      count: (have?.count ?? 0) + r.count,
+      action: POLICY_ACTION_NAMES[r.action] ?? String(r.action),
+    };
     this.violations.delete(id);
     this.violations.set(id, e);
     if (this.violations.size > 200) this.violations.delete(this.violations.keys().next().value!);
@@ -68,14 +77,23 @@ export class GraphModel {
 
   graph(): Graph {
     const nodes = new Map<string, GraphNode>();
-    for (const g of this.view.groups()) nodes.set(nodeId(g.name), { id: nodeId(g.name), kind: 'group', name: g.name, mode: g.mode });
+    for (const g of this.view.groups())
+      nodes.set(nodeId(g.name), { id: nodeId(g.name), kind: 'group', name: g.name, mode: g.mode });
     const peer = (p: string) => {
       const id = nodeId(p);
       if (!nodes.has(id)) nodes.set(id, isCidr(p) ? { id, kind: 'cidr', name: p } : { id, kind: 'group', name: p });
       return id;
     };
     const edges: GraphEdge[] = this.view.rules().map((r) => ({
-      id: `r:${r.id}`, kind: 'rule', source: peer(r.from), target: peer(r.to), proto: r.proto, port: r.port, ruleId: r.id, origin: r.origin, hits: r.hits,
+      id: `r:${r.id}`,
+      kind: 'rule',
+      source: peer(r.from),
+      target: peer(r.to),
+      proto: r.proto,
+      port: r.port,
+      ruleId: r.id,
+      origin: r.origin,
+      hits: r.hits,
     }));
     for (const v of this.violations.values()) {
       for (const end of [v.source, v.target]) if (!nodes.has(end)) peer(end.slice(2));

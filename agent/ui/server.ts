@@ -23,8 +23,14 @@ const require = createRequire(import.meta.url);
 
 const STATIC: Record<string, { file: () => string; type: string }> = {
   '/': { file: () => join(repoRoot(), 'agent', 'ui', 'page', 'index.html'), type: 'text/html; charset=utf-8' },
-  '/graph.js': { file: () => join(repoRoot(), 'agent', 'ui', 'page', 'graph.js'), type: 'text/javascript; charset=utf-8' },
-  '/vendor/cytoscape.min.js': { file: () => require.resolve('cytoscape/dist/cytoscape.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/graph.js': {
+    file: () => join(repoRoot(), 'agent', 'ui', 'page', 'graph.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  '/vendor/cytoscape.min.js': {
+    file: () => require.resolve('cytoscape/dist/cytoscape.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
 };
 
 const SECURITY_HEADERS = {
@@ -34,7 +40,10 @@ const SECURITY_HEADERS = {
 };
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -122,15 +131,21 @@ export class UiServer {
   private authorize(req: IncomingMessage): void {
     if (this.o.token.accepts(req.headers.authorization)) return;
     this.refused++;
-    throw new HttpError(401, 'this request changes state: it needs "Authorization: Bearer <token>" (the token agent run printed; root can read it from the file beside the API socket)');
+    throw new HttpError(
+      401,
+      'this request changes state: it needs "Authorization: Bearer <token>" (the token agent run printed; root can read it from the file beside the API socket)',
+    );
   }
 
   private json(res: ServerResponse, status: number, v: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS }).end(JSON.stringify(v));
+    res
+      .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS })
+      .end(JSON.stringify(v));
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!hostHeaderAllowed(req.headers.host, this.o.address)) throw new HttpError(403, `Host "${req.headers.host ?? ''}" is not this server's loopback address`);
+    if (!hostHeaderAllowed(req.headers.host, this.o.address))
+      throw new HttpError(403, `Host "${req.headers.host ?? ''}" is not this server's loopback address`);
     const url = new URL(req.url ?? '/', 'http://ui.invalid');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -142,7 +157,12 @@ export class UiServer {
     }
     if (method === 'GET' && path === '/api/graph') return this.json(res, 200, this.model.graph());
     if (method === 'GET' && path === '/api/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', ...SECURITY_HEADERS });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        ...SECURITY_HEADERS,
+      });
       res.write(`event: graph\ndata: ${this.graphText()}\n\n`);
       this.streams.add(res);
       req.on('close', () => this.streams.delete(res));

@@ -54,7 +54,11 @@ const FILTER_PREF = 49152;
 function validateQueues(q: unknown): number {
   if (q === undefined) return 1;
   if (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > MAX_QUEUES) {
-    throw new TollgateError('EVMQUEUES', `queues must be an integer from 1 to ${MAX_QUEUES}, got ${String(q)}`, 'queues');
+    throw new TollgateError(
+      'EVMQUEUES',
+      `queues must be an integer from 1 to ${MAX_QUEUES}, got ${String(q)}`,
+      'queues',
+    );
   }
   return q;
 }
@@ -77,8 +81,30 @@ async function pickTapName(nsPath: string): Promise<string> {
 }
 
 function redirectFilter(from: string, to: string): string[] {
-  return ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(FILTER_PREF),
-    'u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to];
+  return [
+    'tc',
+    'filter',
+    'add',
+    'dev',
+    from,
+    'parent',
+    'ffff:',
+    'protocol',
+    'all',
+    'pref',
+    String(FILTER_PREF),
+    'u32',
+    'match',
+    'u8',
+    '0',
+    '0',
+    'action',
+    'mirred',
+    'egress',
+    'redirect',
+    'dev',
+    to,
+  ];
 }
 
 /**
@@ -94,18 +120,27 @@ export async function connectVm(opts: ConnectVmOptions): Promise<ConnectedVm> {
   if (!vethLink) throw new TollgateError('EVMVETH', `no interface ${veth} in namespace ${opts.netns}`, 'veth');
   if (vethLink.kind === 'tun') throw new TollgateError('EVMVETH', `${veth} is itself a tun/tap device`, 'veth');
   if (await hasIngressHook(nsPath, veth)) {
-    throw new TollgateError('EVMBUSY', `${veth} already has an ingress qdisc (connected to a VM already, or used by someone else)`, 'veth');
+    throw new TollgateError(
+      'EVMBUSY',
+      `${veth} already has an ingress qdisc (connected to a VM already, or used by someone else)`,
+      'veth',
+    );
   }
   let tap: string;
   if (opts.tap !== undefined) {
     tap = validateIfname(opts.tap, 'tap');
-    if (await findLink(nsPath, tap)) throw new TollgateError('EVMTAPEXISTS', `interface ${tap} already exists in namespace ${opts.netns}`, 'tap');
+    if (await findLink(nsPath, tap))
+      throw new TollgateError('EVMTAPEXISTS', `interface ${tap} already exists in namespace ${opts.netns}`, 'tap');
   } else {
     tap = await pickTapName(nsPath);
   }
   if (tap === veth) throw new TollgateError('EVMTAP', 'tap and veth must differ', 'tap');
   if (await findVm(nsPath, tap, opts.stateDir)) {
-    throw new TollgateError('EVMTAPEXISTS', `a VM with tap ${tap} is already recorded in ${opts.netns}; disconnect it first`, 'tap');
+    throw new TollgateError(
+      'EVMTAPEXISTS',
+      `a VM with tap ${tap} is already recorded in ${opts.netns}; disconnect it first`,
+      'tap',
+    );
   }
 
   const undo = new UndoStack(nsPath);
@@ -115,7 +150,13 @@ export async function connectVm(opts: ConnectVmOptions): Promise<ConnectedVm> {
     if (owner !== undefined) add.push('user', String(owner));
     await mustRun(nsPath, add, 'EVMTAP', `creating tap ${tap}`, 'tap');
     undo.push('delete tap', ['ip', 'link', 'del', 'dev', tap]);
-    await mustRun(nsPath, ['ip', 'link', 'set', 'dev', tap, 'mtu', String(vethLink.mtu), 'up'], 'EVMTAP', `setting up tap ${tap}`, 'tap');
+    await mustRun(
+      nsPath,
+      ['ip', 'link', 'set', 'dev', tap, 'mtu', String(vethLink.mtu), 'up'],
+      'EVMTAP',
+      `setting up tap ${tap}`,
+      'tap',
+    );
     await mustRun(nsPath, ['tc', 'qdisc', 'add', 'dev', veth, 'ingress'], 'EVMTC', `ingress qdisc on ${veth}`, 'veth');
     undo.push('delete veth ingress qdisc', ['tc', 'qdisc', 'del', 'dev', veth, 'ingress']);
     await mustRun(nsPath, ['tc', 'qdisc', 'add', 'dev', tap, 'ingress'], 'EVMTC', `ingress qdisc on ${tap}`, 'tap');
@@ -140,7 +181,16 @@ export async function connectVm(opts: ConnectVmOptions): Promise<ConnectedVm> {
       ...(owner !== undefined ? { owner } : {}),
     };
     await saveVm(rec, opts.stateDir);
-    return { netns: nsPath, veth, tap, tapIfindex: tapLink.ifindex, vethIfindex: vethLink.ifindex, mtu: vethLink.mtu, mac: vethLink.address, queues };
+    return {
+      netns: nsPath,
+      veth,
+      tap,
+      tapIfindex: tapLink.ifindex,
+      vethIfindex: vethLink.ifindex,
+      mtu: vethLink.mtu,
+      mac: vethLink.address,
+      queues,
+    };
   } catch (e) {
     await undo.unwind();
     throw e;
@@ -163,7 +213,8 @@ export interface DisconnectVmOptions {
  * record is dropped. An unknown VM is EVMUNKNOWN (or false with missingOk).
  */
 export async function disconnectVm(opts: DisconnectVmOptions): Promise<boolean> {
-  if (typeof opts.netns !== 'string' || opts.netns === '') throw new TollgateError('ENONS', 'a namespace name or path is required', 'netns');
+  if (typeof opts.netns !== 'string' || opts.netns === '')
+    throw new TollgateError('ENONS', 'a namespace name or path is required', 'netns');
   const tap = validateIfname(opts.tap, 'tap');
   const nsPath = opts.netns.startsWith('/') ? opts.netns : `/run/netns/${opts.netns}`;
   const rec = await findVm(nsPath, tap, opts.stateDir);
@@ -177,7 +228,11 @@ export async function disconnectVm(opts: DisconnectVmOptions): Promise<boolean> 
   }
   if (rec.inspection) {
     // Steering state (filters and the backend's map entries) needs the backend to remove.
-    throw new TollgateError('EVMBUSY', `VM ${tap} is under inspection (${rec.inspection.mode}); uninspect it first`, 'tap');
+    throw new TollgateError(
+      'EVMBUSY',
+      `VM ${tap} is under inspection (${rec.inspection.mode}); uninspect it first`,
+      'tap',
+    );
   }
   await removeRateLimitDevices(rec);
   const pref = String(rec.filterPref);
@@ -191,7 +246,8 @@ export async function disconnectVm(opts: DisconnectVmOptions): Promise<boolean> 
   for (const argv of steps) await runIn(nsPath, argv, { allowFail: true });
   // Verify rather than trust exit codes: anything of ours still present is an error.
   if (await findLink(nsPath, rec.tap)) throw new TollgateError('EVMTAP', `tap ${rec.tap} could not be removed`, 'tap');
-  if (await hasIngressHook(nsPath, rec.veth)) throw new TollgateError('EVMTC', `ingress qdisc on ${rec.veth} could not be removed`, 'veth');
+  if (await hasIngressHook(nsPath, rec.veth))
+    throw new TollgateError('EVMTC', `ingress qdisc on ${rec.veth} could not be removed`, 'veth');
   await removeVm(nsPath, tap, opts.stateDir);
   return true;
 }

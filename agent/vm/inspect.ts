@@ -46,7 +46,12 @@ export interface InspectVmOptions {
 }
 
 /** The SteeredPort of a connected VM: veth = vex, tap = vin, guest MAC = veth MAC. */
-export async function vmSteeredPort(rec: VmRecord, agentNs: string, mode: SteeringMode, workload?: string): Promise<SteeredPort> {
+export async function vmSteeredPort(
+  rec: VmRecord,
+  agentNs: string,
+  mode: SteeringMode,
+  workload?: string,
+): Promise<SteeredPort> {
   const veth = await findLink(rec.netns, rec.veth);
   if (!veth) throw new TollgateError('EVMVETH', `${rec.veth} no longer exists in ${rec.netns}`, 'veth');
   return {
@@ -64,22 +69,57 @@ export async function vmSteeredPort(rec: VmRecord, agentNs: string, mode: Steeri
 
 /** Removes the Kata redirects (filters go with their ingress qdiscs). */
 async function dropRedirects(rec: VmRecord): Promise<void> {
-  for (const dev of [rec.veth, rec.tap]) await runIn(rec.netns, ['tc', 'qdisc', 'del', 'dev', dev, 'ingress'], { allowFail: true });
+  for (const dev of [rec.veth, rec.tap])
+    await runIn(rec.netns, ['tc', 'qdisc', 'del', 'dev', dev, 'ingress'], { allowFail: true });
 }
 
 /** Puts back exactly what connectVm made on the two ingress hooks. */
 export async function restoreRedirects(rec: VmRecord): Promise<void> {
   const pref = String(rec.filterPref);
-  for (const [from, to] of [[rec.veth, rec.tap], [rec.tap, rec.veth]] as const) {
+  for (const [from, to] of [
+    [rec.veth, rec.tap],
+    [rec.tap, rec.veth],
+  ] as const) {
     await mustRun(rec.netns, ['tc', 'qdisc', 'add', 'dev', from, 'ingress'], 'EVMTC', `ingress qdisc on ${from}`);
-    await mustRun(rec.netns, ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'pref', pref,
-      'u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to], 'EVMTC', `redirect ${from}→${to}`);
+    await mustRun(
+      rec.netns,
+      [
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        from,
+        'parent',
+        'ffff:',
+        'protocol',
+        'all',
+        'pref',
+        pref,
+        'u32',
+        'match',
+        'u8',
+        '0',
+        '0',
+        'action',
+        'mirred',
+        'egress',
+        'redirect',
+        'dev',
+        to,
+      ],
+      'EVMTC',
+      `redirect ${from}→${to}`,
+    );
   }
 }
 
 function checkPairNs(rec: VmRecord, pair: ServicePair): void {
   if (resolveNetns(pair.agentNs, 'pair.agentNs') !== rec.netns) {
-    throw new TollgateError('EVMINSPECT', `the service pair must be in the VM's namespace ${rec.netns}, not ${pair.agentNs}`, 'pair.agentNs');
+    throw new TollgateError(
+      'EVMINSPECT',
+      `the service pair must be in the VM's namespace ${rec.netns}, not ${pair.agentNs}`,
+      'pair.agentNs',
+    );
   }
 }
 
@@ -105,7 +145,13 @@ export async function inspectVm(opts: InspectVmOptions): Promise<SteeredPort> {
     }
     throw e;
   }
-  rec.inspection = { mode: opts.mode, workload: port.workload, agentNs: opts.pair.agentNs, vbr: opts.pair.vbr, vth: opts.pair.vth };
+  rec.inspection = {
+    mode: opts.mode,
+    workload: port.workload,
+    agentNs: opts.pair.agentNs,
+    vbr: opts.pair.vbr,
+    vth: opts.pair.vth,
+  };
   await saveVm(rec, opts.stateDir);
   return port;
 }

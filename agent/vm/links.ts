@@ -23,9 +23,16 @@ export function resolveNetns(netns: unknown, field = 'netns'): string {
 
 /** Checks an interface name the way the kernel does (length, no '/', ':' or whitespace). */
 export function validateIfname(name: unknown, field: string): string {
-  if (typeof name !== 'string' || name.length === 0) throw new TollgateError('EIFNAME', 'an interface name is required', field);
-  if (name.length > IFNAME_MAX) throw new TollgateError('EIFNAME', `interface name ${JSON.stringify(name)} is longer than ${IFNAME_MAX} characters`, field);
-  if (name === '.' || name === '..' || /[/:\s]/.test(name)) throw new TollgateError('EIFNAME', `invalid interface name ${JSON.stringify(name)}`, field);
+  if (typeof name !== 'string' || name.length === 0)
+    throw new TollgateError('EIFNAME', 'an interface name is required', field);
+  if (name.length > IFNAME_MAX)
+    throw new TollgateError(
+      'EIFNAME',
+      `interface name ${JSON.stringify(name)} is longer than ${IFNAME_MAX} characters`,
+      field,
+    );
+  if (name === '.' || name === '..' || /[/:\s]/.test(name))
+    throw new TollgateError('EIFNAME', `invalid interface name ${JSON.stringify(name)}`, field);
   return name;
 }
 
@@ -94,10 +101,20 @@ export async function hasConfiguredRoot(nsPath: string, dev: string): Promise<bo
 }
 
 /** Runs a command in the namespace; on failure throws `code` with the tool's stderr. */
-export async function mustRun(nsPath: string, argv: string[], code: ErrorCode, what: string, field?: string): Promise<ExecResult> {
+export async function mustRun(
+  nsPath: string,
+  argv: string[],
+  code: ErrorCode,
+  what: string,
+  field?: string,
+): Promise<ExecResult> {
   const res = await runIn(nsPath, argv, { allowFail: true });
   if (res.code !== 0) {
-    throw new TollgateError(code, `${what} failed: ${res.stderr.trim() || res.stdout.trim()} (${argv.join(' ')})`, field);
+    throw new TollgateError(
+      code,
+      `${what} failed: ${res.stderr.trim() || res.stdout.trim()} (${argv.join(' ')})`,
+      field,
+    );
   }
   return res;
 }

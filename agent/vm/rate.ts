@@ -35,21 +35,37 @@ export function parseRate(value: unknown, field: string): number {
     bps = value;
   } else if (typeof value === 'string') {
     const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-    if (!m) throw new TollgateError('ERATE', `not a rate: ${JSON.stringify(value)} (use e.g. 50mbit, 50M or 50000000)`, field);
+    if (!m)
+      throw new TollgateError(
+        'ERATE',
+        `not a rate: ${JSON.stringify(value)} (use e.g. 50mbit, 50M or 50000000)`,
+        field,
+      );
     const unit = (m[2] ?? '').toLowerCase();
     if (BYTE_UNITS.has(unit)) {
-      throw new TollgateError('ERATE', `unit "${m[2]}" is bytes/s in tc terms; give bits/s (e.g. ${m[1]}${unit[0] === 'b' ? '' : unit[0]}bit)`, field);
+      throw new TollgateError(
+        'ERATE',
+        `unit "${m[2]}" is bytes/s in tc terms; give bits/s (e.g. ${m[1]}${unit[0] === 'b' ? '' : unit[0]}bit)`,
+        field,
+      );
     }
     const mult = BIT_UNITS[unit];
-    if (mult === undefined) throw new TollgateError('ERATE', `unknown rate unit "${m[2]}" (bit, kbit, mbit, gbit or k, M, G)`, field);
+    if (mult === undefined)
+      throw new TollgateError('ERATE', `unknown rate unit "${m[2]}" (bit, kbit, mbit, gbit or k, M, G)`, field);
     bps = Number(m[1]) * mult;
   } else {
-    throw new TollgateError('ERATE', `rate must be a number of bits/s or a string like "50mbit", got ${typeof value}`, field);
+    throw new TollgateError(
+      'ERATE',
+      `rate must be a number of bits/s or a string like "50mbit", got ${typeof value}`,
+      field,
+    );
   }
   if (!Number.isFinite(bps)) throw new TollgateError('ERATE', `rate is not a finite number: ${String(value)}`, field);
   if (bps <= 0) throw new TollgateError('ERATE', `rate must be positive, got ${String(value)}`, field);
-  if (bps < MIN_RATE_BPS) throw new TollgateError('ERATE', `rate ${String(value)} is below the minimum of 1kbit`, field);
-  if (bps > MAX_RATE_BPS) throw new TollgateError('ERATE', `rate ${String(value)} is above the maximum of 100gbit`, field);
+  if (bps < MIN_RATE_BPS)
+    throw new TollgateError('ERATE', `rate ${String(value)} is below the minimum of 1kbit`, field);
+  if (bps > MAX_RATE_BPS)
+    throw new TollgateError('ERATE', `rate ${String(value)} is above the maximum of 100gbit`, field);
   return Math.round(bps);
 }
 

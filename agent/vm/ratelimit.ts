@@ -51,8 +51,24 @@ function quantum(bps: number): string {
 }
 
 function htbClass(verb: 'add' | 'change', dev: string, bps: number): string[] {
-  return ['tc', 'class', verb, 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb',
-    'rate', tcRate(bps), 'ceil', tcRate(bps), 'quantum', quantum(bps)];
+  return [
+    'tc',
+    'class',
+    verb,
+    'dev',
+    dev,
+    'parent',
+    '1:',
+    'classid',
+    '1:1',
+    'htb',
+    'rate',
+    tcRate(bps),
+    'ceil',
+    tcRate(bps),
+    'quantum',
+    quantum(bps),
+  ];
 }
 
 /** The IFB's name: derived from the tap's ifindex so it is unique in the namespace and short. */
@@ -70,10 +86,17 @@ async function setRx(rec: VmRecord, bps: number | null): Promise<void> {
   if (rec.rateLimit.rx) {
     await mustRun(ns, htbClass('change', rec.tap, bps), 'EVMRATE', 'changing rx limit', 'rx');
   } else {
-    if (await hasConfiguredRoot(ns, rec.tap)) throw new TollgateError('EVMBUSY', `tap ${rec.tap} already has a root qdisc we did not add`, 'rx');
+    if (await hasConfiguredRoot(ns, rec.tap))
+      throw new TollgateError('EVMBUSY', `tap ${rec.tap} already has a root qdisc we did not add`, 'rx');
     const undo = new UndoStack(ns);
     try {
-      await mustRun(ns, ['tc', 'qdisc', 'add', 'dev', rec.tap, 'root', 'handle', '1:', 'htb', 'default', '1'], 'EVMRATE', 'rx HTB qdisc', 'rx');
+      await mustRun(
+        ns,
+        ['tc', 'qdisc', 'add', 'dev', rec.tap, 'root', 'handle', '1:', 'htb', 'default', '1'],
+        'EVMRATE',
+        'rx HTB qdisc',
+        'rx',
+      );
       undo.push('delete rx htb', ['tc', 'qdisc', 'del', 'dev', rec.tap, 'root']);
       await mustRun(ns, htbClass('add', rec.tap, bps), 'EVMRATE', 'rx HTB class', 'rx');
     } catch (e) {
@@ -98,18 +121,57 @@ async function setTx(rec: VmRecord, bps: number | null): Promise<void> {
   }
   const ifb = ifbName(rec);
   if (await findLink(ns, ifb)) throw new TollgateError('EVMBUSY', `interface ${ifb} already exists`, 'tx');
-  if (await hasConfiguredRoot(ns, rec.veth)) throw new TollgateError('EVMBUSY', `${rec.veth} already has a root qdisc we did not add`, 'tx');
+  if (await hasConfiguredRoot(ns, rec.veth))
+    throw new TollgateError('EVMBUSY', `${rec.veth} already has a root qdisc we did not add`, 'tx');
   const undo = new UndoStack(ns);
   try {
     await mustRun(ns, ['ip', 'link', 'add', 'dev', ifb, 'type', 'ifb'], 'EVMRATE', `creating ${ifb}`, 'tx');
     undo.push('delete ifb', ['ip', 'link', 'del', 'dev', ifb]);
     await mustRun(ns, ['ip', 'link', 'set', 'dev', ifb, 'up'], 'EVMRATE', `bringing ${ifb} up`, 'tx');
-    await mustRun(ns, ['tc', 'qdisc', 'add', 'dev', ifb, 'root', 'handle', '1:', 'htb', 'default', '1'], 'EVMRATE', 'tx HTB qdisc', 'tx');
+    await mustRun(
+      ns,
+      ['tc', 'qdisc', 'add', 'dev', ifb, 'root', 'handle', '1:', 'htb', 'default', '1'],
+      'EVMRATE',
+      'tx HTB qdisc',
+      'tx',
+    );
     await mustRun(ns, htbClass('add', ifb, bps), 'EVMRATE', 'tx HTB class', 'tx');
-    await mustRun(ns, ['tc', 'qdisc', 'add', 'dev', rec.veth, 'root', 'handle', '1:', 'htb'], 'EVMRATE', `egress hook on ${rec.veth}`, 'tx');
+    await mustRun(
+      ns,
+      ['tc', 'qdisc', 'add', 'dev', rec.veth, 'root', 'handle', '1:', 'htb'],
+      'EVMRATE',
+      `egress hook on ${rec.veth}`,
+      'tx',
+    );
     undo.push('delete veth root', ['tc', 'qdisc', 'del', 'dev', rec.veth, 'root']);
-    await mustRun(ns, ['tc', 'filter', 'add', 'dev', rec.veth, 'parent', '1:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0',
-      'action', 'mirred', 'egress', 'redirect', 'dev', ifb], 'EVMRATE', `redirect ${rec.veth}→${ifb}`, 'tx');
+    await mustRun(
+      ns,
+      [
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        rec.veth,
+        'parent',
+        '1:',
+        'protocol',
+        'all',
+        'u32',
+        'match',
+        'u8',
+        '0',
+        '0',
+        'action',
+        'mirred',
+        'egress',
+        'redirect',
+        'dev',
+        ifb,
+      ],
+      'EVMRATE',
+      `redirect ${rec.veth}→${ifb}`,
+      'tx',
+    );
   } catch (e) {
     await undo.unwind();
     throw e;

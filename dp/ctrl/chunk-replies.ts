@@ -6,7 +6,12 @@ import { DP_MSG_SIZE } from './limits.js';
  * "more":false (possibly with an empty list). An item too large for any datagram is
  * skipped and counted in the last reply's "skipped". `extra` fields go in the last one.
  */
-export function chunkReplies(kind: string, listKey: string, items: Iterable<unknown>, extra: Record<string, number> = {}): string[] {
+export function chunkReplies(
+  kind: string,
+  listKey: string,
+  items: Iterable<unknown>,
+  extra: Record<string, number> = {},
+): string[] {
   return [...streamReplies(kind, listKey, items, () => extra)];
 }
 
@@ -18,8 +23,16 @@ const EXTRA_DIGITS = 999_999_999;
  * long list (ctrl_list_session) is never held whole. `extra` is asked for when the last
  * datagram is built (a count of what was listed).
  */
-export function* streamReplies(kind: string, listKey: string, items: Iterable<unknown>, extra: () => Record<string, number>): Generator<string> {
-  const extraJson = (e: Record<string, number>) => Object.entries(e).map(([k, v]) => `"${k}":${v},`).join('');
+export function* streamReplies(
+  kind: string,
+  listKey: string,
+  items: Iterable<unknown>,
+  extra: () => Record<string, number>,
+): Generator<string> {
+  const extraJson = (e: Record<string, number>) =>
+    Object.entries(e)
+      .map(([k, v]) => `"${k}":${v},`)
+      .join('');
   const envelope = (more: boolean, json: string[], skipped: number, e: Record<string, number>): string =>
     `{"${kind}":{"more":${more},${more ? '' : extraJson(e)}${skipped ? `"skipped":${skipped},` : ''}"${listKey}":[${json.join(',')}]}}`;
   // Room for the largest envelope (last one, with extra fields and a skipped count).

@@ -67,7 +67,9 @@ function dispatchParts(buf: Buffer, state: DpState): Iterable<string>[] {
 
 function dispatchOne(key: string, body: unknown, state: DpState): Iterable<string> {
   if (!isCtrlName(key)) {
-    return [reject(state, { code: 'EUNKNOWNCTRL', message: `unknown message "${truncate(key)}"`, field: truncate(key) })];
+    return [
+      reject(state, { code: 'EUNKNOWNCTRL', message: `unknown message "${truncate(key)}"`, field: truncate(key) }),
+    ];
   }
   state.ctrlCounters.countMessage(key);
   const parsed = schemas[key].safeParse(body);
@@ -95,7 +97,9 @@ function dispatchOne(key: string, body: unknown, state: DpState): Iterable<strin
   } catch (e) {
     onRejected[key]?.(state);
     if (isTollgateError(e)) {
-      return [reject(state, { code: e.code, message: rawMessage(e), field: e.field ? `${key}.${e.field}` : key, ctrl: key })];
+      return [
+        reject(state, { code: e.code, message: rawMessage(e), field: e.field ? `${key}.${e.field}` : key, ctrl: key }),
+      ];
     }
     state.log.error({ err: e, ctrl: key }, 'control handler failed');
     return [reject(state, { code: 'EINTERNAL', message: errorMessage(e), field: key, ctrl: key })];
@@ -105,7 +109,10 @@ function dispatchOne(key: string, body: unknown, state: DpState): Iterable<strin
 /** Counts and logs a rejected message; returns its dp_error reply text. */
 function reject(state: DpState, err: CtrlError): string {
   const count = state.ctrlCounters.countError(err.code);
-  state.log.warn({ code: err.code, field: err.field, ctrl: err.ctrl, reason: err.message, count }, 'control message rejected');
+  state.log.warn(
+    { code: err.code, field: err.field, ctrl: err.ctrl, reason: err.message, count },
+    'control message rejected',
+  );
   return JSON.stringify({ dp_error: { ...err, count } });
 }
 
@@ -128,5 +135,7 @@ function truncate(s: string): string {
 }
 
 function isLazy(x: unknown): x is LazyReplies {
-  return typeof x === 'object' && x !== null && typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+  return (
+    typeof x === 'object' && x !== null && typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function'
+  );
 }

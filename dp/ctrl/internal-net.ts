@@ -8,7 +8,7 @@ export const IPTYPE = { none: 0, tunnelip: 1, svcip: 2, hostip: 3, devip: 4, uwl
 export function iptypeCode(s: string | undefined): number {
   if (s === undefined) return IPTYPE.none;
   const k = s.toLowerCase();
-  return Object.prototype.hasOwnProperty.call(IPTYPE, k) ? IPTYPE[k as keyof typeof IPTYPE] : IPTYPE.none;
+  return Object.hasOwn(IPTYPE, k) ? IPTYPE[k as keyof typeof IPTYPE] : IPTYPE.none;
 }
 
 export interface Subnet {
@@ -50,7 +50,11 @@ export class InternalNets {
   }
 
   /** Applies one chunk; returns true when it committed a new list (END). */
-  applyChunk(flag: number, entries: readonly { ip: string; mask: string; iptype?: string | undefined }[], field: string): boolean {
+  applyChunk(
+    flag: number,
+    entries: readonly { ip: string; mask: string; iptype?: string | undefined }[],
+    field: string,
+  ): boolean {
     const parsed = entries.map((e) => {
       const mask = ipv4ToNumber(e.mask);
       return { net: (ipv4ToNumber(e.ip) & mask) >>> 0, mask, iptype: iptypeCode(e.iptype) };
@@ -62,7 +66,11 @@ export class InternalNets {
     } else {
       if (this.pending.length + parsed.length > MAX_INTERNAL_NETS) {
         this.pending = undefined;
-        throw new TollgateError('ELIMIT', `more than ${MAX_INTERNAL_NETS} internal subnets are refused (the pending list is abandoned)`, field);
+        throw new TollgateError(
+          'ELIMIT',
+          `more than ${MAX_INTERNAL_NETS} internal subnets are refused (the pending list is abandoned)`,
+          field,
+        );
       }
       for (const s of parsed) this.pending.push(s);
     }
@@ -87,7 +95,7 @@ export class InternalNets {
     if (a.length === 0) return true;
     for (let i = 0; i < a.length; i++) {
       const s = a[i]!;
-      if (((ip & s.mask) >>> 0) === s.net) return true;
+      if ((ip & s.mask) >>> 0 === s.net) return true;
     }
     return false;
   }

@@ -86,7 +86,11 @@ export class DpRuntime {
     const registry = new EndpointRegistry();
     const policy = new PolicyTable();
     const pubOpts = opts.eventsEndpoint ? { endpoint: opts.eventsEndpoint, log: opts.log } : undefined;
-    this.publisher = !pubOpts ? undefined : opts.worker === undefined ? new EventPublisher(pubOpts) : new WorkerEventPublisher(pubOpts, opts.worker);
+    this.publisher = !pubOpts
+      ? undefined
+      : opts.worker === undefined
+        ? new EventPublisher(pubOpts)
+        : new WorkerEventPublisher(pubOpts, opts.worker);
     this.worker = opts.worker;
     this.reportIntervalMs = opts.reportIntervalMs ?? 2000;
     // The engine and the pipeline refer to each other through the bridge and inject hooks.
@@ -108,7 +112,14 @@ export class DpRuntime {
     this.pipeline = new Pipeline(registry, engine, opts.forwardVerdict);
     pipelineRef = this.pipeline;
     if (fastPath) this.pipeline.afterFrames = () => fastPath.flush();
-    bridge = new EventBridge(registry, policy, this.publisher ?? null, this.pipeline.frame, () => this.deviceCounters(), opts.log);
+    bridge = new EventBridge(
+      registry,
+      policy,
+      this.publisher ?? null,
+      this.pipeline.frame,
+      () => this.deviceCounters(),
+      opts.log,
+    );
     const pipeline = this.pipeline;
     const ports =
       opts.live === false
@@ -191,7 +202,10 @@ export class DpRuntime {
   private logPolicyErrors(): void {
     const n = (this.state.engine.counters as { policyErrors?: number }).policyErrors ?? 0;
     if (n === this.policyErrorsLogged) return;
-    this.state.log.error({ policyErrors: n, since: n - this.policyErrorsLogged }, 'policy lookups failed: decided by the fail-safe choice');
+    this.state.log.error(
+      { policyErrors: n, since: n - this.policyErrorsLogged },
+      'policy lookups failed: decided by the fail-safe choice',
+    );
     this.policyErrorsLogged = n;
   }
 

@@ -29,7 +29,10 @@ export interface CtrlServerDeps {
 export class CtrlServer {
   private sock: UnixDgramSocket | undefined;
 
-  constructor(readonly path: string, private readonly state: CtrlServerDeps) {}
+  constructor(
+    readonly path: string,
+    private readonly state: CtrlServerDeps,
+  ) {}
 
   start(): void {
     clearSocketPath(this.path);
@@ -75,7 +78,12 @@ export class CtrlServer {
    * retried shortly, in order, instead of being lost; a client that stops reading for
    * REPLY_GIVE_UP_MS loses its queued replies (counted in replyErrors).
    */
-  private readonly outbox: { buf: Buffer | undefined; rest: Iterator<string> | undefined; to: string; since: number }[] = [];
+  private readonly outbox: {
+    buf: Buffer | undefined;
+    rest: Iterator<string> | undefined;
+    to: string;
+    since: number;
+  }[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
 
   private send(text: string, to: string): void {

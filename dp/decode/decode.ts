@@ -4,7 +4,16 @@
  * the first fragment); the fragment tracker supplies their flow.
  */
 import { R } from './reasons.js';
-import { ETH_ARP, ETH_IPV4, ETH_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, type PacketView } from './packet.js';
+import {
+  ETH_ARP,
+  ETH_IPV4,
+  ETH_IPV6,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  type PacketView,
+} from './packet.js';
 import { decodeEthernet } from './ethernet.js';
 import { decodeArp } from './arp.js';
 import { decodeIpv4 } from './ipv4.js';
@@ -32,7 +41,12 @@ export function decodeFrame(p: PacketView, b: Uint8Array, off: number, capLen: n
   if (p.isFragment) {
     // First fragment: its L4 header must be whole, or ports could hide in a later piece
     // (RFC 1858 tiny-fragment evasion).
-    const need = p.ipProto === IPPROTO_TCP ? 20 : p.ipProto === IPPROTO_UDP || p.ipProto === IPPROTO_ICMP || p.ipProto === IPPROTO_ICMPV6 ? 8 : 0;
+    const need =
+      p.ipProto === IPPROTO_TCP
+        ? 20
+        : p.ipProto === IPPROTO_UDP || p.ipProto === IPPROTO_ICMP || p.ipProto === IPPROTO_ICMPV6
+          ? 8
+          : 0;
     if (p.fragPayloadLen < need) return R['defrag.tiny_first_fragment'];
     // L4 length fields describe the whole datagram, not this piece: decode ports only.
     return decodeFirstFragmentL4(p, b);
@@ -42,11 +56,16 @@ export function decodeFrame(p: PacketView, b: Uint8Array, off: number, capLen: n
 
 function decodeL4(p: PacketView, b: Uint8Array): number {
   switch (p.ipProto) {
-    case IPPROTO_TCP: return decodeTcp(p, b);
-    case IPPROTO_UDP: return decodeUdp(p, b);
-    case IPPROTO_ICMP: return p.ipVersion === 4 ? decodeIcmpv4(p, b) : 0;
-    case IPPROTO_ICMPV6: return p.ipVersion === 6 ? decodeIcmpv6(p, b) : 0;
-    default: return 0;
+    case IPPROTO_TCP:
+      return decodeTcp(p, b);
+    case IPPROTO_UDP:
+      return decodeUdp(p, b);
+    case IPPROTO_ICMP:
+      return p.ipVersion === 4 ? decodeIcmpv4(p, b) : 0;
+    case IPPROTO_ICMPV6:
+      return p.ipVersion === 6 ? decodeIcmpv6(p, b) : 0;
+    default:
+      return 0;
   }
 }
 

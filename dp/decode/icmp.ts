@@ -16,14 +16,25 @@ export function decodeIcmpv4(p: PacketView, b: Uint8Array): number {
   p.icmpCode = b[o + 1]!;
   p.payloadLen = p.l4Len - 8;
   switch (type) {
-    case 0: case 8: case 13: case 14: case 15: case 16: case 17: case 18: {
+    case 0:
+    case 8:
+    case 13:
+    case 14:
+    case 15:
+    case 16:
+    case 17:
+    case 18: {
       const id = u16(b, o + 4);
       p.icmpId = id;
       p.sport = id;
       p.dport = id;
       return 0;
     }
-    case 3: case 4: case 5: case 11: case 12: {
+    case 3:
+    case 4:
+    case 5:
+    case 11:
+    case 12: {
       const end = Math.min(p.capEnd, o + p.l4Len);
       if (!decodeInnerIpv4(p, b, o + 8, end)) return R['decoder.icmpv4.ipv4_trunc_pkt'];
       p.hasInner = true;

@@ -23,8 +23,14 @@ export function decodeIpv4(p: PacketView, b: Uint8Array): number {
   p.ipLen = total;
   p.ipProto = b[o + 9]!;
   const a = p.addr;
-  a[0] = 0; a[1] = 0; a[2] = 0xffff; a[3] = i32(b, o + 12);
-  a[4] = 0; a[5] = 0; a[6] = 0xffff; a[7] = i32(b, o + 16);
+  a[0] = 0;
+  a[1] = 0;
+  a[2] = 0xffff;
+  a[3] = i32(b, o + 12);
+  a[4] = 0;
+  a[5] = 0;
+  a[6] = 0xffff;
+  a[7] = i32(b, o + 16);
 
   const ff = u16(b, o + 6);
   const fragOffset = (ff & 0x1fff) << 3;
@@ -47,7 +53,10 @@ function optionsValid(b: Uint8Array, o: number, end: number): boolean {
   while (o < end) {
     const t = b[o]!;
     if (t === 0) return true; // end of option list
-    if (t === 1) { o++; continue; } // NOP
+    if (t === 1) {
+      o++;
+      continue;
+    } // NOP
     if (o + 1 >= end) return false;
     const len = b[o + 1]!;
     if (len < 2 || o + len > end) return false;
@@ -68,8 +77,14 @@ export function decodeInnerIpv4(p: PacketView, b: Uint8Array, o: number, end: nu
   if (hlen < 20) return false;
   const proto = b[o + 9]!;
   const a = p.innerAddr;
-  a[0] = 0; a[1] = 0; a[2] = 0xffff; a[3] = i32(b, o + 12);
-  a[4] = 0; a[5] = 0; a[6] = 0xffff; a[7] = i32(b, o + 16);
+  a[0] = 0;
+  a[1] = 0;
+  a[2] = 0xffff;
+  a[3] = i32(b, o + 12);
+  a[4] = 0;
+  a[5] = 0;
+  a[6] = 0xffff;
+  a[7] = i32(b, o + 16);
   p.innerProto = proto;
   const l4 = o + hlen;
   if (proto === 6 || proto === 17) {

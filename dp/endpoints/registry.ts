@@ -61,15 +61,21 @@ export class EndpointRegistry {
     const bcmacNum = macStringToNumber(input.bcmac, 'bcmac');
     const oldNum = input.oldmac ? macStringToNumber(input.oldmac, 'oldmac') : undefined;
 
-    const prev =
-      (oldNum !== undefined ? this.byRealMac.get(oldNum) : undefined) ?? this.byRealMac.get(macNum);
+    const prev = (oldNum !== undefined ? this.byRealMac.get(oldNum) : undefined) ?? this.byRealMac.get(macNum);
     // The steering keys are unique: an EP whose mac or ucmac another EP already uses
     // would take that EP's frames. Only the record being replaced (same mac, or the one
     // oldmac names) may hold them. Keys are numbers, so case never matters.
-    for (const [num, field, text] of [[macNum, 'mac', input.mac], [ucmacNum, 'ucmac', input.ucmac]] as const) {
+    for (const [num, field, text] of [
+      [macNum, 'mac', input.mac],
+      [ucmacNum, 'ucmac', input.ucmac],
+    ] as const) {
       const owner = this.byKey.get(num);
       if (owner !== undefined && owner !== prev) {
-        throw new TollgateError('EINUSE', `${text.toLowerCase()} is already used by the endpoint of mac ${owner.mac}`, field);
+        throw new TollgateError(
+          'EINUSE',
+          `${text.toLowerCase()} is already used by the endpoint of mac ${owner.mac}`,
+          field,
+        );
       }
     }
     if (prev) this.unlink(prev);

@@ -5,7 +5,13 @@
  * packet, never per forwarded packet, so building a string key here is acceptable.
  */
 import { isViolation } from '../../shared/policy-actions.js';
-import { EVENT_SCHEMA_VERSION, type ConnectionRecord, type EventRecord, type FlowDecision, type ViolationRecord } from '../../shared/events/schema.js';
+import {
+  EVENT_SCHEMA_VERSION,
+  type ConnectionRecord,
+  type EventRecord,
+  type FlowDecision,
+  type ViolationRecord,
+} from '../../shared/events/schema.js';
 
 /** A session outcome to account: the flow and decision, whether the peer is external, and when. */
 export interface ConnectionSample extends FlowDecision {
@@ -28,10 +34,22 @@ export class ConnectionAggregator {
     let c = this.conns.get(k);
     if (!c) {
       c = {
-        type: 'connection', v: EVENT_SCHEMA_VERSION, ep: s.ep, client: s.client, server: s.server,
-        serverPort: s.serverPort, proto: s.proto, ingress: s.ingress, external: s.external,
-        ruleId: s.ruleId, action: s.action, bytes: 0, sessions: 0, violates: 0,
-        firstSeen: s.nowSec, lastSeen: s.nowSec,
+        type: 'connection',
+        v: EVENT_SCHEMA_VERSION,
+        ep: s.ep,
+        client: s.client,
+        server: s.server,
+        serverPort: s.serverPort,
+        proto: s.proto,
+        ingress: s.ingress,
+        external: s.external,
+        ruleId: s.ruleId,
+        action: s.action,
+        bytes: 0,
+        sessions: 0,
+        violates: 0,
+        firstSeen: s.nowSec,
+        lastSeen: s.nowSec,
       };
       this.conns.set(k, c);
     }
@@ -60,9 +78,21 @@ export class ConnectionAggregator {
       return;
     }
     this.violations.set(k, {
-      type: 'violation', v: EVENT_SCHEMA_VERSION, ep: s.ep, client: s.client, server: s.server,
-      serverPort: s.serverPort, proto: s.proto, ingress: s.ingress, ruleId: s.ruleId, action: s.action,
-      dropped, count: 1, reportedAt: s.nowSec, packet: Uint8Array.prototype.slice.call(frame, 0, Math.min(len, SAMPLE_BYTES)), pktLen: len,
+      type: 'violation',
+      v: EVENT_SCHEMA_VERSION,
+      ep: s.ep,
+      client: s.client,
+      server: s.server,
+      serverPort: s.serverPort,
+      proto: s.proto,
+      ingress: s.ingress,
+      ruleId: s.ruleId,
+      action: s.action,
+      dropped,
+      count: 1,
+      reportedAt: s.nowSec,
+      packet: Uint8Array.prototype.slice.call(frame, 0, Math.min(len, SAMPLE_BYTES)),
+      pktLen: len,
     });
     if (dropped) this.entry(s).violates++;
   }

@@ -4,7 +4,13 @@
  * decided there, once, so an engine counter can never stand in for the live path's
  * counter of the same name (the engine's is `engine.<name>`).
  */
-import { ENGINE_RECORD_KEYS, FAST_PATH_COUNTERS, namesOf, PIPELINE_COUNTERS, RECORD_ENDPOINT_FIELDS } from '../../shared/names/counters.js';
+import {
+  ENGINE_RECORD_KEYS,
+  FAST_PATH_COUNTERS,
+  namesOf,
+  PIPELINE_COUNTERS,
+  RECORD_ENDPOINT_FIELDS,
+} from '../../shared/names/counters.js';
 import type { CountersRecord } from '../../shared/events/schema.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { FastPathCounters } from '../fastpath/fast-path.js';

@@ -44,7 +44,19 @@ export class EventBridge {
     return m;
   }
 
-  private sample(ev: { ep: number; client: string; server: string; serverPort: number; ipProto: number; ingress: boolean; ruleId: number; action: number }, nowSec: number): ConnectionSample {
+  private sample(
+    ev: {
+      ep: number;
+      client: string;
+      server: string;
+      serverPort: number;
+      ipProto: number;
+      ingress: boolean;
+      ruleId: number;
+      action: number;
+    },
+    nowSec: number,
+  ): ConnectionSample {
     const peer = ev.ingress ? ev.client : ev.server;
     let external = false;
     try {
@@ -53,7 +65,18 @@ export class EventBridge {
       /* unparsable peer: report as internal */
     }
     const port = ev.ipProto === 1 || ev.ipProto === 58 ? 0 : ev.serverPort;
-    return { ep: this.macOf(ev.ep), client: ev.client, server: ev.server, serverPort: port, proto: ev.ipProto, ingress: ev.ingress, external, ruleId: ev.ruleId, action: ev.action, nowSec };
+    return {
+      ep: this.macOf(ev.ep),
+      client: ev.client,
+      server: ev.server,
+      serverPort: port,
+      proto: ev.ipProto,
+      ingress: ev.ingress,
+      external,
+      ruleId: ev.ruleId,
+      action: ev.action,
+      nowSec,
+    };
   }
 
   /** Engine listener (called synchronously inside process()). */
@@ -76,7 +99,8 @@ export class EventBridge {
       }
       case 'session.policy': {
         const s = this.sample(ev, Math.floor(ev.ts / 1000));
-        if (isViolation(ev.action)) this.agg.violation(s, ev.dropped, this.frame.buf ?? new Uint8Array(0), this.frame.len);
+        if (isViolation(ev.action))
+          this.agg.violation(s, ev.dropped, this.frame.buf ?? new Uint8Array(0), this.frame.len);
         return;
       }
       default:
@@ -97,7 +121,10 @@ export class EventBridge {
     for (const r of records) pub.publish(r);
     const device = this.counters();
     const counters: CountersRecord = {
-      type: 'counters', v: EVENT_SCHEMA_VERSION, at: Math.floor(nowMs / 1000), device,
+      type: 'counters',
+      v: EVENT_SCHEMA_VERSION,
+      at: Math.floor(nowMs / 1000),
+      device,
       endpoints: this.registry.list().map(endpointRecord),
       eventsDropped: device.eventsDropped ?? pub.dropped,
     };

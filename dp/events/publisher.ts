@@ -32,7 +32,12 @@ export class EventPublisher {
 
   constructor(private readonly opts: PublisherOptions) {
     this.maxQueue = opts.maxQueue ?? 4096;
-    this.sock = new Push({ sendHighWaterMark: opts.sendHighWaterMark ?? 1000, sendTimeout: 0, linger: 0, immediate: true });
+    this.sock = new Push({
+      sendHighWaterMark: opts.sendHighWaterMark ?? 1000,
+      sendTimeout: 0,
+      linger: 0,
+      immediate: true,
+    });
     this.sock.connect(opts.endpoint);
   }
 

@@ -14,7 +14,17 @@ export interface BpfMapModule {
    * lookup-and-deletes (3), keys and values packed back to back; errs[i] = 0 or the
    * errno. Returns how many succeeded.
    */
-  op(fd: number, cmd: number, keys: Uint8Array, keySize: number, values: Uint8Array, valueSize: number, n: number, flags: number, errs: Int32Array): number;
+  op(
+    fd: number,
+    cmd: number,
+    keys: Uint8Array,
+    keySize: number,
+    values: Uint8Array,
+    valueSize: number,
+    n: number,
+    flags: number,
+    errs: Int32Array,
+  ): number;
   /** Up to max keys of the map into out; returns how many. */
   keys(fd: number, out: Uint8Array, keySize: number, max: number): number;
   /** CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */

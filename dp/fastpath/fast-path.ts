@@ -21,8 +21,20 @@ import type { SessionTable } from '../session/table.js';
 import { SF_DATA, TcpState } from '../session/tcp-state.js';
 import { BPF_ANY, E2BIG, ENOENT, ENOMEM, MapOp, type BpfMapModule } from './bpf-map-native.js';
 import {
-  FLOW_KEY_SIZE, FLOW_MAP_NAME, FLOW_VAL_SIZE, V_BYTES_IN, V_BYTES_OUT, V_LAST_NS, V_PKTS_IN, V_PKTS_OUT, V_SERIAL, V_SLOT,
-  portOfUcmac, towardWorkloadIndex, u64, writeFlowKey,
+  FLOW_KEY_SIZE,
+  FLOW_MAP_NAME,
+  FLOW_VAL_SIZE,
+  V_BYTES_IN,
+  V_BYTES_OUT,
+  V_LAST_NS,
+  V_PKTS_IN,
+  V_PKTS_OUT,
+  V_SERIAL,
+  V_SLOT,
+  portOfUcmac,
+  towardWorkloadIndex,
+  u64,
+  writeFlowKey,
 } from './flow-entry.js';
 import type { FastPathHook } from './hook.js';
 
@@ -84,14 +96,25 @@ export class FastPath implements FastPathHook {
     const info = o.addon.info(this.fd);
     if (info.keySize !== FLOW_KEY_SIZE || info.valueSize !== FLOW_VAL_SIZE || !info.name.startsWith(FLOW_MAP_NAME)) {
       o.addon.close(this.fd);
-      throw new Error(`map ${String(o.map)} is "${info.name}" with key ${info.keySize} B / value ${info.valueSize} B, not ${FLOW_MAP_NAME} (${FLOW_KEY_SIZE}/${FLOW_VAL_SIZE})`);
+      throw new Error(
+        `map ${String(o.map)} is "${info.name}" with key ${info.keySize} B / value ${info.valueSize} B, not ${FLOW_MAP_NAME} (${FLOW_KEY_SIZE}/${FLOW_VAL_SIZE})`,
+      );
     }
     this.limit = Math.min(info.maxEntries, o.maxEntries ?? info.maxEntries);
     this.counters.fastPathLimit = this.limit;
     // A dp starting up owns no session yet: whatever is in the map was left by a dp that
     // died, and none of it can be checked against a session, so none of it may stay.
     this.counters.fastPathFlushed = this.flushMap();
-    this.log.info({ map: o.map, mapId: info.id, maxEntries: info.maxEntries, limit: this.limit, flushed: this.counters.fastPathFlushed }, 'fast path on');
+    this.log.info(
+      {
+        map: o.map,
+        mapId: info.id,
+        maxEntries: info.maxEntries,
+        limit: this.limit,
+        flushed: this.counters.fastPathFlushed,
+      },
+      'fast path on',
+    );
   }
 
   attach(t: SessionTable): void {
@@ -108,7 +131,8 @@ export class FastPath implements FastPathHook {
     if (st === IN_MAP) {
       // FIN or RST seen (those never take the fast path), or the session is now denied:
       // the rest of it goes through the dp again.
-      if ((t.proto[s] === IPPROTO_TCP && t.state[s] !== TcpState.Established) || t.action[s] === POLICY_DENY) this.removeOne(s);
+      if ((t.proto[s] === IPPROTO_TCP && t.state[s] !== TcpState.Established) || t.action[s] === POLICY_DENY)
+        this.removeOne(s);
       return;
     }
     if (st !== NONE || ep === null || this.closed) return;
@@ -157,7 +181,10 @@ export class FastPath implements FastPathHook {
           this.counters.fastPathAdded++;
           this.counters.fastPathActive++;
           const b = s << 2;
-          this.base[b] = 0; this.base[b + 1] = 0; this.base[b + 2] = 0; this.base[b + 3] = 0;
+          this.base[b] = 0;
+          this.base[b + 1] = 0;
+          this.base[b + 2] = 0;
+          this.base[b + 3] = 0;
         } else {
           if (e === E2BIG || e === ENOMEM) this.counters.fastPathFull++;
           else this.counters.fastPathErrors++;
@@ -249,7 +276,17 @@ export class FastPath implements FastPathHook {
       const s = this.batch[j]!;
       writeFlowKey(this.kdv, j * FLOW_KEY_SIZE, t, s, this.port[s]!);
     }
-    this.a.op(this.fd, remove ? MapOp.LookupAndDelete : MapOp.Lookup, this.keys, FLOW_KEY_SIZE, this.vals, FLOW_VAL_SIZE, n, 0, this.errs);
+    this.a.op(
+      this.fd,
+      remove ? MapOp.LookupAndDelete : MapOp.Lookup,
+      this.keys,
+      FLOW_KEY_SIZE,
+      this.vals,
+      FLOW_VAL_SIZE,
+      n,
+      0,
+      this.errs,
+    );
     const mono = this.a.monoNs();
     const c = this.counters;
     let removed = 0;
@@ -265,16 +302,26 @@ export class FastPath implements FastPathHook {
       const v = j * FLOW_VAL_SIZE;
       const dv = this.vdv;
       const b = s << 2;
-      const pIn = u64(dv, v + V_PKTS_IN), bIn = u64(dv, v + V_BYTES_IN), pOut = u64(dv, v + V_PKTS_OUT), bOut = u64(dv, v + V_BYTES_OUT);
-      const dpIn = pIn - this.base[b]!, dbIn = bIn - this.base[b + 1]!, dpOut = pOut - this.base[b + 2]!, dbOut = bOut - this.base[b + 3]!;
-      this.base[b] = pIn; this.base[b + 1] = bIn; this.base[b + 2] = pOut; this.base[b + 3] = bOut;
+      const pIn = u64(dv, v + V_PKTS_IN),
+        bIn = u64(dv, v + V_BYTES_IN),
+        pOut = u64(dv, v + V_PKTS_OUT),
+        bOut = u64(dv, v + V_BYTES_OUT);
+      const dpIn = pIn - this.base[b]!,
+        dbIn = bIn - this.base[b + 1]!,
+        dpOut = pOut - this.base[b + 2]!,
+        dbOut = bOut - this.base[b + 3]!;
+      this.base[b] = pIn;
+      this.base[b + 1] = bIn;
+      this.base[b + 2] = pOut;
+      this.base[b + 3] = bOut;
       const iIn = (s << 1) + towardWorkloadIndex(t, s);
       const iOut = iIn ^ 1;
       t.pkts[iIn]! += dpIn;
       t.bytes[iIn]! += dbIn;
       t.pkts[iOut]! += dpOut;
       t.bytes[iOut]! += dbOut;
-      if (t.proto[s] === IPPROTO_TCP && dbIn + dbOut > (dpIn + dpOut) * MAX_BARE_TCP_FRAME) t.flags[s] = t.flags[s]! | SF_DATA;
+      if (t.proto[s] === IPPROTO_TCP && dbIn + dbOut > (dpIn + dpOut) * MAX_BARE_TCP_FRAME)
+        t.flags[s] = t.flags[s]! | SF_DATA;
       c.fastPathPackets += dpIn + dpOut;
       c.fastPathBytes += dbIn + dbOut;
       if (dpIn + dpOut > 0) {

@@ -30,7 +30,12 @@ export function openFastPath(cfg: FastPathConfig, log: Logger): FastPath | undef
     return undefined;
   }
   try {
-    return new FastPath({ addon, map: parseMapRef(cfg.map), ...(cfg.maxEntries !== undefined ? { maxEntries: cfg.maxEntries } : {}), log });
+    return new FastPath({
+      addon,
+      map: parseMapRef(cfg.map),
+      ...(cfg.maxEntries !== undefined ? { maxEntries: cfg.maxEntries } : {}),
+      log,
+    });
   } catch (e) {
     log.error({ map: cfg.map, err: errorMessage(e) }, 'fast path off: cannot use the map');
     return undefined;

@@ -59,7 +59,10 @@ export type FrameHandler = (buf: Buffer, len: number, truncated: boolean, maxFra
 export function interfaceMtu(iface: string): number {
   let out: string;
   try {
-    out = execFileSync('ip', ['-j', 'link', 'show', 'dev', iface], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync('ip', ['-j', 'link', 'show', 'dev', iface], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
     throw new TollgateError('EIFACE', `interface "${iface}" not found: ${errorMessage(e).split('\n')[0]}`, 'iface');
   }
@@ -85,7 +88,11 @@ export class LivePort implements FrameSink {
   private readonly buffer = Buffer.alloc(FRAME_BUFFER_BYTES);
   private closed = false;
 
-  constructor(readonly iface: string, readonly mtu: number, onFrame: FrameHandler) {
+  constructor(
+    readonly iface: string,
+    readonly mtu: number,
+    onFrame: FrameHandler,
+  ) {
     this.maxFrame = mtu + L2_HEADROOM;
     const buf = this.buffer;
     const maxFrame = this.maxFrame;
@@ -168,7 +175,10 @@ export class ServicePorts {
     this.retire(this.ports.get(iface));
     this.ports.delete(iface);
     const o = this.opts;
-    const port = this.backend === 'ring' ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup, o.ringTx) : new LivePort(iface, mtu, o.onFrame);
+    const port =
+      this.backend === 'ring'
+        ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup, o.ringTx)
+        : new LivePort(iface, mtu, o.onFrame);
     this.ports.set(iface, port);
     return port;
   }

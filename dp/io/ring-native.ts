@@ -51,9 +51,24 @@ interface RingModule {
 
 /** Slots of NativeRing.stats, in native/packet_ring.c order. */
 export const RING_STATS = [
-  'rx', 'rxBytes', 'tx', 'txBytes', 'txRingFull', 'kicks', 'kickErrors', 'batches',
-  'truncated', 'outgoingSkipped', 'injected', 'injectErrors', 'kernelDrops', 'callbackErrors',
-  'txTooBig', 'vlanRestored', 'csumCompleted', 'csumUnplaced',
+  'rx',
+  'rxBytes',
+  'tx',
+  'txBytes',
+  'txRingFull',
+  'kicks',
+  'kickErrors',
+  'batches',
+  'truncated',
+  'outgoingSkipped',
+  'injected',
+  'injectErrors',
+  'kernelDrops',
+  'callbackErrors',
+  'txTooBig',
+  'vlanRestored',
+  'csumCompleted',
+  'csumUnplaced',
 ] as const;
 export type RingStatName = (typeof RING_STATS)[number];
 export const RingStat = Object.fromEntries(RING_STATS.map((n, i) => [n, i])) as Record<RingStatName, number>;

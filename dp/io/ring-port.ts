@@ -85,11 +85,19 @@ export class RingPort implements FrameBatch {
       }
     };
     try {
-      this.native = addon.open(iface, {
-        frameSize: frameSizeFor(this.maxFrame), rxFrames: RX_FRAMES, txFrames: TX_FRAMES, batch: BATCH, maxRounds: MAX_ROUNDS,
-        txRing: tx === 'txring' ? 1 : 0,
-        ...(fanoutGroup !== undefined ? { fanoutGroup } : {}),
-      }, handler);
+      this.native = addon.open(
+        iface,
+        {
+          frameSize: frameSizeFor(this.maxFrame),
+          rxFrames: RX_FRAMES,
+          txFrames: TX_FRAMES,
+          batch: BATCH,
+          maxRounds: MAX_ROUNDS,
+          txRing: tx === 'txring' ? 1 : 0,
+          ...(fanoutGroup !== undefined ? { fanoutGroup } : {}),
+        },
+        handler,
+      );
     } catch (e) {
       throw new TollgateError('EIFACE', `cannot open "${iface}" (AF_PACKET ring): ${errorMessage(e)}`, 'iface');
     }

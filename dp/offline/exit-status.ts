@@ -8,7 +8,13 @@
 import type { OfflineSummary } from './run.js';
 
 /** file.error codes after which nothing of the file was read. */
-const UNREADABLE = new Set(['input.missing', 'pcap.open_failed', 'pcap.bad_magic', 'pcap.short_header', 'pcap.bad_version']);
+const UNREADABLE = new Set([
+  'input.missing',
+  'pcap.open_failed',
+  'pcap.bad_magic',
+  'pcap.short_header',
+  'pcap.bad_version',
+]);
 
 export const EXIT_OK = 0;
 export const EXIT_INPUT = 1;

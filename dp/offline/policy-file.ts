@@ -21,13 +21,22 @@ import type { WireRule } from '../policy/policy-table.js';
 import type { OfflinePolicyConfig } from './policy.js';
 
 const ACTION_NAMES: Record<string, number> = {
-  open: PolicyAction.OPEN, learn: PolicyAction.LEARN, allow: PolicyAction.ALLOW,
-  violate: PolicyAction.VIOLATE, deny: PolicyAction.DENY,
+  open: PolicyAction.OPEN,
+  learn: PolicyAction.LEARN,
+  allow: PolicyAction.ALLOW,
+  violate: PolicyAction.VIOLATE,
+  deny: PolicyAction.DENY,
 };
 const PROTO_NAMES: Record<string, number> = { any: 0, icmp: 1, tcp: 6, udp: 17, icmpv6: 58 };
 
-export const actionSchema = z.union([z.number().int().min(0).max(7), z.enum(Object.keys(ACTION_NAMES) as [string, ...string[]])]);
-const protoSchema = z.union([z.number().int().min(0).max(255), z.enum(Object.keys(PROTO_NAMES) as [string, ...string[]])]);
+export const actionSchema = z.union([
+  z.number().int().min(0).max(7),
+  z.enum(Object.keys(ACTION_NAMES) as [string, ...string[]]),
+]);
+const protoSchema = z.union([
+  z.number().int().min(0).max(255),
+  z.enum(Object.keys(PROTO_NAMES) as [string, ...string[]]),
+]);
 const port = z.number().int().min(0).max(65535);
 
 export const ruleSchema = z.strictObject({
@@ -46,11 +55,13 @@ export type FileRule = z.output<typeof ruleSchema>;
 
 export const modeSchema = z.enum(['learn', 'monitor', 'protect']);
 
-export const policyBlockSchema = z.strictObject({
-  defaultAction: actionSchema.optional(),
-  icmpPolicy: z.boolean().default(false),
-  rules: z.array(ruleSchema).default([]),
-}).prefault({});
+export const policyBlockSchema = z
+  .strictObject({
+    defaultAction: actionSchema.optional(),
+    icmpPolicy: z.boolean().default(false),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .prefault({});
 export type PolicyBlock = z.output<typeof policyBlockSchema>;
 
 export function actionNumber(a: number | string): number {
@@ -71,7 +82,13 @@ export function toWireRules(rules: readonly FileRule[]): WireRule[] {
     const given = r.sip ?? r.dip;
     const families = given === undefined ? [V4_ANY, V6_ANY] : [given.includes(':') ? V6_ANY : V4_ANY];
     for (const any of families) {
-      const w: WireRule = { id: r.id, sip: r.sip ?? any[0], dip: r.dip ?? any[0], action: actionNumber(r.action), ingress: r.ingress };
+      const w: WireRule = {
+        id: r.id,
+        sip: r.sip ?? any[0],
+        dip: r.dip ?? any[0],
+        action: actionNumber(r.action),
+        ingress: r.ingress,
+      };
       const sipr = r.sip === undefined ? any[1] : r.sipr;
       const dipr = r.dip === undefined ? any[1] : r.dipr;
       if (sipr !== undefined) w.sipr = sipr;

@@ -120,8 +120,15 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
   const inject = (): void => {};
   const engine = new Engine(policy ? { emit, policy, inject } : { emit, inject });
   const ep: Endpoint = {
-    id: 0, iface: 'pcap', mac: '00:00:00:00:00:00', ucmac: '00:00:00:00:00:00', bcmac: '00:00:00:00:00:00',
-    macNum: 0, ucmacNum: 0, tap: mode === 'tap', counters: newCounters(),
+    id: 0,
+    iface: 'pcap',
+    mac: '00:00:00:00:00:00',
+    ucmac: '00:00:00:00:00:00',
+    bcmac: '00:00:00:00:00:00',
+    macNum: 0,
+    ucmacNum: 0,
+    tap: mode === 'tap',
+    counters: newCounters(),
   };
   const drops = opts.dropPcap ? new PcapWriter(opts.dropPcap) : null;
   const results: OfflineFileResult[] = [];
@@ -133,7 +140,13 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
   const { files, missing } = listCaptureFiles(opts.inputs);
   for (const m of missing) {
     fileErrors++;
-    write({ type: 'file.error', file: m, code: 'input.missing', message: `no such file or directory: ${m}`, packetsRead: 0 } satisfies FileErrorEvent);
+    write({
+      type: 'file.error',
+      file: m,
+      code: 'input.missing',
+      message: `no such file or directory: ${m}`,
+      packetsRead: 0,
+    } satisfies FileErrorEvent);
     results.push({ file: m, packets: 0, error: 'input.missing' });
   }
   try {
@@ -149,7 +162,13 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
       const warnings: string[] = [];
       if (r.warning) {
         warnings.push(r.warning.code);
-        write({ type: 'file.error', file, code: r.warning.code, message: r.warning.message, packetsRead: 0 } satisfies FileErrorEvent);
+        write({
+          type: 'file.error',
+          file,
+          code: r.warning.code,
+          message: r.warning.message,
+          packetsRead: 0,
+        } satisfies FileErrorEvent);
       }
       let nextTick = -Infinity;
       let n = 0;
@@ -157,10 +176,16 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
       for (;;) {
         let more = true;
         for (let i = 0; i < BATCH; i++) {
-          if (!r.next()) { more = false; break; }
+          if (!r.next()) {
+            more = false;
+            break;
+          }
           n++;
           frameIndex++;
-          if (r.linkType !== LINKTYPE_ETHERNET) { skipped++; continue; }
+          if (r.linkType !== LINKTYPE_ETHERNET) {
+            skipped++;
+            continue;
+          }
           const ts = r.tsMs;
           if (ts >= nextTick) {
             engine.tick(ts);
@@ -185,11 +210,23 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
       if (skipped > 0) res.skipped = skipped;
       if (r.error) {
         fileErrors++;
-        write({ type: 'file.error', file, code: r.error.code, message: r.error.message, packetsRead: r.error.packetsRead } satisfies FileErrorEvent);
+        write({
+          type: 'file.error',
+          file,
+          code: r.error.code,
+          message: r.error.message,
+          packetsRead: r.error.packetsRead,
+        } satisfies FileErrorEvent);
         res.error = r.error.code;
       }
       if (skipped > 0) {
-        write({ type: 'file.error', file, code: 'pcap.unsupported_linktype', message: `${skipped} records of a non-Ethernet link type skipped`, packetsRead: n } satisfies FileErrorEvent);
+        write({
+          type: 'file.error',
+          file,
+          code: 'pcap.unsupported_linktype',
+          message: `${skipped} records of a non-Ethernet link type skipped`,
+          packetsRead: n,
+        } satisfies FileErrorEvent);
       }
       results.push(res);
     }
@@ -206,7 +243,13 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
     // Held fragments end up forwarded (their first fragment was allowed) or dropped.
     forwarded: forwarded + c.fragmentsReleased,
     dropped: dropped + c.fragmentsDiscarded,
-    sessions: { total: c.totalSessions, tcp: c.tcpSessions, udp: c.udpSessions, icmp: c.icmpSessions, ip: c.ipSessions },
+    sessions: {
+      total: c.totalSessions,
+      tcp: c.tcpSessions,
+      udp: c.udpSessions,
+      icmp: c.icmpSessions,
+      ip: c.ipSessions,
+    },
     malformed: nonZeroMalformed(c),
     fileErrors,
     counters: c,

@@ -60,7 +60,11 @@ export class PolicyChunks {
       const have = p.index.rules.length;
       if (have + msg.rules.length > MAX_POLICY_RULES) {
         this.pending = undefined;
-        throw new TollgateError('ELIMIT', `a policy of more than ${MAX_POLICY_RULES} rules is refused (the pending policy is abandoned)`, 'rules');
+        throw new TollgateError(
+          'ELIMIT',
+          `a policy of more than ${MAX_POLICY_RULES} rules is refused (the pending policy is abandoned)`,
+          'rules',
+        );
       }
       try {
         msg.rules.forEach((r, i) => p.index.add(compileRule(r, have + i, `rules[${i}]`)));

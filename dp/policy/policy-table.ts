@@ -23,7 +23,7 @@ import {
   IPPROTO_ICMPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
-  RuleIndex,
+  type RuleIndex,
   RuleIndexBuilder,
   resetMatch,
 } from './rule-index.js';
@@ -41,7 +41,10 @@ export interface PolicyHandle {
 export type { WireRule };
 
 const LINK_LOCAL_V4: AddrRange = { lo: parseAddr('169.254.0.0', 'll'), hi: parseAddr('169.254.255.255', 'll') };
-const LINK_LOCAL_V6: AddrRange = { lo: parseAddr('fe80::', 'll'), hi: parseAddr('febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'll') };
+const LINK_LOCAL_V6: AddrRange = {
+  lo: parseAddr('fe80::', 'll'),
+  hi: parseAddr('febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'll'),
+};
 const EXTERNAL_V4 = parseAddr('0.0.0.0', 'ext');
 const EXTERNAL_V6 = parseAddr('::', 'ext');
 
@@ -65,8 +68,17 @@ export function compileRule(r: WireRule, order: number, f: string): CompiledRule
   }
   if (portHi < portLo) throw new TollgateError('EBADFIELD', `port range ${portLo}-${portHi} is empty`, `${f}.portr`);
   return {
-    id: r.id, order, ingress: r.ingress, proto: r.proto ?? 0,
-    sipLo, sipHi, dipLo, dipHi, portLo, portHi, action: r.action,
+    id: r.id,
+    order,
+    ingress: r.ingress,
+    proto: r.proto ?? 0,
+    sipLo,
+    sipHi,
+    dipLo,
+    dipHi,
+    portLo,
+    portHi,
+    action: r.action,
   };
 }
 

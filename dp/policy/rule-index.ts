@@ -105,7 +105,10 @@ export class RuleIndex {
   readonly size: number;
 
   /** The index of `rules`, or of what `built` indexed (RuleIndexBuilder.build). */
-  constructor(readonly rules: readonly CompiledRule[], built?: RuleIndexBuilder) {
+  constructor(
+    readonly rules: readonly CompiledRule[],
+    built?: RuleIndexBuilder,
+  ) {
     let b = built;
     if (!b) {
       b = new RuleIndexBuilder();
@@ -127,9 +130,12 @@ export class RuleIndex {
   match(q: PolicyQuery, protoForAny: boolean, out: PolicyMatch): boolean {
     let improved = false;
     // exact, for the packet's proto and (if allowed) for proto-any rules
-    improved = this.scan(this.exact.get(exactKey(q.ingress, q.proto, q.sip, q.dip, q.dport)), q, protoForAny, out) || improved;
+    improved =
+      this.scan(this.exact.get(exactKey(q.ingress, q.proto, q.sip, q.dip, q.dport)), q, protoForAny, out) || improved;
     if (protoForAny) {
-      improved = this.scan(this.exact.get(exactKey(q.ingress, PROTO_ANY, q.sip, q.dip, q.dport)), q, protoForAny, out) || improved;
+      improved =
+        this.scan(this.exact.get(exactKey(q.ingress, PROTO_ANY, q.sip, q.dip, q.dport)), q, protoForAny, out) ||
+        improved;
     }
     improved = this.scan(this.byPort.get(portKey(q.ingress, q.proto, q.dport)), q, protoForAny, out) || improved;
     if (protoForAny) {

@@ -1,6 +1,12 @@
 /** Turning a session slot into plain objects for events and the control plane (allocates; rare paths only). */
 import type { SessionTable } from './table.js';
-import type { SessionEndEvent, SessionEndReason, SessionProto, SessionStartEvent, SessionTuple } from '../engine-types.js';
+import type {
+  SessionEndEvent,
+  SessionEndReason,
+  SessionProto,
+  SessionStartEvent,
+  SessionTuple,
+} from '../engine-types.js';
 import { TCP_STATE_NAMES, SF_INGRESS } from './tcp-state.js';
 
 export function protoName(ipProto: number): SessionProto {
@@ -21,10 +27,16 @@ export function addrString(w: Uint32Array, o: number): string {
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (parts[i] !== 0) { i++; continue; }
+    if (parts[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && parts[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = parts.map((p) => p.toString(16));
@@ -58,9 +70,21 @@ export function startEvent(t: SessionTable, s: number, ts: number, midstream: bo
   const k = s << 3;
   const ipProto = t.proto[s]!;
   return {
-    type: 'session.start', ts, id: t.id[s]!, proto: protoName(ipProto), ipProto, ipVersion: t.ipVersion[s] === 4 ? 4 : 6,
-    client: addrString(t.addr, k), clientPort: t.cport[s]!, server: addrString(t.addr, k + 4), serverPort: t.sport[s]!,
-    ep: t.ep[s]!, ingress: (t.flags[s]! & SF_INGRESS) !== 0, midstream, action: t.action[s]!, ruleId: t.ruleId[s]!,
+    type: 'session.start',
+    ts,
+    id: t.id[s]!,
+    proto: protoName(ipProto),
+    ipProto,
+    ipVersion: t.ipVersion[s] === 4 ? 4 : 6,
+    client: addrString(t.addr, k),
+    clientPort: t.cport[s]!,
+    server: addrString(t.addr, k + 4),
+    serverPort: t.sport[s]!,
+    ep: t.ep[s]!,
+    ingress: (t.flags[s]! & SF_INGRESS) !== 0,
+    midstream,
+    action: t.action[s]!,
+    ruleId: t.ruleId[s]!,
   };
 }
 
@@ -68,11 +92,26 @@ export function endEvent(t: SessionTable, s: number, ts: number, reason: Session
   const k = s << 3;
   const ipProto = t.proto[s]!;
   const ev: SessionEndEvent = {
-    type: 'session.end', ts, id: t.id[s]!, proto: protoName(ipProto), ipProto, ipVersion: t.ipVersion[s] === 4 ? 4 : 6,
-    client: addrString(t.addr, k), clientPort: t.cport[s]!, server: addrString(t.addr, k + 4), serverPort: t.sport[s]!,
-    ep: t.ep[s]!, ingress: (t.flags[s]! & SF_INGRESS) !== 0, reason, durationMs: t.lastMs[s]! - t.startMs[s]!,
-    pktsToServer: t.pkts[s * 2]!, pktsToClient: t.pkts[s * 2 + 1]!, bytesToServer: t.bytes[s * 2]!,
-    bytesToClient: t.bytes[s * 2 + 1]!, action: t.action[s]!, ruleId: t.ruleId[s]!,
+    type: 'session.end',
+    ts,
+    id: t.id[s]!,
+    proto: protoName(ipProto),
+    ipProto,
+    ipVersion: t.ipVersion[s] === 4 ? 4 : 6,
+    client: addrString(t.addr, k),
+    clientPort: t.cport[s]!,
+    server: addrString(t.addr, k + 4),
+    serverPort: t.sport[s]!,
+    ep: t.ep[s]!,
+    ingress: (t.flags[s]! & SF_INGRESS) !== 0,
+    reason,
+    durationMs: t.lastMs[s]! - t.startMs[s]!,
+    pktsToServer: t.pkts[s * 2]!,
+    pktsToClient: t.pkts[s * 2 + 1]!,
+    bytesToServer: t.bytes[s * 2]!,
+    bytesToClient: t.bytes[s * 2 + 1]!,
+    action: t.action[s]!,
+    ruleId: t.ruleId[s]!,
   };
   if (ipProto === 6) ev.tcpState = TCP_STATE_NAMES[t.state[s]!];
   return ev;

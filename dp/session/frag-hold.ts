@@ -29,7 +29,8 @@ export class HoldStore {
     this.perEndpoint = perEndpoint;
     this.arena = Buffer.alloc(capacity * HOLD_SLOT_BYTES);
     this.views = [];
-    for (let i = 0; i < capacity; i++) this.views.push(this.arena.subarray(i * HOLD_SLOT_BYTES, (i + 1) * HOLD_SLOT_BYTES));
+    for (let i = 0; i < capacity; i++)
+      this.views.push(this.arena.subarray(i * HOLD_SLOT_BYTES, (i + 1) * HOLD_SLOT_BYTES));
     this.len = new Int32Array(capacity);
     this.owner = new Int32Array(capacity);
     this.next = new Int32Array(capacity).fill(NO_SLOT);

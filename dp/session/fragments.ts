@@ -108,7 +108,16 @@ export class FragmentTracker {
    * [start, end), last = no more fragments). Returns a FragResult; lastEntry is the
    * datagram's entry (NO_SLOT when none could be made).
    */
-  track(a: Uint32Array, id: number, proto: number, ep: number, start: number, end: number, last: boolean, nowMs: number): number {
+  track(
+    a: Uint32Array,
+    id: number,
+    proto: number,
+    ep: number,
+    start: number,
+    end: number,
+    last: boolean,
+    nowMs: number,
+  ): number {
     let e = this.find(a, id, proto, ep);
     if (e === NO_SLOT) {
       if (this.freeTop === 0) {
@@ -251,8 +260,20 @@ export class FragmentTracker {
     const K = this.key;
     while (e !== NO_SLOT) {
       const k = e * 11;
-      if (K[k + 8] === id && K[k + 9] === proto && K[k + 10] === ep && K[k] === a[0] && K[k + 1] === a[1] && K[k + 2] === a[2] &&
-        K[k + 3] === a[3] && K[k + 4] === a[4] && K[k + 5] === a[5] && K[k + 6] === a[6] && K[k + 7] === a[7]) return e;
+      if (
+        K[k + 8] === id &&
+        K[k + 9] === proto &&
+        K[k + 10] === ep &&
+        K[k] === a[0] &&
+        K[k + 1] === a[1] &&
+        K[k + 2] === a[2] &&
+        K[k + 3] === a[3] &&
+        K[k + 4] === a[4] &&
+        K[k + 5] === a[5] &&
+        K[k + 6] === a[6] &&
+        K[k + 7] === a[7]
+      )
+        return e;
       e = this.next[e]!;
     }
     return NO_SLOT;

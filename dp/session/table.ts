@@ -92,15 +92,33 @@ export class SessionTable {
     while (s !== NO_SLOT) {
       if (this.hash[s] === h && this.proto[s] === proto && this.ep[s] === ep) {
         const k = s << 3;
-        if (this.cport[s] === sp && this.sport[s] === dp &&
-          A[k] === a[o] && A[k + 1] === a[o + 1] && A[k + 2] === a[o + 2] && A[k + 3] === a[o + 3] &&
-          A[k + 4] === a[o + 4] && A[k + 5] === a[o + 5] && A[k + 6] === a[o + 6] && A[k + 7] === a[o + 7]) {
+        if (
+          this.cport[s] === sp &&
+          this.sport[s] === dp &&
+          A[k] === a[o] &&
+          A[k + 1] === a[o + 1] &&
+          A[k + 2] === a[o + 2] &&
+          A[k + 3] === a[o + 3] &&
+          A[k + 4] === a[o + 4] &&
+          A[k + 5] === a[o + 5] &&
+          A[k + 6] === a[o + 6] &&
+          A[k + 7] === a[o + 7]
+        ) {
           this.lastFromClient = 1;
           return s;
         }
-        if (this.cport[s] === dp && this.sport[s] === sp &&
-          A[k] === a[o + 4] && A[k + 1] === a[o + 5] && A[k + 2] === a[o + 6] && A[k + 3] === a[o + 7] &&
-          A[k + 4] === a[o] && A[k + 5] === a[o + 1] && A[k + 6] === a[o + 2] && A[k + 7] === a[o + 3]) {
+        if (
+          this.cport[s] === dp &&
+          this.sport[s] === sp &&
+          A[k] === a[o + 4] &&
+          A[k + 1] === a[o + 5] &&
+          A[k + 2] === a[o + 6] &&
+          A[k + 3] === a[o + 7] &&
+          A[k + 4] === a[o] &&
+          A[k + 5] === a[o + 1] &&
+          A[k + 6] === a[o + 2] &&
+          A[k + 7] === a[o + 3]
+        ) {
           this.lastFromClient = 0;
           return s;
         }
@@ -114,7 +132,16 @@ export class SessionTable {
    * Inserts a session. `swap` false: the packet's src is the client; true: its dst is.
    * Returns the slot, or NO_SLOT when the table is full.
    */
-  insert(a: Uint32Array, o: number, sp: number, dp: number, proto: number, ep: number, swap: boolean, nowMs: number): number {
+  insert(
+    a: Uint32Array,
+    o: number,
+    sp: number,
+    dp: number,
+    proto: number,
+    ep: number,
+    swap: boolean,
+    nowMs: number,
+  ): number {
     if (this.freeTop === 0) return NO_SLOT;
     const s = this.freeStack[--this.freeTop]!;
     const h = flowHash(a, o, sp, dp, proto, ep);
@@ -122,8 +149,14 @@ export class SessionTable {
     const A = this.addr;
     const c = swap ? o + 4 : o;
     const v = swap ? o : o + 4;
-    A[k] = a[c]!; A[k + 1] = a[c + 1]!; A[k + 2] = a[c + 2]!; A[k + 3] = a[c + 3]!;
-    A[k + 4] = a[v]!; A[k + 5] = a[v + 1]!; A[k + 6] = a[v + 2]!; A[k + 7] = a[v + 3]!;
+    A[k] = a[c]!;
+    A[k + 1] = a[c + 1]!;
+    A[k + 2] = a[c + 2]!;
+    A[k + 3] = a[c + 3]!;
+    A[k + 4] = a[v]!;
+    A[k + 5] = a[v + 1]!;
+    A[k + 6] = a[v + 2]!;
+    A[k + 7] = a[v + 3]!;
     this.cport[s] = swap ? dp : sp;
     this.sport[s] = swap ? sp : dp;
     this.proto[s] = proto;

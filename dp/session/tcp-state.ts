@@ -16,7 +16,15 @@ export const TcpState = {
   Reset: 6,
 } as const;
 
-export const TCP_STATE_NAMES = ['none', 'syn_sent', 'syn_received', 'established', 'half_closed', 'closed', 'reset'] as const;
+export const TCP_STATE_NAMES = [
+  'none',
+  'syn_sent',
+  'syn_received',
+  'established',
+  'half_closed',
+  'closed',
+  'reset',
+] as const;
 
 /** Session flag bits (SessionTable.flags). */
 export const SF_CLIENT_FIN = 0x01;
@@ -32,7 +40,13 @@ export const SF_CUT = 0x20;
  * Returns the new state and updates fin/data bits through `flagsOut` (returned combined
  * as state | flags << 8 to avoid allocating a pair).
  */
-export function tcpAdvance(state: number, flags: number, tcpFlags: number, fromClient: boolean, payloadLen: number): number {
+export function tcpAdvance(
+  state: number,
+  flags: number,
+  tcpFlags: number,
+  fromClient: boolean,
+  payloadLen: number,
+): number {
   if (payloadLen > 0) flags |= SF_DATA;
   if ((tcpFlags & TCP_RST) !== 0) return TcpState.Reset | (flags << 8);
   if (state === TcpState.Reset) return state | (flags << 8);
@@ -43,8 +57,10 @@ export function tcpAdvance(state: number, flags: number, tcpFlags: number, fromC
   }
   switch (state) {
     case TcpState.SynSent:
-      if ((tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) && !fromClient) return TcpState.SynReceived | (flags << 8);
-      if (payloadLen > 0 || ((tcpFlags & TCP_ACK) !== 0 && (tcpFlags & TCP_SYN) === 0)) return TcpState.Established | (flags << 8);
+      if ((tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) && !fromClient)
+        return TcpState.SynReceived | (flags << 8);
+      if (payloadLen > 0 || ((tcpFlags & TCP_ACK) !== 0 && (tcpFlags & TCP_SYN) === 0))
+        return TcpState.Established | (flags << 8);
       return state | (flags << 8);
     case TcpState.SynReceived:
       if ((tcpFlags & TCP_SYN) === 0 && (tcpFlags & TCP_ACK) !== 0) return TcpState.Established | (flags << 8);
@@ -56,7 +72,10 @@ export function tcpAdvance(state: number, flags: number, tcpFlags: number, fromC
 
 /** True when a SYN from the client should start a new connection on a finished tuple. */
 export function isReuse(state: number, tcpFlags: number): boolean {
-  return (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && (state === TcpState.Closed || state === TcpState.Reset || state === TcpState.HalfClosed);
+  return (
+    (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN &&
+    (state === TcpState.Closed || state === TcpState.Reset || state === TcpState.HalfClosed)
+  );
 }
 
 export function tcpTimeout(state: number, flags: number): number {

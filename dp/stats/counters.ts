@@ -7,7 +7,9 @@ import { REASONS, type ReasonName } from '../decode/reasons.js';
 import { ENGINE_RECORD_KEYS, zeroed, type EngineCounterName } from '../../shared/names/counters.js';
 
 /** The engine's counters; names, merge rule and meaning: shared/names/counters.ts. */
-export type DeviceCounters = Record<Exclude<EngineCounterName, 'malformed'>, number> & { malformed: Record<ReasonName, number> };
+export type DeviceCounters = Record<Exclude<EngineCounterName, 'malformed'>, number> & {
+  malformed: Record<ReasonName, number>;
+};
 
 export function newDeviceCounters(): DeviceCounters {
   const malformed = {} as Record<ReasonName, number>;

@@ -41,7 +41,9 @@ export class WorkerPool {
   start(): Promise<void> {
     const ready: Promise<void>[] = [];
     for (let w = 0; w < this.n; w++) {
-      const worker = new Worker(WORKER_URL, { workerData: { ...this.init, worker: w, workers: this.n } satisfies WorkerInit });
+      const worker = new Worker(WORKER_URL, {
+        workerData: { ...this.init, worker: w, workers: this.n } satisfies WorkerInit,
+      });
       this.workers.push(worker);
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -63,7 +65,9 @@ export class WorkerPool {
         }),
       );
     }
-    return Promise.all(ready).then(() => this.log.info({ workers: this.n, fanoutGroup: this.init.fanoutGroup }, 'data workers ready'));
+    return Promise.all(ready).then(() =>
+      this.log.info({ workers: this.n, fanoutGroup: this.init.fanoutGroup }, 'data workers ready'),
+    );
   }
 
   /** Every worker applies `buf`; resolves with the merged replies. */
@@ -83,7 +87,12 @@ export class WorkerPool {
     if (--p.left > 0) return;
     this.pending.delete(id);
     const c = this.ctrlCounters;
-    p.resolve(mergeReplies(p.replies as string[][], Object.fromEntries(MAIN_THREAD_CTRL_COUNTERS.map((k) => [k, c[k as keyof typeof c]]))));
+    p.resolve(
+      mergeReplies(
+        p.replies as string[][],
+        Object.fromEntries(MAIN_THREAD_CTRL_COUNTERS.map((k) => [k, c[k as keyof typeof c]])),
+      ),
+    );
   }
 
   private fail(reason: string): void {

@@ -20,9 +20,7 @@ export interface WorkerInit {
 }
 
 /** Main thread → worker. */
-export type ToWorker =
-  | { type: 'ctrl'; id: number; buf: Uint8Array }
-  | { type: 'stop' };
+export type ToWorker = { type: 'ctrl'; id: number; buf: Uint8Array } | { type: 'stop' };
 
 /** Worker → main thread. */
 export type FromWorker =

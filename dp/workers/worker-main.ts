@@ -22,7 +22,10 @@ async function run(): Promise<void> {
   const log = createLogger('dp', init.logLevel as LevelWithSilent).child({ worker: init.worker });
   const { createEngine, forwardVerdict } = await loadEngine();
   const rt = new DpRuntime({
-    ctrlPath: '', createEngine, forwardVerdict, log,
+    ctrlPath: '',
+    createEngine,
+    forwardVerdict,
+    log,
     ...(init.eventsEndpoint ? { eventsEndpoint: init.eventsEndpoint } : {}),
     reportIntervalMs: init.reportIntervalMs,
     io: init.io,
@@ -37,7 +40,11 @@ async function run(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'ctrl') {
       // Same handlers, same order as every other worker: the same configuration everywhere.
-      post({ type: 'replies', id: m.id, replies: dispatchDatagram(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), rt.state) });
+      post({
+        type: 'replies',
+        id: m.id,
+        replies: dispatchDatagram(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), rt.state),
+      });
     } else if (m.type === 'stop') {
       rt.stop();
       post({ type: 'stopped' });

@@ -7,7 +7,10 @@ import { EventPublisher, type PublisherOptions } from '../events/publisher.js';
  * keep the latest per worker and sum them (agent/daemon/daemon.ts).
  */
 export class WorkerEventPublisher extends EventPublisher {
-  constructor(opts: PublisherOptions, private readonly worker: number) {
+  constructor(
+    opts: PublisherOptions,
+    private readonly worker: number,
+  ) {
     super(opts);
   }
 

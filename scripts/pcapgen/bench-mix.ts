@@ -73,7 +73,9 @@ function* udpStream(k: number, n: number, rng: Rng): Generator<Buffer> {
   for (let p = 0; p < n; p++) {
     const fromA = rng.next() < 0.9;
     payload.writeUInt16BE(p & 0xffff, 2);
-    yield fromA ? frame(ipv4(a, b, 17, udp(a, b, 16384 + 2 * k, 16384 + 2 * k, payload))) : frame(ipv4(b, a, 17, udp(b, a, 16384 + 2 * k, 16384 + 2 * k, payload)));
+    yield fromA
+      ? frame(ipv4(a, b, 17, udp(a, b, 16384 + 2 * k, 16384 + 2 * k, payload)))
+      : frame(ipv4(b, a, 17, udp(b, a, 16384 + 2 * k, 16384 + 2 * k, payload)));
   }
 }
 

@@ -34,7 +34,14 @@ export const CASES: SyntheticCase[] = [
     build: (seed) => {
       const r = new Rng(seed);
       const t = new TcpConversation(C4, S4, 40000, 80);
-      return [...t.handshake(), t.data('c', http(r, 120)), t.data('s', http(r, 600)), t.data('s', http(r, 300)), t.ack('c'), ...t.close('c')];
+      return [
+        ...t.handshake(),
+        t.data('c', http(r, 120)),
+        t.data('s', http(r, 600)),
+        t.data('s', http(r, 300)),
+        t.ack('c'),
+        ...t.close('c'),
+      ];
     },
   },
   {
@@ -78,7 +85,9 @@ export const CASES: SyntheticCase[] = [
     build: () => {
       const req = icmp6(C6, S6, 128, 0, (7 << 16) | 1, Buffer.alloc(2992, 9));
       const rep = icmp6(S6, C6, 129, 0, (7 << 16) | 1, Buffer.alloc(2992, 9));
-      return [...fragmentIpv6(C6, S6, 58, req, 1232, 77), ...fragmentIpv6(S6, C6, 58, rep, 1232, 78)].map((p) => frame(p));
+      return [...fragmentIpv6(C6, S6, 58, req, 1232, 77), ...fragmentIpv6(S6, C6, 58, rep, 1232, 78)].map((p) =>
+        frame(p),
+      );
     },
   },
   {
@@ -98,7 +107,9 @@ export const CASES: SyntheticCase[] = [
     build: () => {
       const t = new TcpConversation(C4, S4, 40004, 80, { vlans: [100] });
       return [
-        ...t.handshake(), t.data('c', Buffer.from('GET / HTTP/1.0\r\n\r\n')), ...t.close('c'),
+        ...t.handshake(),
+        t.data('c', Buffer.from('GET / HTTP/1.0\r\n\r\n')),
+        ...t.close('c'),
         frame(ipv4(C4, S4, 17, udp(C4, S4, 6000, 53, Buffer.alloc(30))), { vlans: [200, 300] }),
         frame(ipv4(S4, C4, 17, udp(S4, C4, 53, 6000, Buffer.alloc(60))), { vlans: [200, 300] }),
       ];
@@ -106,7 +117,8 @@ export const CASES: SyntheticCase[] = [
   },
   {
     name: 'icmp-errors',
-    description: 'UDP query answered by ICMP port unreachable; IPv6 TCP SYN answered by ICMPv6 unreachable; an error quoting an unknown flow',
+    description:
+      'UDP query answered by ICMP port unreachable; IPv6 TCP SYN answered by ICMPv6 unreachable; an error quoting an unknown flow',
     build: () => {
       const q = ipv4(C4, S4, 17, udp(C4, S4, 7000, 9999, Buffer.alloc(20)));
       const q6 = ipv6(C6, S6, 6, tcp(C6, S6, 7001, 443, 1, 0, TCP.SYN));
@@ -122,7 +134,8 @@ export const CASES: SyntheticCase[] = [
   },
   {
     name: 'malformed-lengths',
-    description: 'IPv4 total length beyond the frame, TCP data offset 4, UDP length beyond the IP payload, a frame of 10 bytes',
+    description:
+      'IPv4 total length beyond the frame, TCP data offset 4, UDP length beyond the IP payload, a frame of 10 bytes',
     build: () => [
       frame(ipv4(C4, S4, 17, udp(C4, S4, 1, 2, Buffer.alloc(10)), { totalLength: 400 })),
       frame(ipv4(C4, S4, 6, tcp(C4, S4, 1, 2, 0, 0, TCP.SYN, Buffer.alloc(0), 4))),

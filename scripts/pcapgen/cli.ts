@@ -20,7 +20,14 @@ const program = new Command()
   .option('--out <file>', 'output pcap path')
   .option('--seed <n>', 'seed', (v) => Number.parseInt(v, 10), 2024);
 program.parse();
-const o = program.opts<{ mix?: string; case?: string; allCases?: boolean; list?: boolean; out?: string; seed: number }>();
+const o = program.opts<{
+  mix?: string;
+  case?: string;
+  allCases?: boolean;
+  list?: boolean;
+  out?: string;
+  seed: number;
+}>();
 
 if (o.list) {
   for (const c of CASES) process.stdout.write(`${c.name}\t${c.description}\n`);

@@ -55,7 +55,14 @@ function pseudoSum(src: Buffer, dst: Buffer, proto: number, len: number): number
   return acc;
 }
 
-export interface Ip4Options { id?: number; ttl?: number; df?: boolean; fragOffset?: number; more?: boolean; totalLength?: number }
+export interface Ip4Options {
+  id?: number;
+  ttl?: number;
+  df?: boolean;
+  fragOffset?: number;
+  more?: boolean;
+  totalLength?: number;
+}
 
 export function ipv4(src: string, dst: string, proto: number, payload: Buffer, o: Ip4Options = {}): Buffer {
   const h = Buffer.alloc(20);
@@ -73,7 +80,13 @@ export function ipv4(src: string, dst: string, proto: number, payload: Buffer, o
 }
 
 /** IPv6 header; `ext` are raw extension headers already chained (their first byte = next header). */
-export function ipv6(src: string, dst: string, nextHeader: number, payload: Buffer, ext: Buffer = Buffer.alloc(0)): Buffer {
+export function ipv6(
+  src: string,
+  dst: string,
+  nextHeader: number,
+  payload: Buffer,
+  ext: Buffer = Buffer.alloc(0),
+): Buffer {
   const h = Buffer.alloc(40);
   h.writeUInt32BE(0x60000000, 0);
   h.writeUInt16BE(ext.length + payload.length, 4);
@@ -86,7 +99,17 @@ export function ipv6(src: string, dst: string, nextHeader: number, payload: Buff
 
 export const TCP = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16 } as const;
 
-export function tcp(src: string, dst: string, sport: number, dport: number, seq: number, ack: number, flags: number, data: Buffer = Buffer.alloc(0), dataOffsetWords = 5): Buffer {
+export function tcp(
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  seq: number,
+  ack: number,
+  flags: number,
+  data: Buffer = Buffer.alloc(0),
+  dataOffsetWords = 5,
+): Buffer {
   const h = Buffer.alloc(20);
   h.writeUInt16BE(sport, 0);
   h.writeUInt16BE(dport, 2);
@@ -101,7 +124,14 @@ export function tcp(src: string, dst: string, sport: number, dport: number, seq:
   return seg;
 }
 
-export function udp(src: string, dst: string, sport: number, dport: number, data: Buffer, lengthOverride?: number): Buffer {
+export function udp(
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  data: Buffer,
+  lengthOverride?: number,
+): Buffer {
   const seg = Buffer.alloc(8 + data.length);
   seg.writeUInt16BE(sport, 0);
   seg.writeUInt16BE(dport, 2);
@@ -136,11 +166,18 @@ export function icmp6(src: string, dst: string, type: number, code: number, rest
 
 /** Whole L3 packets → Ethernet frames for the right family. */
 export function frame(l3: Buffer, o: L2Options = {}): Buffer {
-  return ethernet(l3, (l3[0]! >> 4) === 6 ? 0x86dd : 0x0800, o);
+  return ethernet(l3, l3[0]! >> 4 === 6 ? 0x86dd : 0x0800, o);
 }
 
 /** Splits an IPv4 packet's payload into fragments of at most `size` bytes (multiple of 8). */
-export function fragmentIpv4(src: string, dst: string, proto: number, payload: Buffer, size: number, id: number): Buffer[] {
+export function fragmentIpv4(
+  src: string,
+  dst: string,
+  proto: number,
+  payload: Buffer,
+  size: number,
+  id: number,
+): Buffer[] {
   const out: Buffer[] = [];
   for (let off = 0; off < payload.length; off += size) {
     const piece = payload.subarray(off, off + size);
@@ -150,7 +187,14 @@ export function fragmentIpv4(src: string, dst: string, proto: number, payload: B
 }
 
 /** IPv6 fragments (fragment extension header 44) of an upper-layer payload. */
-export function fragmentIpv6(src: string, dst: string, nextHeader: number, payload: Buffer, size: number, id: number): Buffer[] {
+export function fragmentIpv6(
+  src: string,
+  dst: string,
+  nextHeader: number,
+  payload: Buffer,
+  size: number,
+  id: number,
+): Buffer[] {
   const out: Buffer[] = [];
   for (let off = 0; off < payload.length; off += size) {
     const piece = payload.subarray(off, off + size);

@@ -21,7 +21,10 @@ export class TcpConversation {
 
   segment(from: Side, flags: number, data: Buffer = Buffer.alloc(0)): Buffer {
     const to: Side = from === 'c' ? 's' : 'c';
-    const [src, dst, sp, dp] = from === 'c' ? [this.client, this.server, this.cport, this.sport] : [this.server, this.client, this.sport, this.cport];
+    const [src, dst, sp, dp] =
+      from === 'c'
+        ? [this.client, this.server, this.cport, this.sport]
+        : [this.server, this.client, this.sport, this.cport];
     const seg = tcp(src, dst, sp, dp, this.seq[from], (flags & TCP.ACK) !== 0 ? this.seq[to] : 0, flags, data);
     this.seq[from] = (this.seq[from] + data.length + ((flags & (TCP.SYN | TCP.FIN)) !== 0 ? 1 : 0)) >>> 0;
     const l3 = isV6(src) ? ipv6(src, dst, 6, seg) : ipv4(src, dst, 6, seg, { df: true });
@@ -44,7 +47,11 @@ export class TcpConversation {
   /** FIN from `first`, FIN+ACK back, final ACK. */
   close(first: Side = 'c'): Buffer[] {
     const other: Side = first === 'c' ? 's' : 'c';
-    return [this.segment(first, TCP.FIN | TCP.ACK), this.segment(other, TCP.FIN | TCP.ACK), this.segment(first, TCP.ACK)];
+    return [
+      this.segment(first, TCP.FIN | TCP.ACK),
+      this.segment(other, TCP.FIN | TCP.ACK),
+      this.segment(first, TCP.ACK),
+    ];
   }
 
   rst(from: Side): Buffer {

@@ -61,7 +61,8 @@ export class DpClient {
     opts: DpClientOptions | string = {},
   ) {
     const o = typeof opts === 'string' ? { tag: opts } : opts;
-    this.localPath = o.localPath ?? `/tmp/tg_client.${o.tag ?? 'agent'}.${process.pid}.${randomBytes(3).toString('hex')}.sock`;
+    this.localPath =
+      o.localPath ?? `/tmp/tg_client.${o.tag ?? 'agent'}.${process.pid}.${randomBytes(3).toString('hex')}.sock`;
   }
 
   open(): void {
@@ -115,7 +116,9 @@ export class DpClient {
     const buf = Buffer.isBuffer(d) ? d : Buffer.from(typeof d === 'string' ? d : JSON.stringify(d));
     return new Promise((resolve, reject) => {
       try {
-        sock.send(buf, 0, buf.length, this.serverPath, (err) => (err ? reject(new TollgateError('EDPSEND', `dp socket ${this.serverPath}: ${err.message}`)) : resolve()));
+        sock.send(buf, 0, buf.length, this.serverPath, (err) =>
+          err ? reject(new TollgateError('EDPSEND', `dp socket ${this.serverPath}: ${err.message}`)) : resolve(),
+        );
       } catch (e) {
         reject(new TollgateError('EDPSEND', `dp socket ${this.serverPath}: ${(e as Error).message}`));
       }
@@ -169,9 +172,14 @@ export class DpClient {
   /** Like request, for a message the schemas type; throws EDPREJECT when the dp answered with dp_error. */
   async command(msg: CtrlRequest, timeoutMs?: number): Promise<DpReply[]> {
     const replies = await this.request(msg, timeoutMs);
-    const err = replies.find((r) => r.dp_error) as { dp_error: { code: string; message: string; field?: string } } | undefined;
+    const err = replies.find((r) => r.dp_error) as
+      | { dp_error: { code: string; message: string; field?: string } }
+      | undefined;
     if (err) {
-      throw new TollgateError('EDPREJECT', `dp rejected ${Object.keys(msg)[0]}: ${err.dp_error.code} ${err.dp_error.field ?? ''} ${err.dp_error.message}`.trim());
+      throw new TollgateError(
+        'EDPREJECT',
+        `dp rejected ${Object.keys(msg)[0]}: ${err.dp_error.code} ${err.dp_error.field ?? ''} ${err.dp_error.message}`.trim(),
+      );
     }
     return replies;
   }

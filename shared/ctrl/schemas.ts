@@ -14,7 +14,10 @@ const u32 = z.number().int().min(0).max(0xffff_ffff);
 
 const mac = z.string().refine(isMac, { message: 'not a MAC address (expected xx:xx:xx:xx:xx:xx)' });
 /** NeuVector marshals an unset net.HardwareAddr as "" */
-const optionalMac = z.union([z.literal(''), mac]).optional().default('');
+const optionalMac = z
+  .union([z.literal(''), mac])
+  .optional()
+  .default('');
 
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const ipv4 = z.string().regex(IPV4_RE, { message: 'not a dotted IPv4 address' });
@@ -30,7 +33,19 @@ const iface = z
 const flag = z.number().int().min(0).max(3);
 
 export const DEBUG_CATEGORIES = [
-  'all', 'init', 'error', 'ctrl', 'packet', 'session', 'timer', 'tcp', 'parser', 'log', 'ddos', 'policy', 'dlp',
+  'all',
+  'init',
+  'error',
+  'ctrl',
+  'packet',
+  'session',
+  'timer',
+  'tcp',
+  'parser',
+  'log',
+  'ddos',
+  'policy',
+  'dlp',
 ] as const;
 
 const empty = z.object({}).optional().default({});
@@ -52,7 +67,10 @@ const policyRule = z.object({
   ingress: z.boolean(),
   vhost: z.boolean().optional(),
   fqdn: z.string().max(256).optional(),
-  apps: z.array(z.object({ app: u32, action: u8, rid: u32 })).max(64).optional(),
+  apps: z
+    .array(z.object({ app: u32, action: u8, rid: u32 }))
+    .max(64)
+    .optional(),
 });
 
 export const schemas = {
@@ -61,9 +79,7 @@ export const schemas = {
   ctrl_del_srvc_port: z.object({ iface }),
   ctrl_cfg_internal_net: z.object({
     flag,
-    subnet_addr: z
-      .array(z.object({ ip: ipv4, mask: ipv4, iptype: z.string().max(32).optional() }))
-      .max(4096),
+    subnet_addr: z.array(z.object({ ip: ipv4, mask: ipv4, iptype: z.string().max(32).optional() })).max(4096),
   }),
   ctrl_add_mac: z.object({
     iface,
@@ -72,7 +88,11 @@ export const schemas = {
     bcmac: mac,
     oldmac: optionalMac,
     pmac: optionalMac,
-    pips: z.array(z.object({ ip: ipv4 })).max(256).nullable().optional(),
+    pips: z
+      .array(z.object({ ip: ipv4 }))
+      .max(256)
+      .nullable()
+      .optional(),
   }),
   ctrl_del_mac: z.object({ iface: iface.optional(), mac }),
   ctrl_cfg_mac: z.object({
@@ -85,7 +105,10 @@ export const schemas = {
   }),
   ctrl_count_session: empty,
   ctrl_list_session: empty,
-  ctrl_clear_session: z.object({ filter_id: u32.optional().default(0) }).optional().default({ filter_id: 0 }),
+  ctrl_clear_session: z
+    .object({ filter_id: u32.optional().default(0) })
+    .optional()
+    .default({ filter_id: 0 }),
   ctrl_stats_device: empty,
   ctrl_counter_device: empty,
   ctrl_stats_macs: z.object({ macs: z.array(mac).min(1).max(256) }),

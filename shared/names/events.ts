@@ -10,8 +10,14 @@ export const EVENTS = {
   'session.start': { scope: 'engine', doc: 'a session was created (its first packet was not denied)' },
   'session.end': { scope: 'engine', doc: 'a session ended (fin, rst, timeout, purge, clear, eof, reuse, evict)' },
   malformed: { scope: 'engine', doc: 'a frame failed to decode (reason: dp/decode/reasons.ts)' },
-  'policy.deny': { scope: 'engine', doc: 'a new session\'s first packet was denied on an inline endpoint: dropped, no session created' },
-  'session.policy': { scope: 'engine', doc: 'a live session\'s decision changed, or an inline session that is DENY was cut' },
+  'policy.deny': {
+    scope: 'engine',
+    doc: "a new session's first packet was denied on an inline endpoint: dropped, no session created",
+  },
+  'session.policy': {
+    scope: 'engine',
+    doc: "a live session's decision changed, or an inline session that is DENY was cut",
+  },
   'file.error': { scope: 'offline', doc: 'an input file could not be read, or only in part' },
   summary: { scope: 'offline', doc: 'the last line of a `dp -p` run: counters and session counts' },
   connection: { scope: 'record', doc: 'sessions aggregated per flow key between flushes' },
@@ -20,7 +26,9 @@ export const EVENTS = {
 } as const satisfies Record<string, { scope: 'engine' | 'offline' | 'record'; doc: string }>;
 
 export type EventName = keyof typeof EVENTS;
-type NamesOfScope<S extends string> = { [K in EventName]: (typeof EVENTS)[K]['scope'] extends S ? K : never }[EventName];
+type NamesOfScope<S extends string> = {
+  [K in EventName]: (typeof EVENTS)[K]['scope'] extends S ? K : never;
+}[EventName];
 export type EngineEventName = NamesOfScope<'engine'>;
 export type OfflineEventName = NamesOfScope<'offline'>;
 export type RecordName = NamesOfScope<'record'>;

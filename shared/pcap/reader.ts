@@ -7,9 +7,22 @@
  */
 import { FileWindow } from './window.js';
 import {
-  MAX_BLOCK_LEN, MAX_RECORD_LEN, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_EPB, PCAPNG_IDB, PCAPNG_OPB,
-  PCAPNG_OPT_IF_TSOFFSET, PCAPNG_OPT_IF_TSRESOL, PCAPNG_SHB, PCAPNG_SPB, PCAP_GLOBAL_HEADER_LEN,
-  PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PCAP_RECORD_HEADER_LEN, type PcapError, type PcapErrorCode,
+  MAX_BLOCK_LEN,
+  MAX_RECORD_LEN,
+  PCAPNG_BYTE_ORDER_MAGIC,
+  PCAPNG_EPB,
+  PCAPNG_IDB,
+  PCAPNG_OPB,
+  PCAPNG_OPT_IF_TSOFFSET,
+  PCAPNG_OPT_IF_TSRESOL,
+  PCAPNG_SHB,
+  PCAPNG_SPB,
+  PCAP_GLOBAL_HEADER_LEN,
+  PCAP_MAGIC_NSEC,
+  PCAP_MAGIC_USEC,
+  PCAP_RECORD_HEADER_LEN,
+  type PcapError,
+  type PcapErrorCode,
 } from './format.js';
 
 interface PcapngInterface {
@@ -95,7 +108,12 @@ export class PcapReader {
       r.snapLen = r.rd32(b, 16);
       r.linkType = r.rd32(b, 20) & 0xffff;
       if (r.snapLen === 0 || r.snapLen > MAX_RECORD_LEN) {
-        r.warning = fail('pcap.bad_snaplen', `snaplen ${r.snapLen} is outside 1..${MAX_RECORD_LEN}; records are read by their own lengths`, 0, 16);
+        r.warning = fail(
+          'pcap.bad_snaplen',
+          `snaplen ${r.snapLen} is outside 1..${MAX_RECORD_LEN}; records are read by their own lengths`,
+          0,
+          16,
+        );
       }
       r.interfaceCount = 1;
       win.pos = PCAP_GLOBAL_HEADER_LEN;
@@ -139,7 +157,10 @@ export class PcapReader {
     const w = this.win;
     if (!w.ensure(PCAP_RECORD_HEADER_LEN)) {
       if (w.available === 0) return false;
-      return this.stop('pcap.truncated_record', `record header cut short after packet ${this.packets} (${w.available} bytes left)`);
+      return this.stop(
+        'pcap.truncated_record',
+        `record header cut short after packet ${this.packets} (${w.available} bytes left)`,
+      );
     }
     let b = w.buf;
     const h = w.pos;
@@ -157,10 +178,16 @@ export class PcapReader {
       wireLen = (b[h + 12]! | (b[h + 13]! << 8) | (b[h + 14]! << 16) | (b[h + 15]! << 24)) >>> 0;
     }
     if (capLen > MAX_RECORD_LEN) {
-      return this.stop('pcap.record_too_large', `record ${this.packets + 1} claims ${capLen} captured bytes (max ${MAX_RECORD_LEN})`);
+      return this.stop(
+        'pcap.record_too_large',
+        `record ${this.packets + 1} claims ${capLen} captured bytes (max ${MAX_RECORD_LEN})`,
+      );
     }
     if (!w.ensure(PCAP_RECORD_HEADER_LEN + capLen)) {
-      return this.stop('pcap.truncated_record', `record ${this.packets + 1} claims ${capLen} bytes but the file ends after ${w.available - PCAP_RECORD_HEADER_LEN}`);
+      return this.stop(
+        'pcap.truncated_record',
+        `record ${this.packets + 1} claims ${capLen} bytes but the file ends after ${w.available - PCAP_RECORD_HEADER_LEN}`,
+      );
     }
     b = w.buf;
     this.buf = b;
@@ -212,8 +239,17 @@ export class PcapReader {
         const hi = this.rd32(b, p + 12);
         const lo = this.rd32(b, p + 16);
         const capLen = this.rd32(b, p + 20);
-        if (capLen > len - 32) return this.stop('pcapng.bad_block', `packet block claims ${capLen} bytes in a ${len}-byte block`);
-        this.setRecord(b, p + 28, capLen, this.rd32(b, p + 24), (hi * 4294967296 + lo) / itf.unitsPerMs + itf.offsetMs, ifId, itf);
+        if (capLen > len - 32)
+          return this.stop('pcapng.bad_block', `packet block claims ${capLen} bytes in a ${len}-byte block`);
+        this.setRecord(
+          b,
+          p + 28,
+          capLen,
+          this.rd32(b, p + 24),
+          (hi * 4294967296 + lo) / itf.unitsPerMs + itf.offsetMs,
+          ifId,
+          itf,
+        );
         return true;
       }
       if (type === PCAPNG_SPB) {
@@ -229,7 +265,15 @@ export class PcapReader {
     }
   }
 
-  private setRecord(b: Buffer, off: number, capLen: number, wireLen: number, tsMs: number, ifId: number, itf: PcapngInterface): void {
+  private setRecord(
+    b: Buffer,
+    off: number,
+    capLen: number,
+    wireLen: number,
+    tsMs: number,
+    ifId: number,
+    itf: PcapngInterface,
+  ): void {
     this.buf = b;
     this.off = off;
     this.capLen = capLen;
@@ -241,7 +285,12 @@ export class PcapReader {
   }
 
   private parseIdb(b: Buffer, p: number, len: number): PcapngInterface {
-    const itf: PcapngInterface = { linkType: this.rd16(b, p + 8), snapLen: this.rd32(b, p + 12), unitsPerMs: 1000, offsetMs: 0 };
+    const itf: PcapngInterface = {
+      linkType: this.rd16(b, p + 8),
+      snapLen: this.rd32(b, p + 12),
+      unitsPerMs: 1000,
+      offsetMs: 0,
+    };
     let o = p + 16;
     const end = p + len - 4;
     while (o + 4 <= end) {

@@ -4,7 +4,13 @@
  * packet loop without back-pressure bookkeeping.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { LINKTYPE_ETHERNET, MAX_RECORD_LEN, PCAP_GLOBAL_HEADER_LEN, PCAP_MAGIC_USEC, PCAP_RECORD_HEADER_LEN } from './format.js';
+import {
+  LINKTYPE_ETHERNET,
+  MAX_RECORD_LEN,
+  PCAP_GLOBAL_HEADER_LEN,
+  PCAP_MAGIC_USEC,
+  PCAP_RECORD_HEADER_LEN,
+} from './format.js';
 
 const FLUSH_AT = 1 << 20;
 
@@ -34,7 +40,10 @@ export class PcapWriter {
     const b = this.buf;
     let sec = Math.floor(tsMs / 1000);
     let usec = Math.round((tsMs - sec * 1000) * 1000);
-    if (usec >= 1_000_000) { sec++; usec -= 1_000_000; }
+    if (usec >= 1_000_000) {
+      sec++;
+      usec -= 1_000_000;
+    }
     b.writeUInt32LE(sec >>> 0, this.len);
     b.writeUInt32LE(usec, this.len + 4);
     b.writeUInt32LE(capLen, this.len + 8);

@@ -43,57 +43,152 @@ const ruleA = fc.record({
 });
 const msgA: fc.Arbitrary<unknown> = fc.oneof(
   // Valid policy swaps for the reference endpoint, so allowed sessions get denied and cut.
-  fc.record({ ctrl_cfg_policy: fc.record({ cmd: fc.constant(1), flag: fc.constant(3), defact: fc.constantFrom(2, 7), dir: fc.constant(0), mac: fc.constant([REF_MAC]), rules: fc.constant([]) }) }),
-  fc.record({ ctrl_cfg_policy: fc.record({ cmd: fc.constantFrom(1, 2, 3, 4), flag: fc.constantFrom(0, 1, 2, 3), defact: fc.constantFrom(0, 1, 2, 6, 7, 8), dir: fc.constantFrom(0, 1, 2, 3), mac: fc.array(macA, { maxLength: 3 }), rules: fc.array(ruleA, { maxLength: 6 }) }) }),
-  fc.record({ ctrl_add_mac: fc.record({ iface: fc.constant('vth'), mac: macA, ucmac: ucA, bcmac: fc.constant('ff:ff:ff:00:00:02'), oldmac: fc.constantFrom('', ...MACS), pmac: fc.constant(''), pips: fc.constant(null) }) }),
-  fc.record({ ctrl_cfg_mac: fc.record({ macs: fc.array(macA, { maxLength: 3 }), tap: fc.option(fc.boolean(), { nil: undefined }) }) }),
+  fc.record({
+    ctrl_cfg_policy: fc.record({
+      cmd: fc.constant(1),
+      flag: fc.constant(3),
+      defact: fc.constantFrom(2, 7),
+      dir: fc.constant(0),
+      mac: fc.constant([REF_MAC]),
+      rules: fc.constant([]),
+    }),
+  }),
+  fc.record({
+    ctrl_cfg_policy: fc.record({
+      cmd: fc.constantFrom(1, 2, 3, 4),
+      flag: fc.constantFrom(0, 1, 2, 3),
+      defact: fc.constantFrom(0, 1, 2, 6, 7, 8),
+      dir: fc.constantFrom(0, 1, 2, 3),
+      mac: fc.array(macA, { maxLength: 3 }),
+      rules: fc.array(ruleA, { maxLength: 6 }),
+    }),
+  }),
+  fc.record({
+    ctrl_add_mac: fc.record({
+      iface: fc.constant('vth'),
+      mac: macA,
+      ucmac: ucA,
+      bcmac: fc.constant('ff:ff:ff:00:00:02'),
+      oldmac: fc.constantFrom('', ...MACS),
+      pmac: fc.constant(''),
+      pips: fc.constant(null),
+    }),
+  }),
+  fc.record({
+    ctrl_cfg_mac: fc.record({
+      macs: fc.array(macA, { maxLength: 3 }),
+      tap: fc.option(fc.boolean(), { nil: undefined }),
+    }),
+  }),
   fc.record({ ctrl_del_mac: fc.record({ mac: fc.constantFrom(...MACS) }) }),
-  fc.record({ ctrl_enable_icmp_policy: fc.record({ enable_icmp_policy: fc.oneof(fc.boolean(), fc.constant(1 as unknown as boolean)) }) }),
-  fc.record({ ctrl_cfg_internal_net: fc.record({ flag: fc.constantFrom(0, 1, 2, 3), subnet_addr: fc.array(fc.record({ ip: fc.constantFrom('198.18.0.0', '198.19.0.0', '10.0.0'), mask: fc.constantFrom('255.255.0.0', '255.254.0.0', '255.0.255.0') }), { maxLength: 3 }) }) }),
+  fc.record({
+    ctrl_enable_icmp_policy: fc.record({
+      enable_icmp_policy: fc.oneof(fc.boolean(), fc.constant(1 as unknown as boolean)),
+    }),
+  }),
+  fc.record({
+    ctrl_cfg_internal_net: fc.record({
+      flag: fc.constantFrom(0, 1, 2, 3),
+      subnet_addr: fc.array(
+        fc.record({
+          ip: fc.constantFrom('198.18.0.0', '198.19.0.0', '10.0.0'),
+          mask: fc.constantFrom('255.255.0.0', '255.254.0.0', '255.0.255.0'),
+        }),
+        { maxLength: 3 },
+      ),
+    }),
+  }),
   fc.record({ ctrl_clear_session: fc.record({ filter_id: fc.nat(50) }) }),
   fc.constant({ ctrl_list_session: {} }),
   fc.constant({ ctrl_count_session: {} }),
   fc.constant({ ctrl_counter_device: {} }),
 );
 /** A datagram: one or two messages, as JSON; or that JSON cut, bit-flipped or replaced by junk. */
-const datagramA = fc.tuple(fc.array(msgA, { minLength: 1, maxLength: 2 }), fc.nat(), fc.constantFrom('ok', 'ok', 'ok', 'cut', 'flip', 'junk')).map(([msgs, n, how]) => {
-  const text = JSON.stringify(Object.assign({}, ...msgs.map((m) => m as object)));
-  const b = Buffer.from(text);
-  if (how === 'cut') return b.subarray(0, n % (b.length + 1));
-  if (how === 'flip') {
-    if (b.length) b[n % b.length]! ^= 1 << (n % 8);
+const datagramA = fc
+  .tuple(
+    fc.array(msgA, { minLength: 1, maxLength: 2 }),
+    fc.nat(),
+    fc.constantFrom('ok', 'ok', 'ok', 'cut', 'flip', 'junk'),
+  )
+  .map(([msgs, n, how]) => {
+    const text = JSON.stringify(Object.assign({}, ...msgs.map((m) => m as object)));
+    const b = Buffer.from(text);
+    if (how === 'cut') return b.subarray(0, n % (b.length + 1));
+    if (how === 'flip') {
+      if (b.length) b[n % b.length]! ^= 1 << (n % 8);
+      return b;
+    }
+    if (how === 'junk') return Buffer.from(String(n).repeat(1 + (n % 5)));
     return b;
-  }
-  if (how === 'junk') return Buffer.from(String(n).repeat(1 + (n % 5)));
-  return b;
-});
+  });
 
 describe('fuzz: control datagrams with policy on, frames in between', () => {
   it('10,000 datagrams: no throw, a final reply each, the reference endpoint intact, bounded heap', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const log = pino({ level: 'silent' });
-    const rt = new DpRuntime({ ctrlPath: '/nonexistent', createEngine: (o) => new Engine(o), forwardVerdict: Verdict.Forward, log, live: false });
+    const rt = new DpRuntime({
+      ctrlPath: '/nonexistent',
+      createEngine: (o) => new Engine(o),
+      forwardVerdict: Verdict.Forward,
+      log,
+      live: false,
+    });
     const state = rt.state;
     const send = (obj: unknown): string[] => dispatchDatagram(Buffer.from(JSON.stringify(obj)), state);
-    send({ ctrl_add_mac: { iface: 'vth', mac: REF_MAC, ucmac: REF_UC, bcmac: 'ff:ff:ff:00:00:01', oldmac: '', pmac: '', pips: null } });
+    send({
+      ctrl_add_mac: {
+        iface: 'vth',
+        mac: REF_MAC,
+        ucmac: REF_UC,
+        bcmac: 'ff:ff:ff:00:00:01',
+        oldmac: '',
+        pmac: '',
+        pips: null,
+      },
+    });
     send({ ctrl_cfg_mac: { tap: false, macs: [REF_MAC] } });
     send({ ctrl_enable_icmp_policy: { enable_icmp_policy: true } });
-    send({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 0, mac: [REF_MAC], rules: [{ id: 5, sip: '0.0.0.0', sipr: '255.255.255.255', dip: '0.0.0.0', dipr: '255.255.255.255', proto: 6, port: 80, action: 2, ingress: true }] } });
+    send({
+      ctrl_cfg_policy: {
+        cmd: 1,
+        flag: 3,
+        defact: 7,
+        dir: 0,
+        mac: [REF_MAC],
+        rules: [
+          {
+            id: 5,
+            sip: '0.0.0.0',
+            sipr: '255.255.255.255',
+            dip: '0.0.0.0',
+            dipr: '255.255.255.255',
+            proto: 6,
+            port: 80,
+            action: 2,
+            ingress: true,
+          },
+        ],
+      },
+    });
     const refPolicy = state.policy.handleOf(state.registry.byMac(REF_MAC)!.id);
 
     const PEER = '198.19.0.5';
     const WL = '198.18.0.10';
-    const l2 = (uc: string, toWl: boolean) => (toWl ? { dst: parseMac(uc), src: parseMac(PEER_MAC) } : { dst: parseMac(PEER_MAC), src: parseMac(uc) });
+    const l2 = (uc: string, toWl: boolean) =>
+      toWl ? { dst: parseMac(uc), src: parseMac(PEER_MAC) } : { dst: parseMac(PEER_MAC), src: parseMac(uc) };
     const traffic: Buffer[] = [];
     for (const uc of UCS) {
       // A long-lived connection (picked up mid-stream when allowed, cut when a change denies it).
-      traffic.push(frame(ipv4(PEER, WL, 6, tcp(PEER, WL, 40000, 80, 2, 8, TCP.ACK | TCP.PSH, Buffer.from('GET'))), l2(uc, true)));
+      traffic.push(
+        frame(ipv4(PEER, WL, 6, tcp(PEER, WL, 40000, 80, 2, 8, TCP.ACK | TCP.PSH, Buffer.from('GET'))), l2(uc, true)),
+      );
       traffic.push(frame(ipv4(WL, PEER, 6, tcp(WL, PEER, 80, 40000, 8, 5, TCP.ACK)), l2(uc, false)));
       traffic.push(frame(ipv4(PEER, WL, 6, tcp(PEER, WL, 40001, 22, 1, 1, TCP.FIN | TCP.ACK)), l2(uc, true)));
       traffic.push(frame(ipv4(PEER, WL, 17, udp(PEER, WL, 40002, 53, Buffer.alloc(20))), l2(uc, true)));
       traffic.push(frame(ipv4(PEER, WL, 1, icmp4(8, 0, 77, Buffer.alloc(8))), l2(uc, true)));
-      for (const f of fragmentIpv4(PEER, WL, 17, udp(PEER, WL, 40003, 53, Buffer.alloc(3000)), 1480, 9).reverse()) traffic.push(frame(f, l2(uc, true)));
+      for (const f of fragmentIpv4(PEER, WL, 17, udp(PEER, WL, 40003, 53, Buffer.alloc(3000)), 1480, 9).reverse())
+        traffic.push(frame(f, l2(uc, true)));
     }
     const sink = { send: () => true };
     let datagrams = 0;

@@ -27,7 +27,9 @@ const DIR = sharedPcapsDir();
 
 function corpus(): Buffer[] {
   const out: Buffer[] = [];
-  for (const f of readdirSync(DIR).filter((n) => /\.(pcap|pcapng)$/.test(n)).sort()) {
+  for (const f of readdirSync(DIR)
+    .filter((n) => /\.(pcap|pcapng)$/.test(n))
+    .sort()) {
     const r = PcapReader.open(join(DIR, f));
     if (isPcapError(r)) continue;
     while (r.next()) out.push(Buffer.from(r.buf.subarray(r.off, r.off + r.capLen)));
@@ -140,7 +142,17 @@ describe('fuzz with policy on: deny, reset and ICMP-policy paths', () => {
     const frames = corpus();
     const table = new PolicyTable();
     table.enableIcmpPolicy = true;
-    const allow = (id: number, proto: number, port: number) => ({ id, sip: '0.0.0.0', sipr: '255.255.255.255', dip: '0.0.0.0', dipr: '255.255.255.255', proto, port, action: 2, ingress: true });
+    const allow = (id: number, proto: number, port: number) => ({
+      id,
+      sip: '0.0.0.0',
+      sipr: '255.255.255.255',
+      dip: '0.0.0.0',
+      dipr: '255.255.255.255',
+      proto,
+      port,
+      action: 2,
+      ingress: true,
+    });
     table.setPolicy([1, 2], 7, 0, compileRules([allow(1, 6, 80), allow(2, 17, 53), allow(3, 6, 22)]));
     let injected = 0;
     let injectedBad = 0;
@@ -177,7 +189,12 @@ describe('fuzz with policy on: deny, reset and ICMP-policy paths', () => {
         // Policy inputs move under the traffic: sessions are decided again, some cut.
         if (processed % 10_000 < 50) {
           table.enableIcmpPolicy = !table.enableIcmpPolicy;
-          table.setPolicy([1, 2], processed % 20_000 < 50 ? 7 : 2, 0, compileRules([allow(1, 6, 80), allow(2, 17, 53)]));
+          table.setPolicy(
+            [1, 2],
+            processed % 20_000 < 50 ? 7 : 2,
+            0,
+            compileRules([allow(1, 6, 80), allow(2, 17, 53)]),
+          );
         }
         if (processed % 20_000 < 50) engine.tick(now);
       }),

@@ -16,9 +16,25 @@ export interface AgentLabSpec {
 }
 
 /** Writes a lab spec file for `agent run --config`. */
-export function writeSpec(spec: AgentLabSpec, dir = mkdtempSync(join(tmpdir(), 'tg-agent-'))): { path: string; dir: string } {
+export function writeSpec(
+  spec: AgentLabSpec,
+  dir = mkdtempSync(join(tmpdir(), 'tg-agent-')),
+): { path: string; dir: string } {
   const path = join(dir, 'lab.json');
-  writeFileSync(path, JSON.stringify({ prefix: spec.prefix, hostSide: { name: 'host', address: '198.18.0.1/24' }, agentNs: 'agent', steering: spec.steering ?? 'auto', workloads: spec.workloads }, null, 2));
+  writeFileSync(
+    path,
+    JSON.stringify(
+      {
+        prefix: spec.prefix,
+        hostSide: { name: 'host', address: '198.18.0.1/24' },
+        agentNs: 'agent',
+        steering: spec.steering ?? 'auto',
+        workloads: spec.workloads,
+      },
+      null,
+      2,
+    ),
+  );
   return { path, dir };
 }
 
@@ -62,10 +78,23 @@ export class AgentProcess {
   }
 
   async start(): Promise<void> {
-    const p = spawn('node', [agentBin, 'run', ...this.baseArgs, '--rules', this.rulesPath, '--report-interval', this.reportInterval, ...this.runArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
-    });
+    const p = spawn(
+      'node',
+      [
+        agentBin,
+        'run',
+        ...this.baseArgs,
+        '--rules',
+        this.rulesPath,
+        '--report-interval',
+        this.reportInterval,
+        ...this.runArgs,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info' },
+      },
+    );
     this.proc = p;
     p.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));

@@ -40,15 +40,25 @@ export class FakeKubeApi {
   async start(): Promise<void> {
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      this.requests.push({ method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams), auth: req.headers.authorization });
+      this.requests.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        auth: req.headers.authorization,
+      });
       const plural = url.pathname.startsWith(this.prefix + '/') ? url.pathname.slice(this.prefix.length + 1) : '';
       if (req.method !== 'GET' || !plural || plural.includes('/')) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' }));
         return;
       }
-      if (url.searchParams.get('watch') === 'true') return this.watch(plural, Number(url.searchParams.get('resourceVersion') || 0), res);
+      if (url.searchParams.get('watch') === 'true')
+        return this.watch(plural, Number(url.searchParams.get('resourceVersion') || 0), res);
       const items = [...(this.objects.get(plural)?.values() ?? [])];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(this.rv) }, items }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(this.rv) }, items }));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     this.port = (server.address() as { port: number }).port;
@@ -61,12 +71,21 @@ export class FakeKubeApi {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
     if (from && from < this.compactedBefore) {
-      const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from} (${this.compactedBefore})`, reason: 'Expired', code: 410 };
+      const status = {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `too old resource version: ${from} (${this.compactedBefore})`,
+        reason: 'Expired',
+        code: 410,
+      };
       this.goneAnswers++;
       res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
       return;
     }
-    for (const e of this.history) if (e.plural === plural && e.rv > from) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
+    for (const e of this.history)
+      if (e.plural === plural && e.rv > from) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
     const w = { plural, res };
     this.watches.add(w);
     res.on('close', () => this.watches.delete(w));

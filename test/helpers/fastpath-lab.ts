@@ -53,9 +53,15 @@ export class FastPathLab {
   ucmacs = new Map<string, string>();
   rules: AllowRule[] = [];
 
-  constructor(readonly prefix: string, readonly webMac = '02:74:67:12:00:0a') {
+  constructor(
+    readonly prefix: string,
+    readonly webMac = '02:74:67:12:00:0a',
+  ) {
     this.spec = parseLabSpec({
-      prefix, hostSide: { name: 'host', address: `${HOST_IP}/24` }, agentNs: 'agent', steering: 'bpf',
+      prefix,
+      hostSide: { name: 'host', address: `${HOST_IP}/24` },
+      agentNs: 'agent',
+      steering: 'bpf',
       workloads: [{ name: 'web', ip: `${WEB_IP}/24`, mac: webMac, mode: 'protect' }],
     });
     const n = labNamespaces(this.spec);
@@ -71,21 +77,58 @@ export class FastPathLab {
     await applyLab(this.spec, this.backend);
     const st = await labStatus(this.spec);
     for (const w of st.workloads) if (w.ucMac) this.ucmacs.set(w.name, w.ucMac);
-    this.views = this.spec.workloads.map((w) => ({ name: w.name, group: w.name, ip: w.address, mac: w.mac, mode: w.mode }));
+    this.views = this.spec.workloads.map((w) => ({
+      name: w.name,
+      group: w.name,
+      ip: w.address,
+      mac: w.mac,
+      mode: w.mode,
+    }));
     // IPv6 on both ends (no DAD, so they are usable at once) with static neighbours: in
     // protect mode the dp's policy would otherwise have to allow ICMPv6 neighbour discovery.
     const hostDev = await this.devWith(this.ns.host, HOST_IP);
     await runIn(this.ns.host, ['ip', '-6', 'addr', 'add', `${HOST_IP6}/64`, 'dev', hostDev, 'nodad']);
     await runIn(this.ns.web, ['ip', '-6', 'addr', 'add', `${WEB_IP6}/64`, 'dev', 'eth0', 'nodad']);
-    const hostMac = (JSON.parse((await runIn(this.ns.host, ['ip', '-j', 'link', 'show', 'dev', hostDev])).stdout) as { address: string }[])[0]!.address;
-    await runIn(this.ns.host, ['ip', '-6', 'neigh', 'replace', WEB_IP6, 'lladdr', this.webMac, 'dev', hostDev, 'nud', 'permanent']);
-    await runIn(this.ns.web, ['ip', '-6', 'neigh', 'replace', HOST_IP6, 'lladdr', hostMac, 'dev', 'eth0', 'nud', 'permanent']);
+    const hostMac = (
+      JSON.parse((await runIn(this.ns.host, ['ip', '-j', 'link', 'show', 'dev', hostDev])).stdout) as {
+        address: string;
+      }[]
+    )[0]!.address;
+    await runIn(this.ns.host, [
+      'ip',
+      '-6',
+      'neigh',
+      'replace',
+      WEB_IP6,
+      'lladdr',
+      this.webMac,
+      'dev',
+      hostDev,
+      'nud',
+      'permanent',
+    ]);
+    await runIn(this.ns.web, [
+      'ip',
+      '-6',
+      'neigh',
+      'replace',
+      HOST_IP6,
+      'lladdr',
+      hostMac,
+      'dev',
+      'eth0',
+      'nud',
+      'permanent',
+    ]);
     this.consumer = new EventConsumer(this.events, (r) => this.records.push(r));
     await this.consumer.start();
   }
 
   private async devWith(ns: string, ip: string): Promise<string> {
-    const links = JSON.parse((await runIn(ns, ['ip', '-j', 'addr'])).stdout) as { ifname: string; addr_info: { local: string }[] }[];
+    const links = JSON.parse((await runIn(ns, ['ip', '-j', 'addr'])).stdout) as {
+      ifname: string;
+      addr_info: { local: string }[];
+    }[];
     const l = links.find((x) => x.addr_info.some((a) => a.local === ip));
     if (!l) throw new Error(`no device with ${ip} in ${ns}`);
     return l.ifname;
@@ -93,7 +136,20 @@ export class FastPathLab {
 
   /** Starts the dp (fast path on unless args say otherwise) and pushes endpoints and policy. */
   async startDp(args: string[] = ['--fast-path-map', this.mapPath]): Promise<void> {
-    const argv = ['nsenter', `--net=/run/netns/${this.ns.agent}`, '--', 'node', DP_BIN, '--ctrl', this.ctrlPath, '--events', this.events, '--report-interval', '0.5', ...args];
+    const argv = [
+      'nsenter',
+      `--net=/run/netns/${this.ns.agent}`,
+      '--',
+      'node',
+      DP_BIN,
+      '--ctrl',
+      this.ctrlPath,
+      '--events',
+      this.events,
+      '--report-interval',
+      '0.5',
+      ...args,
+    ];
     const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.dp = p;
     p.stderr!.on('data', (d: Buffer) => (this.dpLog += d.toString()));
@@ -102,9 +158,11 @@ export class FastPathLab {
     this.client.open();
     const deadline = Date.now() + 15_000;
     while (!(await this.client.ping(500))) {
-      if (p.exitCode !== null || Date.now() > deadline) throw new Error(`dp did not start:\n${this.dpLog.slice(-3000)}`);
+      if (p.exitCode !== null || Date.now() > deadline)
+        throw new Error(`dp did not start:\n${this.dpLog.slice(-3000)}`);
     }
-    for (const m of desiredDpMessages({ internalNets: [LAB_RANGE], workloads: this.views, ucmacs: this.ucmacs })) await this.client.command(m);
+    for (const m of desiredDpMessages({ internalNets: [LAB_RANGE], workloads: this.views, ucmacs: this.ucmacs }))
+      await this.client.command(m);
     await this.pushPolicy();
   }
 
@@ -128,7 +186,11 @@ export class FastPathLab {
 
   async counters(): Promise<Record<string, number>> {
     const r = await this.client!.command({ ctrl_counter_device: {} });
-    const d = (r.find((x) => x.dp_counter_device) as { dp_counter_device: { pipeline: Record<string, number>; fastPath?: Record<string, number> } }).dp_counter_device;
+    const d = (
+      r.find((x) => x.dp_counter_device) as {
+        dp_counter_device: { pipeline: Record<string, number>; fastPath?: Record<string, number> };
+      }
+    ).dp_counter_device;
     return { ...d.pipeline, ...(d.fastPath ?? {}) };
   }
 
@@ -156,6 +218,15 @@ export class FastPathLab {
 }
 
 export const allowTcp = (id: number, port: number): AllowRule => ({
-  id, from: `${HOST_IP}/32`, to: 'web', side: 'both', port, proto: 'tcp', origin: 'user', createdAt: new Date(0).toISOString(), hits: 0, lastUsed: null,
+  id,
+  from: `${HOST_IP}/32`,
+  to: 'web',
+  side: 'both',
+  port,
+  proto: 'tcp',
+  origin: 'user',
+  createdAt: new Date(0).toISOString(),
+  hits: 0,
+  lastUsed: null,
 });
 export const allowUdp = (id: number, port: number): AllowRule => ({ ...allowTcp(id, port), proto: 'udp' });

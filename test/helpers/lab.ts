@@ -4,7 +4,13 @@ import { applyLab } from '../../agent/topology/reconcile.js';
 import { downLab } from '../../agent/topology/down.js';
 import { readLinks } from '../../agent/topology/ip-state.js';
 import { hostPeerName, pinDirFor, vexName, vinName } from '../../agent/topology/names.js';
-import { labNamespaces, parseLabSpec, type LabSpec, type Mode, type SteeringChoice } from '../../agent/topology/spec.js';
+import {
+  labNamespaces,
+  parseLabSpec,
+  type LabSpec,
+  type Mode,
+  type SteeringChoice,
+} from '../../agent/topology/spec.js';
 import { openSteering } from '../../agent/topology/steering-bridge.js';
 import { testPrefix } from './netns.js';
 

@@ -61,8 +61,14 @@ export function startIn(ns: string, argv: readonly string[], readyText: string):
         resolve(proc);
       }
     };
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; check(); });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; check(); });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      check();
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      check();
+    });
     void exited.then((code) => {
       if (!done) {
         done = true;
@@ -76,7 +82,10 @@ export function startIn(ns: string, argv: readonly string[], readyText: string):
  * The test stand-in for an allow-all inline dp: every frame that arrives on `dev` (vth)
  * goes straight back out unchanged. stop() resolves to the number of frames reflected.
  */
-export async function startReflector(ns: string, dev: string): Promise<{ proc: NsProcess; stop: () => Promise<number> }> {
+export async function startReflector(
+  ns: string,
+  dev: string,
+): Promise<{ proc: NsProcess; stop: () => Promise<number> }> {
   const proc = await startIn(ns, ['python3', '-u', `${HELPERS_DIR}reflector.py`, dev], 'ready');
   return {
     proc,

@@ -26,7 +26,10 @@ export class RuntimeAgent {
 
   /** Starts (or, after a kill, restarts) the agent with the same rules file and arguments. */
   async start(): Promise<void> {
-    this.agent = new AgentProcess(null, join(this.rulesDir, 'rules.yaml'), this.prefix, '0.5', [], { name: this.name, args: this.args() });
+    this.agent = new AgentProcess(null, join(this.rulesDir, 'rules.yaml'), this.prefix, '0.5', [], {
+      name: this.name,
+      args: this.args(),
+    });
     await this.agent.start();
   }
 
@@ -39,7 +42,9 @@ export class RuntimeAgent {
   }
 
   private async links(): Promise<string[]> {
-    return (JSON.parse((await run(['ip', '-n', this.name, '-json', 'link'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
+    return (JSON.parse((await run(['ip', '-n', this.name, '-json', 'link'])).stdout) as { ifname: string }[]).map(
+      (l) => l.ifname,
+    );
   }
 
   /** The enforcer's vex links: one per enrolled container interface. */
@@ -51,7 +56,10 @@ export class RuntimeAgent {
   async filterCount(): Promise<number> {
     let n = 0;
     for (const dev of await this.links()) {
-      const r = await run(['nsenter', `--net=/run/netns/${this.name}`, 'tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'], { allowFail: true });
+      const r = await run(
+        ['nsenter', `--net=/run/netns/${this.name}`, 'tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'],
+        { allowFail: true },
+      );
       n += r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as unknown[]).length : 0;
     }
     return n;

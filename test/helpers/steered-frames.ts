@@ -5,8 +5,21 @@ import { parseMac } from '../../shared/mac.js';
  * Frames as they cross vth (MACs already rewritten to/from the steering MAC) and the
  * four NeuVector datagrams that make a dp forward them, for the dp's own-lab tests.
  */
-export function udpFrame(da: string, sa: string, sip: string, dip: string, sport: number, dport: number, payload: Buffer, vlans?: number[]): Buffer {
-  return frame(ipv4(sip, dip, 17, udp(sip, dip, sport, dport, payload)), { dst: parseMac(da), src: parseMac(sa), ...(vlans ? { vlans } : {}) });
+export function udpFrame(
+  da: string,
+  sa: string,
+  sip: string,
+  dip: string,
+  sport: number,
+  dport: number,
+  payload: Buffer,
+  vlans?: number[],
+): Buffer {
+  return frame(ipv4(sip, dip, 17, udp(sip, dip, sport, dport, payload)), {
+    dst: parseMac(da),
+    src: parseMac(sa),
+    ...(vlans ? { vlans } : {}),
+  });
 }
 
 /** The four datagrams: internal nets, service port vth, one inline endpoint. */

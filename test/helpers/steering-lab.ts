@@ -64,7 +64,11 @@ export async function buildSteeringLab(prefix: string): Promise<SteeringLab> {
     // Link-local IPv6 usable at once (DAD would only delay the IPv6 steering checks).
     await runIn(host, ['sysctl', '-qw', 'net.ipv6.conf.br0.accept_dad=0', 'net.ipv6.conf.hveth.accept_dad=0']);
     await runIn(wl, ['sysctl', '-qw', 'net.ipv6.conf.eth0.accept_dad=0']);
-    for (const [ns, devs] of [[host, ['hveth', 'br0']], [agent, ['vex', 'vin', 'vbr', 'vth']], [wl, ['eth0']]] as const) {
+    for (const [ns, devs] of [
+      [host, ['hveth', 'br0']],
+      [agent, ['vex', 'vin', 'vbr', 'vth']],
+      [wl, ['eth0']],
+    ] as const) {
       for (const d of devs) {
         await offloadsOff(ns, d);
         await ip(ns, 'link', 'set', d, 'up');
@@ -76,10 +80,21 @@ export async function buildSteeringLab(prefix: string): Promise<SteeringLab> {
     const pair: ServicePair = { agentNs: agent, vbr: 'vbr', vth: 'vth', vbrIfindex: await ifindexOf(agent, 'vbr') };
     const pinDir = `/sys/fs/bpf/tollgate-${agent}`;
     return {
-      host, agent, wl, pinDir, pair,
+      host,
+      agent,
+      wl,
+      pinDir,
+      pair,
       port: (mode) => ({
-        workload: 'wl', agentNs: agent, vex: 'vex', vin: 'vin', vexIfindex, vinIfindex,
-        wlMac: WL_MAC, ucMac: ucmacForIfindex(vexIfindex), mode,
+        workload: 'wl',
+        agentNs: agent,
+        vex: 'vex',
+        vin: 'vin',
+        vexIfindex,
+        vinIfindex,
+        wlMac: WL_MAC,
+        ucMac: ucmacForIfindex(vexIfindex),
+        mode,
       }),
       destroy: async () => {
         await destroy();
@@ -100,7 +115,11 @@ export async function ping(ns: string, target: string, count = 3, extra: string[
 }
 
 /** A tcpdump on `dev` in `ns` printing link-level headers; stop() returns its lines. */
-export async function startCapture(ns: string, dev: string, filter: string[] = []): Promise<{ proc: NsProcess; stop: () => Promise<string[]> }> {
+export async function startCapture(
+  ns: string,
+  dev: string,
+  filter: string[] = [],
+): Promise<{ proc: NsProcess; stop: () => Promise<string[]> }> {
   const p: NsProcess = await startIn(ns, ['tcpdump', '-i', dev, '-e', '-nn', '-l', '-U', ...filter], 'listening on');
   return {
     proc: p,

@@ -70,7 +70,8 @@ export class TcpSession {
   }
 
   async close(): Promise<SessionReport> {
-    if (this.proc.exitCode !== null) return this.lines.length ? (JSON.parse(this.lines.shift()!) as SessionReport) : { error: 'exited' };
+    if (this.proc.exitCode !== null)
+      return this.lines.length ? (JSON.parse(this.lines.shift()!) as SessionReport) : { error: 'exited' };
     this.proc.stdin!.end();
     const l = await this.nextLine();
     return l ? (JSON.parse(l) as SessionReport) : { error: 'no answer' };

@@ -130,11 +130,22 @@ export interface Transfer {
 }
 
 /** A TCP transfer of `bytes` from `fromNs` to a sink in `toNs` listening on `toIp:port`. */
-export async function tcpTransfer(lab: VmLab, fromNs: string, toNs: string, toIp: string, port: number, bytes: number): Promise<Transfer> {
+export async function tcpTransfer(
+  lab: VmLab,
+  fromNs: string,
+  toNs: string,
+  toIp: string,
+  port: number,
+  bytes: number,
+): Promise<Transfer> {
   const sink = spawnIn(lab, toNs, ['python3', PROBE_PY, 'tcp-sink', '--port', String(port)]);
   const sinkOut = collectStdout(sink);
   await waitForLine(sink, /^listening/);
-  const src = await runIn(fromNs, ['python3', PROBE_PY, 'tcp-source', '--host', toIp, '--port', String(port), '--bytes', String(bytes)], { timeoutMs: 30_000 });
+  const src = await runIn(
+    fromNs,
+    ['python3', PROBE_PY, 'tcp-source', '--host', toIp, '--port', String(port), '--bytes', String(bytes)],
+    { timeoutMs: 30_000 },
+  );
   const { stdout } = await sinkOut;
   const lines = stdout.trim().split('\n');
   return {
@@ -144,10 +155,19 @@ export async function tcpTransfer(lab: VmLab, fromNs: string, toNs: string, toIp
 }
 
 /** iperf3 TCP from `clientNs` to a one-shot server in `serverNs`; returns received bits/s. */
-export async function iperf(lab: VmLab, clientNs: string, serverNs: string, serverIp: string, port: number, seconds = 3): Promise<number> {
+export async function iperf(
+  lab: VmLab,
+  clientNs: string,
+  serverNs: string,
+  serverIp: string,
+  port: number,
+  seconds = 3,
+): Promise<number> {
   const server = spawnIn(lab, serverNs, ['iperf3', '-s', '-1', '--forceflush', '-p', String(port)]);
   await waitForLine(server, /Server listening/);
-  const res = await runIn(clientNs, ['iperf3', '-c', serverIp, '-p', String(port), '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
+  const res = await runIn(clientNs, ['iperf3', '-c', serverIp, '-p', String(port), '-t', String(seconds), '-J'], {
+    timeoutMs: (seconds + 20) * 1000,
+  });
   await stopChild(server);
   const j = JSON.parse(res.stdout) as { end: { sum_received: { bits_per_second: number } } };
   return j.end.sum_received.bits_per_second;

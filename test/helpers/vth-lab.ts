@@ -10,11 +10,34 @@ const sh = (...argv: string[]): string => execFileSync(argv[0]!, argv.slice(1), 
  */
 export async function vthPairUp(ns: string, mtu = 2048): Promise<void> {
   sh('ip', 'netns', 'add', ns);
-  sh('nsenter', `--net=/run/netns/${ns}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+  sh(
+    'nsenter',
+    `--net=/run/netns/${ns}`,
+    '--',
+    'sysctl',
+    '-qw',
+    'net.ipv6.conf.all.disable_ipv6=1',
+    'net.ipv6.conf.default.disable_ipv6=1',
+  );
   sh('ip', '-n', ns, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
   for (const l of ['vbr', 'vth']) {
     sh('ip', '-n', ns, 'link', 'set', l, 'mtu', String(mtu), 'up');
-    sh('nsenter', `--net=/run/netns/${ns}`, '--', 'ethtool', '-K', l, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off');
+    sh(
+      'nsenter',
+      `--net=/run/netns/${ns}`,
+      '--',
+      'ethtool',
+      '-K',
+      l,
+      'tx',
+      'off',
+      'tso',
+      'off',
+      'gso',
+      'off',
+      'gro',
+      'off',
+    );
   }
   for (let i = 0; i < 100; i++) {
     const l = sh('ip', '-n', ns, 'link', 'show', 'vbr') + sh('ip', '-n', ns, 'link', 'show', 'vth');

@@ -24,7 +24,13 @@ const UDP_SEQ = fileURLToPath(new URL('../helpers/udp-seq.py', import.meta.url))
 const HOST = '198.18.0.1';
 const WEB = { name: 'web', ip: '198.18.0.10', mac: '02:74:67:20:00:0a' };
 
-interface SeqReport { received: number; distinct: number; max: number; missing: number[]; rcvbufErrors: number }
+interface SeqReport {
+  received: number;
+  distinct: number;
+  max: number;
+  missing: number[];
+  rcvbufErrors: number;
+}
 
 /** A numbered-UDP receiver (test/helpers/udp-seq.py recv) in a namespace. */
 class SeqReceiver {
@@ -49,11 +55,21 @@ class SeqReceiver {
 }
 
 /** Sends datagrams 0..n-1 at `pps` from `ns`: `started` once the first is out, `done` when all are. */
-function seqSender(ns: string, host: string, port: number, n: number, pps: number): { started: Promise<void>; done: Promise<void> } {
+function seqSender(
+  ns: string,
+  host: string,
+  port: number,
+  n: number,
+  pps: number,
+): { started: Promise<void>; done: Promise<void> } {
   const [cmd, ...args] = netnsArgv(ns, ['python3', UDP_SEQ, 'send', host, String(port), String(n), String(pps)]);
   const p = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const started = new Promise<void>((res) => p.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('started') && res()));
-  const done = new Promise<void>((res, rej) => p.once('exit', (c) => (c === 0 ? res() : rej(new Error(`udp-seq send exited ${c}`)))));
+  const started = new Promise<void>((res) =>
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('started') && res()),
+  );
+  const done = new Promise<void>((res, rej) =>
+    p.once('exit', (c) => (c === 0 ? res() : rej(new Error(`udp-seq send exited ${c}`)))),
+  );
   return { started: Promise.race([started, done]), done };
 }
 
@@ -96,7 +112,10 @@ class Capture {
 
 describe.skipIf(!isRoot)('agent and dp fail-safety on the wire', () => {
   const prefix = testPrefix();
-  const { path: specPath, dir } = writeSpec({ prefix, workloads: [{ name: WEB.name, ip: `${WEB.ip}/24`, mac: WEB.mac }] });
+  const { path: specPath, dir } = writeSpec({
+    prefix,
+    workloads: [{ name: WEB.name, ip: `${WEB.ip}/24`, mac: WEB.mac }],
+  });
   let agent: AgentProcess;
   const servers: ChildProcess[] = [];
   const ns = (n: string) => `${prefix}${n}`;
@@ -145,7 +164,9 @@ describe.skipIf(!isRoot)('agent and dp fail-safety on the wire', () => {
       // The dp holds frames (paused, as in a long GC or compile) when the switch starts:
       // they must still reach the workload, not be dropped on their way back.
       process.kill(pid, 'SIGSTOP');
-      expect(await waitFor(async () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] === 'T', 2000, 10)).toBe(true);
+      expect(
+        await waitFor(async () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] === 'T', 2000, 10),
+      ).toBe(true);
       const switched = mode('learn');
       await new Promise((r) => setTimeout(r, 400));
       process.kill(pid, 'SIGCONT');
@@ -163,7 +184,10 @@ describe.skipIf(!isRoot)('agent and dp fail-safety on the wire', () => {
     expect(c1.from_dp_tap_drop).toBe(c0.from_dp_tap_drop);
     // The same dp, never restarted: the drain, not a replacement, carried the frames.
     expect((await agent.status()).dp).toMatchObject({ pid, restarts });
-    expect((await agent.status()).workloads.find((w) => w.name === 'web')).toMatchObject({ mode: 'learn', steeringMode: 'tap' });
+    expect((await agent.status()).workloads.find((w) => w.name === 'web')).toMatchObject({
+      mode: 'learn',
+      steeringMode: 'tap',
+    });
   });
 
   it('finding 9: every mode change (learn → protect → monitor → protect → learn) loses no datagram', async () => {
@@ -186,8 +210,14 @@ describe.skipIf(!isRoot)('agent and dp fail-safety on the wire', () => {
     expect(await stream.opened()).toBe(true);
     expect(await stream.check()).toMatchObject({ equal: true, error: null });
     // Resets toward each end only: at the client from web:9090, at the server to port 9090.
-    const atClient = await Capture.start(ns('host'), `tcp[tcpflags] & tcp-rst != 0 and src host ${WEB.ip} and src port 9090`);
-    const atServer = await Capture.start(ns('web'), `tcp[tcpflags] & tcp-rst != 0 and src host ${HOST} and dst port 9090`);
+    const atClient = await Capture.start(
+      ns('host'),
+      `tcp[tcpflags] & tcp-rst != 0 and src host ${WEB.ip} and src port 9090`,
+    );
+    const atServer = await Capture.start(
+      ns('web'),
+      `tcp[tcpflags] & tcp-rst != 0 and src host ${HOST} and dst port 9090`,
+    );
     await mode('protect');
     expect(await stream.errorWithin(5000)).toBe('ECONNRESET');
     await new Promise((r) => setTimeout(r, 500));
@@ -204,13 +234,26 @@ describe.skipIf(!isRoot)('agent and dp fail-safety on the wire', () => {
     const denied = await SeqReceiver.start(ns('web'), 6000);
     const probes = sendSeq(ns('host'), WEB.ip, 6000, 1500, 100);
     process.kill(before.pid!, 'SIGSTOP');
-    const restarted = await waitFor(async () => {
-      const d = (await agent.status()).dp;
-      return d.restarts > before.restarts && d.healthy && d.pid !== before.pid ? d : null;
-    }, 20_000, 200);
+    const restarted = await waitFor(
+      async () => {
+        const d = (await agent.status()).dp;
+        return d.restarts > before.restarts && d.healthy && d.pid !== before.pid ? d : null;
+      },
+      20_000,
+      200,
+    );
     expect(restarted, 'the supervisor replaced the hung dp').toBeTruthy();
     // The stopped process was killed, not left behind.
-    expect(await waitFor(async () => { try { process.kill(before.pid!, 0); return false; } catch { return true; } }, 5000)).toBe(true);
+    expect(
+      await waitFor(async () => {
+        try {
+          process.kill(before.pid!, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 5000),
+    ).toBe(true);
     // The replayed dp enforces the same policy: allowed flows pass, denied ones do not.
     expect(await waitFor(() => tcpWorks(ns('host'), WEB.ip, 8080), 10_000)).toBe(true);
     await probes;

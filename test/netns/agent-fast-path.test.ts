@@ -24,16 +24,23 @@ const WEB = { name: 'web', ip: '198.18.0.10', mac: '02:74:67:12:01:0a' };
 
 describe.skipIf(!isRoot)('kernel fast path with the agent daemon', () => {
   const prefix = testPrefix();
-  const { path: specPath, dir } = writeSpec({ prefix, workloads: [{ name: WEB.name, ip: `${WEB.ip}/24`, mac: WEB.mac }] });
+  const { path: specPath, dir } = writeSpec({
+    prefix,
+    workloads: [{ name: WEB.name, ip: `${WEB.ip}/24`, mac: WEB.mac }],
+  });
   const rulesPath = join(dir, 'rules.yaml');
-  const flows = mapPath(pinDirFor(labNamespaces(parseLabSpec(JSON.parse(readFileSync(specPath, 'utf8')))).agent), MAP_FLOWS);
+  const flows = mapPath(
+    pinDirFor(labNamespaces(parseLabSpec(JSON.parse(readFileSync(specPath, 'utf8')))).agent),
+    MAP_FLOWS,
+  );
   let agent: AgentProcess;
   const servers: ChildProcess[] = [];
   const host = `${prefix}host`;
 
   const device = async () => (await agent.status()).counters?.device ?? {};
   /** The kernel's entries (bpftool), not the dp's idea of them. */
-  const entries = async () => (JSON.parse((await run(['bpftool', '-j', 'map', 'dump', 'pinned', flows])).stdout) as unknown[]).length;
+  const entries = async () =>
+    (JSON.parse((await run(['bpftool', '-j', 'map', 'dump', 'pinned', flows])).stdout) as unknown[]).length;
   /** At least n flows in the kernel, by the dp's gauge and by the map itself. */
   const offloadedAtLeast = async (n: number) =>
     waitFor(async () => ((await device()).fastPathActive ?? 0) >= n && (await entries()) >= n, 10_000);
@@ -56,7 +63,10 @@ describe.skipIf(!isRoot)('kernel fast path with the agent daemon', () => {
     try {
       expect(await s.opened()).toBe(true);
       expect(await offloadedAtLeast(1)).toBe(true);
-      const rule = await waitFor(async () => ((await agent.call('rules')) as AllowRule[]).find((r) => r.to === 'web' && r.port === 8080), 10_000);
+      const rule = await waitFor(
+        async () => ((await agent.call('rules')) as AllowRule[]).find((r) => r.to === 'web' && r.port === 8080),
+        10_000,
+      );
       expect(rule).toBeTruthy();
       expect(await s.close()).toMatchObject({ equal: true, error: null });
     } finally {
@@ -82,7 +92,9 @@ describe.skipIf(!isRoot)('kernel fast path with the agent daemon', () => {
       // The client keeps sending on 9090; none of it reaches the workload any more.
       const d = await denied.check();
       expect(d.received).toBeLessThan(d.sent!);
-      const toWeb = (await cap.stop()).filter((l) => l.includes(`> ${WEB.ip}.9090:`)).map((l) => ({ ts: Number(l.split(' ')[0]), l }));
+      const toWeb = (await cap.stop())
+        .filter((l) => l.includes(`> ${WEB.ip}.9090:`))
+        .map((l) => ({ ts: Number(l.split(' ')[0]), l }));
       expect(toWeb.some((x) => x.ts < ackedAt)).toBe(true);
       for (const x of toWeb.filter((y) => y.ts > ackedAt)) expect(x.l).toMatch(/Flags \[R/);
       expect(await waitFor(async () => ((await device()).fastPathRemoved ?? 0) > removed, 5000)).toBe(true);

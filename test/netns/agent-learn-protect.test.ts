@@ -41,7 +41,9 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
   const tcDump = async () => {
     const out: Record<string, unknown> = {};
     for (const dev of ['vex-web', 'vin-web', 'vex-db', 'vin-db', 'vbr']) {
-      out[dev] = JSON.parse((await runIn(ns('agent'), ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout || '[]');
+      out[dev] = JSON.parse(
+        (await runIn(ns('agent'), ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout || '[]',
+      );
     }
     return out;
   };
@@ -61,7 +63,10 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
   it('learns the flows it sees in learn mode', async () => {
     expect(await ping(ns('host'), WEB.ip, 2)).toBe(true);
     expect(await tcpWorks(ns('host'), WEB.ip, 8080)).toBe(true);
-    const learned = await waitFor(async () => (await ruleFor('web', 8080, 'tcp')) && (await ruleFor('web', 0, 'icmp')), 10_000);
+    const learned = await waitFor(
+      async () => (await ruleFor('web', 8080, 'tcp')) && (await ruleFor('web', 0, 'icmp')),
+      10_000,
+    );
     expect(learned).toBeTruthy();
     // The rules file is written (right after the rules are learned) and readable by a person.
     const text = await waitFor(async () => {
@@ -86,8 +91,20 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
     expect(await ping(ns('host'), WEB.ip, 2)).toBe(true);
     // A new flow (another port) is dropped and reported with rule 0 (the default action).
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
-    const v = await waitFor(async () => (await agent.status()).recentViolations.find((x) => x.serverPort === 9090), 5000);
-    expect(v).toMatchObject({ ep: WEB.mac, client: HOST, server: WEB.ip, serverPort: 9090, proto: 6, ruleId: 0, action: 7, dropped: true });
+    const v = await waitFor(
+      async () => (await agent.status()).recentViolations.find((x) => x.serverPort === 9090),
+      5000,
+    );
+    expect(v).toMatchObject({
+      ep: WEB.mac,
+      client: HOST,
+      server: WEB.ip,
+      serverPort: 9090,
+      proto: 6,
+      ruleId: 0,
+      action: 7,
+      dropped: true,
+    });
     const fin = await stream.close();
     expect(fin).toMatchObject({ equal: true, error: null });
     expect(fin.received).toBe(fin.sent);
@@ -98,7 +115,10 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
   it('monitor mode reports the same flow and lets it pass', async () => {
     await agent.call('mode', { workload: 'web', mode: 'monitor' });
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(true);
-    const v = await waitFor(async () => (await agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.action === 6), 5000);
+    const v = await waitFor(
+      async () => (await agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.action === 6),
+      5000,
+    );
     expect(v).toMatchObject({ ep: WEB.mac, client: HOST, ruleId: 0, action: 6, dropped: false });
     await agent.call('mode', { workload: 'web', mode: 'protect' });
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
@@ -125,11 +145,15 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
     await agent.call('pause-events');
     try {
       // Thousands of distinct denied flows → thousands of violation records with nobody reading.
-      await runIn(ns('host'), ['python3', '-c', [
-        'import socket',
-        's=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)',
-        'for p in range(20000,32000): s.sendto(b"x",("198.18.0.10",p))',
-      ].join('\n')]);
+      await runIn(ns('host'), [
+        'python3',
+        '-c',
+        [
+          'import socket',
+          's=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)',
+          'for p in range(20000,32000): s.sendto(b"x",("198.18.0.10",p))',
+        ].join('\n'),
+      ]);
       // Allowed traffic keeps flowing while the agent reads nothing.
       const s = new TcpSession(ns('host'), WEB.ip, 8080);
       expect(await s.opened()).toBe(true);
@@ -207,7 +231,9 @@ describe.skipIf(!isRoot)('learn → protect with the agent daemon and the dp', (
       expect((await agent.status()).workloads.find((w) => w.name === 'web')?.mode, what).toBe('protect');
       expect(await tcpWorks(ns('host'), WEB.ip, 9090), `${what}: a denied flow`).toBe(false);
       expect(await ping(ns('host'), WEB.ip, 2), `${what}: a learned flow (ping)`).toBe(true);
-      const kept = readdirSync(dir).filter((f) => f.startsWith('rules.yaml.bad-')).map((f) => readFileSync(join(dir, f), 'utf8'));
+      const kept = readdirSync(dir)
+        .filter((f) => f.startsWith('rules.yaml.bad-'))
+        .map((f) => readFileSync(join(dir, f), 'utf8'));
       expect(kept, what).toContain(text);
     }
   }, 120_000);

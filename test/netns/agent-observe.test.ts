@@ -45,7 +45,9 @@ async function freePort(): Promise<number> {
 
 const families = (text: string) => new Map<string, PromFamily>(parseProm(text).map((f) => [f.name, f]));
 const sum = (f: PromFamily | undefined, match: Record<string, string> = {}) =>
-  (f?.metrics ?? []).filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v)).reduce((a, m) => a + Number(m.value ?? m.count ?? 0), 0);
+  (f?.metrics ?? [])
+    .filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v))
+    .reduce((a, m) => a + Number(m.value ?? m.count ?? 0), 0);
 
 describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { timeout: 240_000 }, () => {
   const prefix = testPrefix();
@@ -120,7 +122,15 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect(sum(m.get('tollgate_rules'), { origin: 'learned' })).toBe(st.rules);
     expect(sum(m.get('tollgate_rules_learned_total'))).toBe(st.rules);
     // The violation by group, peer group, port, protocol and action.
-    expect(sum(m.get('tollgate_violations_total'), { group: 'web', peer_group: `${HOST}/32`, port: '9090', proto: 'tcp', action: 'deny' })).toBeGreaterThan(0);
+    expect(
+      sum(m.get('tollgate_violations_total'), {
+        group: 'web',
+        peer_group: `${HOST}/32`,
+        port: '9090',
+        proto: 'tcp',
+        action: 'deny',
+      }),
+    ).toBeGreaterThan(0);
     expect(m.get('tollgate_violations_total')!.type).toBe('COUNTER');
     // dp health, modes, counters from the one counter table, per workload and group, keep-alives.
     expect(sum(m.get('tollgate_dp_up'))).toBe(1);
@@ -133,7 +143,10 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect(sum(m.get('tollgate_workload_rx_packets_total'), { workload: 'web', group: 'web' })).toBeGreaterThan(0);
     expect(sum(m.get('tollgate_group_rx_bytes_total'), { group: 'db' })).toBeGreaterThan(0);
     expect(sum(m.get('tollgate_dp_restarts_total'))).toBe(st.dp.restarts);
-    const ka = await waitFor(async () => Number((await scrape()).get('tollgate_dp_keepalive_seconds')?.metrics[0]?.count ?? 0), 10_000);
+    const ka = await waitFor(
+      async () => Number((await scrape()).get('tollgate_dp_keepalive_seconds')?.metrics[0]?.count ?? 0),
+      10_000,
+    );
     expect(ka).toBeGreaterThan(0);
   });
 
@@ -142,7 +155,16 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
       executablePath: '/usr/bin/chromium',
       headless: true,
       userDataDir: profile,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage();
     await page.setViewport({ width: 1200, height: 760 });
@@ -151,10 +173,22 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
       if (!r.url().startsWith(uiBase) && !r.url().startsWith('data:')) offsite.push(r.url());
     });
     await page.goto(`${uiBase}/#token=${token()}`);
-    await page.waitForFunction(() => (globalThis as unknown as { tollgate?: { ready: boolean } }).tollgate?.ready === true, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => (globalThis as unknown as { tollgate?: { ready: boolean } }).tollgate?.ready === true,
+      { timeout: WAIT_MS },
+    );
     const drawn = await page.evaluate(() => {
       const cy = (globalThis as unknown as { cy: import('cytoscape').Core }).cy;
-      return { nodes: cy.nodes().map((n) => `${n.id()}|${n.data('mode')}`).sort(), edges: cy.edges().map((e) => `${e.id()}|${e.data('label')}`).sort() };
+      return {
+        nodes: cy
+          .nodes()
+          .map((n) => `${n.id()}|${n.data('mode')}`)
+          .sort(),
+        edges: cy
+          .edges()
+          .map((e) => `${e.id()}|${e.data('label')}`)
+          .sort(),
+      };
     });
     expect(drawn.nodes).toEqual([`c:${HOST}/32|`, 'g:db|learn', 'g:web|protect']);
     for (const r of await rules()) {
@@ -167,9 +201,17 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect(drawn.edges.some((e) => e.startsWith(id))).toBe(false);
     const sentAt = Date.now();
     expect(await tcpWorks(ns('host'), WEB.ip, 7070)).toBe(false);
-    await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length > 0, { timeout: WAIT_MS }, id);
+    await page.waitForFunction(
+      (i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length > 0,
+      { timeout: WAIT_MS },
+      id,
+    );
     // A figure, not an assertion: first SYN → red edge drawn (dp report interval 0.5 s here).
-    const drawnAt = await page.evaluate((i: string) => (globalThis as unknown as { tollgate: { firstSeen: Record<string, number> } }).tollgate.firstSeen[i], id);
+    const drawnAt = await page.evaluate(
+      (i: string) =>
+        (globalThis as unknown as { tollgate: { firstSeen: Record<string, number> } }).tollgate.firstSeen[i],
+      id,
+    );
     console.log(`violation edge drawn ${(drawnAt ?? NaN) - sentAt} ms after the first SYN`);
     const edge = await page.evaluate((i: string) => {
       const e = (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i);
@@ -179,7 +221,8 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect(edge.colour).toBe('rgb(214,40,40)');
     expect(edge.label).toMatch(/deny/);
     expect(offsite).toEqual([]);
-    if (process.env.TOLLGATE_UI_SCREENSHOT) await page.screenshot({ path: process.env.TOLLGATE_UI_SCREENSHOT as `${string}.png` });
+    if (process.env.TOLLGATE_UI_SCREENSHOT)
+      await page.screenshot({ path: process.env.TOLLGATE_UI_SCREENSHOT as `${string}.png` });
   });
 
   /** Clicks an element of the graph where it is drawn on the canvas. */
@@ -187,8 +230,12 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     const at = await page.evaluate((i: string) => {
       const cy = (globalThis as unknown as { cy: import('cytoscape').Core }).cy;
       const el = cy.getElementById(i);
-      const p = el.isNode() ? el.renderedPosition() : (el as unknown as import('cytoscape').EdgeSingular).renderedMidpoint();
-      const box = (cy.container() as unknown as { getBoundingClientRect(): { left: number; top: number } }).getBoundingClientRect();
+      const p = el.isNode()
+        ? el.renderedPosition()
+        : (el as unknown as import('cytoscape').EdgeSingular).renderedMidpoint();
+      const box = (
+        cy.container() as unknown as { getBoundingClientRect(): { left: number; top: number } }
+      ).getBoundingClientRect();
       return { x: box.left + p.x, y: box.top + p.y };
     }, id);
     await page.mouse.click(at.x, at.y);
@@ -196,9 +243,16 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
 
   it('a state-changing request without the token is refused and changes nothing', async () => {
     const before = (await agent.status()).workloads.find((w) => w.name === 'web')!.mode;
-    const bare = await fetch(`${uiBase}/api/groups/web/mode`, { method: 'POST', body: JSON.stringify({ mode: 'learn' }) });
+    const bare = await fetch(`${uiBase}/api/groups/web/mode`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'learn' }),
+    });
     expect(bare.status).toBe(401);
-    const wrong = await fetch(`${uiBase}/api/groups/web/mode`, { method: 'POST', headers: { authorization: `Bearer ${'0'.repeat(64)}` }, body: JSON.stringify({ mode: 'learn' }) });
+    const wrong = await fetch(`${uiBase}/api/groups/web/mode`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${'0'.repeat(64)}` },
+      body: JSON.stringify({ mode: 'learn' }),
+    });
     expect(wrong.status).toBe(401);
     const del = await fetch(`${uiBase}/api/rules/10000`, { method: 'DELETE' });
     expect(del.status).toBe(401);
@@ -206,10 +260,12 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect((await rules()).some((r) => r.id === 10000)).toBe(true);
     // A page on another DNS name that re-resolves to 127.0.0.1 (DNS rebinding) reads nothing.
     const status = (host: string) =>
-      new Promise<number>((resolve, reject) => get(`${uiBase}/api/graph`, { headers: { host } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject));
+      new Promise<number>((resolve, reject) =>
+        get(`${uiBase}/api/graph`, { headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject),
+      );
     expect(await status(`rebind.example:${new URL(uiBase).port}`)).toBe(403);
     expect(await status(new URL(uiBase).host)).toBe(200);
   });
@@ -220,11 +276,22 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     await clickGraph('g:web');
     await page.waitForSelector('#mode-monitor:not([disabled])', { timeout: WAIT_MS });
     await page.click('#mode-monitor');
-    await page.waitForFunction(() => (globalThis as unknown as { tollgate: { lastMode?: { to: string } } }).tollgate.lastMode?.to === 'monitor', { timeout: WAIT_MS });
-    expect((await agent.status()).workloads.find((w) => w.name === 'web')).toMatchObject({ mode: 'monitor', steeringMode: 'tap' });
+    await page.waitForFunction(
+      () => (globalThis as unknown as { tollgate: { lastMode?: { to: string } } }).tollgate.lastMode?.to === 'monitor',
+      { timeout: WAIT_MS },
+    );
+    expect((await agent.status()).workloads.find((w) => w.name === 'web')).toMatchObject({
+      mode: 'monitor',
+      steeringMode: 'tap',
+    });
     // Monitor reports and lets it pass.
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(true);
-    await page.waitForFunction(() => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById('g:web').data('mode') === 'monitor', { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById('g:web').data('mode') ===
+        'monitor',
+      { timeout: WAIT_MS },
+    );
   });
 
   it('a rule deleted by click after a confirmation (and kept when the dialog is dismissed)', async () => {
@@ -242,9 +309,17 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect((await rules()).some((r) => r.id === target.id)).toBe(true);
     answer = true;
     await clickGraph(`r:${target.id}`);
-    await page.waitForFunction((i: number) => (globalThis as unknown as { tollgate: { lastDeleted?: number } }).tollgate.lastDeleted === i, { timeout: WAIT_MS }, target.id);
+    await page.waitForFunction(
+      (i: number) => (globalThis as unknown as { tollgate: { lastDeleted?: number } }).tollgate.lastDeleted === i,
+      { timeout: WAIT_MS },
+      target.id,
+    );
     expect((await rules()).some((r) => r.id === target.id)).toBe(false);
-    await page.waitForFunction((i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length === 0, { timeout: WAIT_MS }, `r:${target.id}`);
+    await page.waitForFunction(
+      (i: string) => (globalThis as unknown as { cy: import('cytoscape').Core }).cy.getElementById(i).length === 0,
+      { timeout: WAIT_MS },
+      `r:${target.id}`,
+    );
   });
 
   it('rules export and import through the running daemon: an imported rule is enforced at once', async () => {
@@ -257,7 +332,26 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     expect(doc.rules.map((r: AllowRule) => r.id)).toEqual((await rules()).map((r) => r.id));
     // Import a user rule for the port protect mode drops.
     const file = join(dir, 'import.yaml');
-    writeFileSync(file, YAML.stringify({ version: 1, modes: {}, rules: [{ id: 20000, from: `${HOST}/32`, to: 'web', port: 9090, proto: 'tcp', origin: 'user', createdAt: '2026-11-29T12:00:00.000Z', hits: 0, lastUsed: null }] }));
+    writeFileSync(
+      file,
+      YAML.stringify({
+        version: 1,
+        modes: {},
+        rules: [
+          {
+            id: 20000,
+            from: `${HOST}/32`,
+            to: 'web',
+            port: 9090,
+            proto: 'tcp',
+            origin: 'user',
+            createdAt: '2026-11-29T12:00:00.000Z',
+            hits: 0,
+            lastUsed: null,
+          },
+        ],
+      }),
+    );
     const imp = await agent.cli(['rules', '--import', file, '--config', specPath]);
     expect(imp.stdout).toContain('imported into the running agent: 1 rule(s) added, 0 replaced, 0 mode(s) set');
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(true);
@@ -265,9 +359,15 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
     // The Kubernetes form carries it: web's ingress allows 9090/tcp from the host.
     const np = await agent.cli(['rules', '--export', 'networkpolicy', '--group', 'web', '--config', specPath]);
     const web = YAML.parseAllDocuments(np.stdout).map((d) => d.toJS())[0];
-    expect(web.spec.ingress).toContainEqual({ from: [{ ipBlock: { cidr: `${HOST}/32` } }], ports: [{ protocol: 'TCP', port: 9090 }] });
+    expect(web.spec.ingress).toContainEqual({
+      from: [{ ipBlock: { cidr: `${HOST}/32` } }],
+      ports: [{ protocol: 'TCP', port: 9090 }],
+    });
     // A bad file is refused by the CLI with the field, and the daemon keeps its rules.
-    writeFileSync(file, YAML.stringify({ version: 1, rules: [{ id: 20001, from: 'web', to: 'db', port: 5432, proto: 'sctp' }] }));
+    writeFileSync(
+      file,
+      YAML.stringify({ version: 1, rules: [{ id: 20001, from: 'web', to: 'db', port: 5432, proto: 'sctp' }] }),
+    );
     const bad = await agent.cli(['rules', '--import', file, '--config', specPath]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/rules\.0\.proto/);

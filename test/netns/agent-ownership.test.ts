@@ -22,17 +22,29 @@ const PAGE = 'tollgate test page';
 
 describe.skipIf(skip)('the agent never destroys what it does not own', () => {
   const prefix = testPrefix();
-  const { path: specPath, dir } = writeSpec({ prefix, workloads: [{ name: 'web', ip: '198.18.0.10/24', mac: '02:74:67:20:00:0a' }] });
+  const { path: specPath, dir } = writeSpec({
+    prefix,
+    workloads: [{ name: 'web', ip: '198.18.0.10/24', mac: '02:74:67:20:00:0a' }],
+  });
   const agentNs = `${prefix}agent`;
   let lab: PodmanLab;
   let agent: AgentProcess;
   let squatter: ChildProcess | undefined;
   const c = (n: string) => `${prefix}${n}`;
-  const links = async (ns: string) => JSON.parse((await run(['nsenter', `--net=${ns}`, 'ip', '-json', 'addr'])).stdout) as { ifname: string; address: string; addr_info: { local: string }[] }[];
+  const links = async (ns: string) =>
+    JSON.parse((await run(['nsenter', `--net=${ns}`, 'ip', '-json', 'addr'])).stdout) as {
+      ifname: string;
+      address: string;
+      addr_info: { local: string }[];
+    }[];
 
   beforeAll(async () => {
     lab = await PodmanLab.create(`${prefix}rt`, randomInt(100, 250));
-    await lab.runContainer({ name: c('srv'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; exec sleep 100000'] });
+    await lab.runContainer({
+      name: c('srv'),
+      ip: lab.ip(10),
+      cmd: ['sh', '-c', 'httpd -p 8080 -h /www; exec sleep 100000'],
+    });
     await lab.runContainer({ name: c('cli'), ip: lab.ip(20), cmd: ['sleep', '100000'] });
     agent = new AgentProcess(specPath, join(dir, 'rules.yaml'), prefix);
     await agent.start();
@@ -48,14 +60,30 @@ describe.skipIf(skip)('the agent never destroys what it does not own', () => {
   it('a pulled container survives an agent restart with a spec that does not list it', async () => {
     const pid = await lab.pid(c('srv'));
     const before = (await links(`/proc/${pid}/ns/net`)).find((l) => l.ifname === 'eth0')!;
-    const pulled = await agent.cli(['pull', '--netns', `/proc/${pid}/ns/net`, '--agent-ns', agentNs, '--label', 'srv', '--group', 'srv']);
+    const pulled = await agent.cli([
+      'pull',
+      '--netns',
+      `/proc/${pid}/ns/net`,
+      '--agent-ns',
+      agentNs,
+      '--label',
+      'srv',
+      '--group',
+      'srv',
+    ]);
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
     await agent.stop();
     agent = new AgentProcess(specPath, join(dir, 'rules.yaml'), prefix);
     await agent.start();
     const ws = (await agent.status()).workloads;
-    expect(ws.find((w) => w.port === 'srv')).toMatchObject({ group: 'srv', source: 'pull', reason: 'adopted', ip: lab.ip(10), mac: before.address });
+    expect(ws.find((w) => w.port === 'srv')).toMatchObject({
+      group: 'srv',
+      source: 'pull',
+      reason: 'adopted',
+      ip: lab.ip(10),
+      mac: before.address,
+    });
     expect((await links(`/run/netns/${agentNs}`)).some((l) => l.ifname === 'vex-srv')).toBe(true);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
   }, 120_000);

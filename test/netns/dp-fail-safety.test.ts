@@ -33,12 +33,28 @@ let cli: DpClient;
 const toWl = (l3: Buffer) => frame(l3, { dst: parseMac(UCMAC), src: parseMac(PEER_MAC) });
 const fromWl = (l3: Buffer) => frame(l3, { dst: parseMac(PEER_MAC), src: parseMac(UCMAC) });
 const allowAll = (id: number, proto: number, port: number, action: number) => ({
-  id, sip: '0.0.0.0', sipr: '255.255.255.255', dip: '0.0.0.0', dipr: '255.255.255.255', proto, port, action, ingress: true,
+  id,
+  sip: '0.0.0.0',
+  sipr: '255.255.255.255',
+  dip: '0.0.0.0',
+  dipr: '255.255.255.255',
+  proto,
+  port,
+  action,
+  ingress: true,
 });
 
 function probe(frames: Buffer[], timeout = 15): { received: Buffer[]; marker_seen: boolean } {
-  const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), marker: MARKER.toString('hex'), timeout });
-  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', PROBE, 'vbr'], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const input = JSON.stringify({
+    frames: frames.map((f) => f.toString('hex')),
+    marker: MARKER.toString('hex'),
+    timeout,
+  });
+  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', PROBE, 'vbr'], {
+    input,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const r = JSON.parse(out) as { received: string[]; marker_seen: boolean };
   return { received: r.received.map((h) => Buffer.from(h, 'hex')), marker_seen: r.marker_seen };
 }
@@ -55,7 +71,16 @@ describe.skipIf(!isRoot)('dp fail-safety on the wire (own netns lab)', () => {
     execFileSync('python3', [SEND, dp.ctrl, ...fourDatagrams(WL_MAC, UCMAC)]);
     cli = new DpClient(dp.ctrl);
     await cli.sync();
-    await ok({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC], rules: [allowAll(1, 17, 5000, 2), allowAll(2, 17, 7, 2)] } });
+    await ok({
+      ctrl_cfg_policy: {
+        cmd: 1,
+        flag: 3,
+        defact: 7,
+        dir: 0,
+        mac: [WL_MAC],
+        rules: [allowAll(1, 17, 5000, 2), allowAll(2, 17, 7, 2)],
+      },
+    });
     // A fresh capture may miss the first frame it is offered: warm up until the marker returns.
     for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
   });
@@ -89,7 +114,9 @@ describe.skipIf(!isRoot)('dp fail-safety on the wire (own netns lab)', () => {
 
   it('finding 2: a session denied while tapped is cut with resets both ways once the endpoint is inline', async () => {
     await ok({ ctrl_cfg_mac: { tap: true, macs: [WL_MAC] } });
-    await ok({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 1, dir: 0, mac: [WL_MAC], rules: [allowAll(2, 17, 7, 2)] } });
+    await ok({
+      ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 1, dir: 0, mac: [WL_MAC], rules: [allowAll(2, 17, 7, 2)] },
+    });
     const sp = 42000;
     const syn = toWl(ipv4(CLIENT, WL, 6, tcp(CLIENT, WL, sp, 8080, 1000, 0, TCP.SYN)));
     const synAck = fromWl(ipv4(WL, CLIENT, 6, tcp(WL, CLIENT, 8080, sp, 5000, 1001, TCP.SYN | TCP.ACK)));
@@ -97,12 +124,23 @@ describe.skipIf(!isRoot)('dp fail-safety on the wire (own netns lab)', () => {
     // Tapped: inspected, nothing comes back (the steering forwards tapped traffic itself).
     expect(probe([syn, synAck, ack], 3).received).toHaveLength(0);
     // learn → protect: the policy first (DENY by default), then the endpoint goes inline.
-    await ok({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC], rules: [allowAll(2, 17, 7, 2)] } });
+    await ok({
+      ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC], rules: [allowAll(2, 17, 7, 2)] },
+    });
     await ok({ ctrl_cfg_mac: { tap: false, macs: [WL_MAC] } });
-    const data = toWl(ipv4(CLIENT, WL, 6, tcp(CLIENT, WL, sp, 8080, 1001, 5001, TCP.ACK | TCP.PSH, Buffer.from('GET / HTTP/1.0\r\n\r\n'))));
+    const data = toWl(
+      ipv4(
+        CLIENT,
+        WL,
+        6,
+        tcp(CLIENT, WL, sp, 8080, 1001, 5001, TCP.ACK | TCP.PSH, Buffer.from('GET / HTTP/1.0\r\n\r\n')),
+      ),
+    );
     const back = probe([data]).received;
     const p = new PacketView();
-    const resets = back.filter((f) => decodeFrame(p, f, 0, f.length, f.length) === 0 && p.ipProto === 6 && (p.tcpFlags & TCP_RST) !== 0);
+    const resets = back.filter(
+      (f) => decodeFrame(p, f, 0, f.length, f.length) === 0 && p.ipProto === 6 && (p.tcpFlags & TCP_RST) !== 0,
+    );
     expect(resets).toHaveLength(2);
     // One toward each end: to the client (DA the peer's MAC) and to the workload (DA its ucmac).
     const toClient = resets.find((f) => f.subarray(0, 6).equals(parseMac(PEER_MAC)))!;

@@ -24,8 +24,6 @@ const PEER_MAC = '02:99:00:00:00:01';
 
 const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
-
-
 const ingress = (n: number, da = UCMAC): Buffer =>
   udpFrame(da, PEER_MAC, '198.18.0.1', '198.18.0.2', 40000 + n, 5353, Buffer.from(`ingress-${n}`));
 const egress = (n: number, sa = UCMAC): Buffer =>
@@ -42,8 +40,15 @@ function sh(...argv: string[]): string {
 }
 
 function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
-  const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), marker: MARKER.toString("hex"), timeout });
-  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', PROBE, 'vbr'], { input, encoding: 'utf8' });
+  const input = JSON.stringify({
+    frames: frames.map((f) => f.toString('hex')),
+    marker: MARKER.toString('hex'),
+    timeout,
+  });
+  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', PROBE, 'vbr'], {
+    input,
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as { received: string[]; marker_seen: boolean };
 }
 
@@ -63,7 +68,21 @@ describe.skipIf(!isRoot)('dp inline on vth (own netns lab)', () => {
     // (tcpdump --immediate-mode shows the same); warm the port up until the marker returns.
     for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
     // A second EP left in its default mode: tap.
-    expect((await cli.call({ ctrl_add_mac: { iface: 'vth', mac: TAP_MAC, ucmac: TAP_UCMAC, bcmac: 'ff:ff:ff:00:00:b5', oldmac: '', pmac: '', pips: null } })).dp_ok).toBeDefined();
+    expect(
+      (
+        await cli.call({
+          ctrl_add_mac: {
+            iface: 'vth',
+            mac: TAP_MAC,
+            ucmac: TAP_UCMAC,
+            bcmac: 'ff:ff:ff:00:00:b5',
+            oldmac: '',
+            pmac: '',
+            pips: null,
+          },
+        })
+      ).dp_ok,
+    ).toBeDefined();
   });
 
   afterAll(async () => {

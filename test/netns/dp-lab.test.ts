@@ -21,14 +21,19 @@ const PING = fileURLToPath(new URL('../helpers/ping.py', import.meta.url));
 
 /** Python ICMP echo (this machine has no iputils-ping): true when any reply came back. */
 async function ping(count = 3): Promise<boolean> {
-  const r = await lab!.exec('host', ['python3', PING, lab!.workload('web').ip.split('/')[0]!, String(count)], { allowFail: true });
+  const r = await lab!.exec('host', ['python3', PING, lab!.workload('web').ip.split('/')[0]!, String(count)], {
+    allowFail: true,
+  });
   if (r.code !== 0) console.log('ping failed', r.code, r.stdout, r.stderr);
   return r.code === 0;
 }
 
 describe.skipIf(!isRoot)('dp inline in the protect-mode lab', () => {
   beforeAll(async () => {
-    lab = await labUp({ mode: 'protect', workloads: [{ name: 'web', ip: '198.18.0.10/24', mac: '02:74:67:00:00:0a' }] });
+    lab = await labUp({
+      mode: 'protect',
+      workloads: [{ name: 'web', ip: '198.18.0.10/24', mac: '02:74:67:00:00:0a' }],
+    });
     const web = lab.workload('web');
     dp = await startDp({ netns: lab.agentNs, ctrl: tempSockPath('dplab') });
     const four = [
@@ -40,7 +45,9 @@ describe.skipIf(!isRoot)('dp inline in the protect-mode lab', () => {
     await lab.exec('host', ['python3', SEND, dp.ctrl, ...four]); // the socket path is in /tmp, shared by all namespaces
     cli = new DpClient(dp.ctrl);
     await cli.sync();
-    server = spawn('nsenter', [`--net=/run/netns/${web.ns}`, '--', 'python3', ECHO, 'server', '5201'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    server = spawn('nsenter', [`--net=/run/netns/${web.ns}`, '--', 'python3', ECHO, 'server', '5201'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise<void>((resolve) => server!.stdout!.once('data', () => resolve()));
   }, 120_000);
 
@@ -53,7 +60,9 @@ describe.skipIf(!isRoot)('dp inline in the protect-mode lab', () => {
 
   it('ping and a TCP transfer from the host side to the workload pass through dp', async () => {
     expect(await ping(5)).toBe(true);
-    const r = await lab!.exec('host', ['python3', ECHO, 'send', '198.18.0.10', '5201', String(4 * 1024 * 1024)], { timeoutMs: 60_000 });
+    const r = await lab!.exec('host', ['python3', ECHO, 'send', '198.18.0.10', '5201', String(4 * 1024 * 1024)], {
+      timeoutMs: 60_000,
+    });
     expect(JSON.parse(r.stdout)).toEqual({ sent: 4 * 1024 * 1024, received: 4 * 1024 * 1024, equal: true });
     const c = (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline;
     expect(c.txPackets).toBeGreaterThan(1000);

@@ -86,7 +86,15 @@ function udp(sip: number[], dip: number[], sport: number, dport: number, frag?: 
 describe.skipIf(!isRoot || !ringAddon())('ring sockets in one fanout group', () => {
   beforeAll(async () => {
     sh('ip', 'netns', 'add', NS);
-    sh('nsenter', `--net=/run/netns/${NS}`, '--', 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+    sh(
+      'nsenter',
+      `--net=/run/netns/${NS}`,
+      '--',
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+    );
     sh('ip', '-n', NS, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth');
     for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'up');
     for (let i = 0; i < 100; i++) {
@@ -145,7 +153,11 @@ describe.skipIf(!isRoot || !ringAddon())('ring sockets in one fanout group', () 
 
 /** Sends `frames` into vth of the lab and returns, per fanout member socket, the flow keys it saw. */
 async function fanOut(frames: Buffer[], key: 'port' | 'addr'): Promise<Record<string, number>[]> {
-  const child = spawn('nsenter', [`--net=/run/netns/${NS}`, '--', 'node', '-e', FANOUT_SCRIPT, ADDON, String(frames.length), key], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'nsenter',
+    [`--net=/run/netns/${NS}`, '--', 'node', '-e', FANOUT_SCRIPT, ADDON, String(frames.length), key],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', r));

@@ -63,10 +63,18 @@ const MTU = 1500;
 
 const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
-
 /** Ethernet(/802.1Q)/IPv4/UDP toward the workload (DA = its ucmac). */
 function udpFrame(n: number, payload: Buffer, vlan?: number): Buffer {
-  return steeredUdp(UCMAC, PEER_MAC, '198.18.0.1', '198.18.0.2', 40000 + (n % 20000), 5353, payload, vlan === undefined ? undefined : [vlan]);
+  return steeredUdp(
+    UCMAC,
+    PEER_MAC,
+    '198.18.0.1',
+    '198.18.0.2',
+    40000 + (n % 20000),
+    5353,
+    payload,
+    vlan === undefined ? undefined : [vlan],
+  );
 }
 const MARKER = udpFrame(1, Buffer.from('marker'));
 
@@ -82,9 +90,15 @@ for (const tx of RING_TX_MODES) {
     let dp: DpProcess | undefined;
     let cli: DpClient;
     function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
-      const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), marker: MARKER.toString('hex'), timeout });
+      const input = JSON.stringify({
+        frames: frames.map((f) => f.toString('hex')),
+        marker: MARKER.toString('hex'),
+        timeout,
+      });
       const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', BURST_PROBE, 'vbr'], {
-        input, encoding: 'utf8', maxBuffer: 64 << 20,
+        input,
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
       });
       return JSON.parse(out) as { received: string[]; marker_seen: boolean };
     }
@@ -115,7 +129,9 @@ for (const tx of RING_TX_MODES) {
     });
 
     it('a 5000-frame burst comes back complete, in order, byte-identical, in batches; nothing sent is re-captured', async () => {
-      const frames = Array.from({ length: 5000 }, (_, i) => udpFrame(i + 2, Buffer.from(`burst-${i}-`.padEnd(40 + (i % 900), 'x'))));
+      const frames = Array.from({ length: 5000 }, (_, i) =>
+        udpFrame(i + 2, Buffer.from(`burst-${i}-`.padEnd(40 + (i % 900), 'x'))),
+      );
       const before = await counters();
       const r = probe(frames, 30);
       expect(r.marker_seen).toBe(true);
@@ -144,7 +160,8 @@ for (const tx of RING_TX_MODES) {
       }
       // ringDrops is refreshed by the dp's 1 s tick, and the dp drains the ring in rounds of
       // 16 batches between control datagrams: wait (bounded) until every frame is accounted for.
-      const settled = (c: PipelineCounters): boolean => c.rxPackets - before.rxPackets + c.ringDrops - before.ringDrops >= frames.length + 1;
+      const settled = (c: PipelineCounters): boolean =>
+        c.rxPackets - before.rxPackets + c.ringDrops - before.ringDrops >= frames.length + 1;
       let after = await counters();
       for (let i = 0; i < 50 && !settled(after); i++) {
         await new Promise((r) => setTimeout(r, 100));
@@ -158,7 +175,11 @@ for (const tx of RING_TX_MODES) {
     });
 
     it('802.1Q-tagged frames come back with their tag (the kernel strips it into tp_vlan_tci)', () => {
-      const frames = [udpFrame(7, Buffer.from('vlan-7'), 7), udpFrame(8, Buffer.from('vlan-4000'), 4000), udpFrame(9, Buffer.from('untagged'))];
+      const frames = [
+        udpFrame(7, Buffer.from('vlan-7'), 7),
+        udpFrame(8, Buffer.from('vlan-4000'), 4000),
+        udpFrame(9, Buffer.from('untagged')),
+      ];
       const r = probe(frames);
       expect(r.marker_seen).toBe(true);
       expect(r.received).toEqual(frames.map((f) => f.toString('hex')));

@@ -31,7 +31,9 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: per-worker event publishers',
 
   it('counters records arrive from worker 0 and worker 1, each with its own device counters', async () => {
     await pull.bind(`ipc://${evPath}`);
-    dp = await startDp({ args: ['-n', '2', '--io', 'ring', '--events', `ipc://${evPath}`, '--report-interval', '0.2'] });
+    dp = await startDp({
+      args: ['-n', '2', '--io', 'ring', '--events', `ipc://${evPath}`, '--report-interval', '0.2'],
+    });
     cli = new DpClient(dp.ctrl);
     await cli.sync();
     const seen = new Map<number, CountersRecord>();

@@ -3,7 +3,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, testPrefix } from '../helpers/netns.js';
-import { DP_BIN, DpClient, startDp, stopDp, tempSockPath, type DpProcess, type ReplyObject } from '../helpers/dp-client.js';
+import {
+  DP_BIN,
+  DpClient,
+  startDp,
+  stopDp,
+  tempSockPath,
+  type DpProcess,
+  type ReplyObject,
+} from '../helpers/dp-client.js';
 import { ringAddon } from '../../dp/io/ring-native.js';
 import { fourDatagrams, udpFrame } from '../helpers/steered-frames.js';
 import { netnsDel, vthPairUp } from '../helpers/vth-lab.js';
@@ -54,11 +62,11 @@ const FLOWS = 64;
 
 const FOUR = fourDatagrams(WL_MAC, UCMAC);
 
-
 /** Flow i of a batch: client sport → workload dport 6000+i (ingress: DA is the ucmac), and the reply (egress). */
 const ingress = (sport: number, i: number, da = UCMAC): Buffer =>
   udpFrame(da, PEER_MAC, clientIp(i), WL_IP, sport, 6000 + i, Buffer.from(`in-${sport}-${i}`));
-const egress = (sport: number, i: number): Buffer => udpFrame(PEER_MAC, UCMAC, WL_IP, clientIp(i), 6000 + i, sport, Buffer.from(`out-${sport}-${i}`));
+const egress = (sport: number, i: number): Buffer =>
+  udpFrame(PEER_MAC, UCMAC, WL_IP, clientIp(i), 6000 + i, sport, Buffer.from(`out-${sport}-${i}`));
 
 const prefix = testPrefix();
 const NS = `${prefix}dpw`;
@@ -71,7 +79,10 @@ function sh(...argv: string[]): string {
 
 function collect(frames: Buffer[], expect: number, timeout = 10): string[] {
   const input = JSON.stringify({ frames: frames.map((f) => f.toString('hex')), expect, timeout });
-  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', COLLECT_PY, 'vbr'], { input, encoding: 'utf8' });
+  const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', COLLECT_PY, 'vbr'], {
+    input,
+    encoding: 'utf8',
+  });
   return (JSON.parse(out) as { received: string[] }).received;
 }
 
@@ -80,7 +91,12 @@ interface WorkerCounters {
   pipeline: Record<string, number>;
   engine: Record<string, number>;
 }
-async function counters(): Promise<{ pipeline: Record<string, number>; engine: Record<string, number>; ctrl: Record<string, unknown>; workers: WorkerCounters[] }> {
+async function counters(): Promise<{
+  pipeline: Record<string, number>;
+  engine: Record<string, number>;
+  ctrl: Record<string, unknown>;
+  workers: WorkerCounters[];
+}> {
   return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device;
 }
 
@@ -104,7 +120,11 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
     for (let round = 0; round < 10; round++) {
       const ws = (await counters()).workers;
       if (ws.every((w) => w.pipeline.noWorkload! > 0)) break;
-      collect(Array.from({ length: 16 }, (_, i) => ingress(30000 + round, i, UNKNOWN_UCMAC)), 0, 0.2);
+      collect(
+        Array.from({ length: 16 }, (_, i) => ingress(30000 + round, i, UNKNOWN_UCMAC)),
+        0,
+        0.2,
+      );
     }
   });
 
@@ -136,7 +156,9 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
     expect([...received].sort()).toEqual(frames.map((f) => f.toString('hex')).sort());
     // Within a flow the order holds: its ingress frame comes back before its reply.
     for (let i = 0; i < FLOWS; i++) {
-      expect(received.indexOf(ingress(40000, i).toString('hex'))).toBeLessThan(received.indexOf(egress(40000, i).toString('hex')));
+      expect(received.indexOf(ingress(40000, i).toString('hex'))).toBeLessThan(
+        received.indexOf(egress(40000, i).toString('hex')),
+      );
     }
     const after = await counters();
     // Summed totals equal the per-worker sums, and both workers handled frames.
@@ -162,8 +184,24 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
   it('a policy sent once takes effect in both workers: denied flows dropped whichever worker they hash to', async () => {
     const pol = await cli.call({
       ctrl_cfg_policy: {
-        cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC],
-        rules: [{ id: 1001, sip: clientIp(0), sipr: clientIp(199), dip: WL_IP, port: 6000, portr: 6031, proto: 17, action: 2, ingress: true }],
+        cmd: 1,
+        flag: 3,
+        defact: 7,
+        dir: 0,
+        mac: [WL_MAC],
+        rules: [
+          {
+            id: 1001,
+            sip: clientIp(0),
+            sipr: clientIp(199),
+            dip: WL_IP,
+            port: 6000,
+            portr: 6031,
+            proto: 17,
+            action: 2,
+            ingress: true,
+          },
+        ],
       },
     });
     expect(pol.dp_ok).toBeDefined();
@@ -180,7 +218,9 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
     const drops = after.workers.map((w, i) => w.pipeline.dropPackets! - before.workers[i]!.pipeline.dropPackets!);
     expect(drops.every((n) => n > 0)).toBe(true);
     // Back to open so later tests see forwarding.
-    expect((await cli.call({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 0, dir: 0, mac: [WL_MAC], rules: [] } })).dp_ok).toBeDefined();
+    expect(
+      (await cli.call({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 0, dir: 0, mac: [WL_MAC], rules: [] } })).dp_ok,
+    ).toBeDefined();
   });
 
   it('bad datagrams get exactly one dp_error each, not one per worker; errors counted once', async () => {
@@ -205,7 +245,10 @@ describe.skipIf(!isRoot || !ringAddon())('dp -n 2: worker threads on one fanout 
   });
 
   it('-n 2 with the cap backend is refused at start with a clear error', () => {
-    const r = spawnSync('node', [DP_BIN, '-n', '2', '--io', 'cap', '--ctrl', tempSockPath('dpwcap')], { encoding: 'utf8', timeout: 15000 });
+    const r = spawnSync('node', [DP_BIN, '-n', '2', '--io', 'cap', '--ctrl', tempSockPath('dpwcap')], {
+      encoding: 'utf8',
+      timeout: 15000,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('needs the ring backend');
   });

@@ -28,15 +28,30 @@ async function eth0(ns: string): Promise<{ link: EthDump; routes: unknown; neigh
   const [l] = await runJson<EthDump[]>(ns, ['ip', '-json', '-details', 'addr', 'show', 'dev', 'eth0']);
   if (!l) throw new Error(`no eth0 in ${ns}`);
   return {
-    link: { ifname: l.ifname, address: l.address, ...(l.ifalias ? { ifalias: l.ifalias } : {}), addr_info: l.addr_info.filter((a) => a.family === 'inet').map(({ family, local, prefixlen }) => ({ family, local, prefixlen })) },
+    link: {
+      ifname: l.ifname,
+      address: l.address,
+      ...(l.ifalias ? { ifalias: l.ifalias } : {}),
+      addr_info: l.addr_info
+        .filter((a) => a.family === 'inet')
+        .map(({ family, local, prefixlen }) => ({ family, local, prefixlen })),
+    },
     routes: await runJson(ns, ['ip', '-json', '-4', 'route', 'show', 'table', 'all']),
     neigh: await runJson(ns, ['ip', '-json', 'neigh', 'show', 'nud', 'permanent']),
   };
 }
 
 const target = (i: number, reserved: Set<number>, agentLinks?: []) => ({
-  agentNs: AGENT, nsPath: `/run/netns/${CTRS[i]}`, ifname: 'eth0', label: `${P.slice(-6)}r${i}`, mode: 'learn' as const,
-  steering: 'none', containerId: `${i}`.repeat(12), group: 'g', reserved, ...(agentLinks ? { agentLinks } : {}),
+  agentNs: AGENT,
+  nsPath: `/run/netns/${CTRS[i]}`,
+  ifname: 'eth0',
+  label: `${P.slice(-6)}r${i}`,
+  mode: 'learn' as const,
+  steering: 'none',
+  containerId: `${i}`.repeat(12),
+  group: 'g',
+  reserved,
+  ...(agentLinks ? { agentLinks } : {}),
 });
 
 describe.skipIf(!isRoot)('enrolment pulls: rollback and concurrent ifindex choice', () => {
@@ -66,7 +81,19 @@ describe.skipIf(!isRoot)('enrolment pulls: rollback and concurrent ifindex choic
   it('a pull that fails part-way leaves the container exactly as it was, and reachable', async () => {
     const before = await eth0(CTRS[0]!);
     // Another link holds the ifindex the pull will pick from its (stale) view of the enforcer.
-    await runIn(AGENT, ['ip', 'link', 'add', 'squat', 'index', String(VIN_IFINDEX_BASE), 'type', 'veth', 'peer', 'name', 'squat2']);
+    await runIn(AGENT, [
+      'ip',
+      'link',
+      'add',
+      'squat',
+      'index',
+      String(VIN_IFINDEX_BASE),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'squat2',
+    ]);
     await expect(pullContainerPort(target(0, new Set(), []))).rejects.toThrow(/File exists/);
     expect(await eth0(CTRS[0]!)).toEqual(before);
     expect((await readLinks(AGENT)).map((l) => l.ifname).sort()).toEqual(['lo', 'squat', 'squat2']);
@@ -85,7 +112,7 @@ describe.skipIf(!isRoot)('enrolment pulls: rollback and concurrent ifindex choic
     expect(reserved.has(p.vin.ifindex)).toBe(true);
   });
 
-  it('a pull working from a read older than another pull never picks that pull\'s ifindex', async () => {
+  it("a pull working from a read older than another pull never picks that pull's ifindex", async () => {
     // The empty read predates the pull above, as happens when resync pulls run side by side.
     const p = await pullContainerPort(target(1, reserved, []));
     const vins = (await readLinks(AGENT)).filter((l) => l.ifname.startsWith('vin-')).map((l) => l.ifindex);

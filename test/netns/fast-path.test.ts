@@ -29,8 +29,13 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
    * crossed: `received` is the payload that certainly did.
    */
   const iperfBoth = async (target: string, bytes: string): Promise<{ sent: number; received: number }> => {
-    const r = await runIn(lab.ns.host, ['iperf3', '-c', target, '-p', String(IPERF), '-n', bytes, '-J'], { allowFail: true });
-    const j = JSON.parse(r.stdout) as { end?: { sum_sent?: { bytes: number }; sum_received?: { bytes: number } }; error?: string };
+    const r = await runIn(lab.ns.host, ['iperf3', '-c', target, '-p', String(IPERF), '-n', bytes, '-J'], {
+      allowFail: true,
+    });
+    const j = JSON.parse(r.stdout) as {
+      end?: { sum_sent?: { bytes: number }; sum_received?: { bytes: number } };
+      error?: string;
+    };
     if (r.code !== 0 || !j.end?.sum_sent || !j.end.sum_received) throw new Error(`iperf3: ${j.error ?? r.stderr}`);
     return { sent: j.end.sum_sent.bytes, received: j.end.sum_received.bytes };
   };
@@ -42,7 +47,8 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
    */
   const fastWireFrames = (c0: Record<string, number>, c1: Record<string, number>): number =>
     Math.max(c1.fastPathPackets! - c0.fastPathPackets!, Math.ceil((c1.fastPathBytes! - c0.fastPathBytes!) / 1514));
-  const offloaded = async (n = 1) => waitFor(async () => (await lab.counters()).fastPathActive! >= n && (await lab.mapEntries()).length >= n, 10_000);
+  const offloaded = async (n = 1) =>
+    waitFor(async () => (await lab.counters()).fastPathActive! >= n && (await lab.mapEntries()).length >= n, 10_000);
 
   beforeAll(async () => {
     await lab.up();
@@ -74,10 +80,17 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
     // their bytes, fast path included, are reported.
     await lab.client!.command({ ctrl_clear_session: { filter_id: 0 } });
     let bytes = 0;
-    await waitFor(async () => {
-      bytes = lab.connections().filter((c) => c.server === WEB_IP && c.serverPort === IPERF && c.client === HOST_IP).reduce((s, c) => s + c.bytes, 0);
-      return bytes >= received;
-    }, 20_000, 200);
+    await waitFor(
+      async () => {
+        bytes = lab
+          .connections()
+          .filter((c) => c.server === WEB_IP && c.serverPort === IPERF && c.client === HOST_IP)
+          .reduce((s, c) => s + c.bytes, 0);
+        return bytes >= received;
+      },
+      20_000,
+      200,
+    );
     // Every payload byte the server read crossed the path (with its headers), and the
     // report cannot hold more than what was written plus headers and ACKs.
     expect(bytes).toBeGreaterThanOrEqual(received);
@@ -89,7 +102,15 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
   // Retried: the share of a stream the dp sees before the kernel takes over depends on
   // scheduling; a fast path that does not work fails every attempt.
   it('IPv6: an allowed TCP stream is fast-pathed the same way', { retry: 2, timeout: 60_000 }, async () => {
-    const wire = (id: number, port: number) => ({ id, sip: HOST_IP6, dip: WEB_IP6, port, proto: 6, action: PolicyAction.ALLOW, ingress: true });
+    const wire = (id: number, port: number) => ({
+      id,
+      sip: HOST_IP6,
+      dip: WEB_IP6,
+      port,
+      proto: 6,
+      action: PolicyAction.ALLOW,
+      ingress: true,
+    });
     await lab.pushWireRules([wire(1, IPERF)]);
     try {
       const c0 = await lab.counters();
@@ -175,7 +196,11 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
       // Every entry in the kernel belongs to a session of the new dp.
       const entries = await lab.mapEntries();
       const replies = await lab.client!.command({ ctrl_list_session: {} });
-      const sessions = replies.flatMap((r) => ((r.dp_session_list as { sessions?: { clientPort: number; serverPort: number }[] } | undefined)?.sessions ?? []));
+      const sessions = replies.flatMap(
+        (r) =>
+          (r.dp_session_list as { sessions?: { clientPort: number; serverPort: number }[] } | undefined)?.sessions ??
+          [],
+      );
       expect(entries.length).toBe((await lab.counters()).fastPathActive);
       for (const e of entries) {
         const peerPort = (e.key[42]! << 8) | e.key[43]!;
@@ -188,7 +213,10 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
   }, 60_000);
 
   // Retried: a packet count under scheduling load (see the IPv6 case).
-  it('endpoint removal: the entries of the endpoint leave the kernel before it goes, and its flow stops', { retry: 2, timeout: 60_000 }, async () => {
+  it('endpoint removal: the entries of the endpoint leave the kernel before it goes, and its flow stops', {
+    retry: 2,
+    timeout: 60_000,
+  }, async () => {
     const stream = new TcpSession(lab.ns.host, WEB_IP, ECHO);
     try {
       expect(await stream.opened()).toBe(true);
@@ -210,7 +238,10 @@ describe.skipIf(!isRoot)('kernel fast path (BPF steering + dp)', () => {
   });
 
   // Retried: a packet count under scheduling load (see the IPv6 case).
-  it('--no-fast-path: every packet crosses the dp and the map stays empty, as without a fast path', { retry: 2, timeout: 60_000 }, async () => {
+  it('--no-fast-path: every packet crosses the dp and the map stays empty, as without a fast path', {
+    retry: 2,
+    timeout: 60_000,
+  }, async () => {
     // A retry starts from a dp with the fast path again.
     await lab.killDp('SIGTERM');
     await lab.startDp();

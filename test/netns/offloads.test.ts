@@ -58,7 +58,9 @@ describe.skipIf(!isRoot)('offloads on around the dp (checksum offload, TSO/GSO)'
   const bulk = async (target: string, mib: number): Promise<{ sent: string; received: string }> => {
     const sink = await startIn(lab.ns.web, ['python3', '-c', SINK, String(BULK)], 'listening');
     try {
-      const r = await runIn(lab.ns.host, ['python3', '-c', SOURCE, target, String(BULK), String(mib)], { timeoutMs: 60_000 });
+      const r = await runIn(lab.ns.host, ['python3', '-c', SOURCE, target, String(BULK), String(mib)], {
+        timeoutMs: 60_000,
+      });
       // The source returns once the sink has read to EOF, printed and closed.
       await sink.exited;
       const got = /^got (.*)$/m.exec(sink.stdout());
@@ -81,9 +83,17 @@ describe.skipIf(!isRoot)('offloads on around the dp (checksum offload, TSO/GSO)'
 
   beforeAll(async () => {
     await lab.up();
-    const hostDev = JSON.parse((await runIn(lab.ns.host, ['ip', '-j', 'addr'])).stdout) as { ifname: string; addr_info: { local: string }[] }[];
+    const hostDev = JSON.parse((await runIn(lab.ns.host, ['ip', '-j', 'addr'])).stdout) as {
+      ifname: string;
+      addr_info: { local: string }[];
+    }[];
     const host = hostDev.find((l) => l.addr_info.some((a) => a.local === '198.18.0.1'))!.ifname;
-    for (const [ns, dev] of [[lab.ns.web, 'eth0'], [lab.ns.host, host], [lab.ns.agent, vexName('web')], [lab.ns.agent, vinName('web')]] as const) {
+    for (const [ns, dev] of [
+      [lab.ns.web, 'eth0'],
+      [lab.ns.host, host],
+      [lab.ns.agent, vexName('web')],
+      [lab.ns.agent, vinName('web')],
+    ] as const) {
       await runIn(ns, ['ethtool', '-K', dev, 'tx', 'on', 'tso', 'on', 'gso', 'on']);
     }
     await runIn(lab.ns.agent, ['ethtool', '-K', 'vbr', 'tx', 'on']);
@@ -106,13 +116,20 @@ describe.skipIf(!isRoot)('offloads on around the dp (checksum offload, TSO/GSO)'
     await echoIntact();
     const v4 = await bulk(WEB_IP, 8);
     expect(v4.received).toBe(v4.sent);
-    await lab.pushWireRules([{ id: 1, sip: HOST_IP6, dip: WEB_IP6, port: BULK, proto: 6, action: PolicyAction.ALLOW, ingress: true }]);
+    await lab.pushWireRules([
+      { id: 1, sip: HOST_IP6, dip: WEB_IP6, port: BULK, proto: 6, action: PolicyAction.ALLOW, ingress: true },
+    ]);
     const v6 = await bulk(WEB_IP6, 4);
     expect(v6.received).toBe(v6.sent);
     await lab.pushPolicy(RULES);
     // csumCompleted is refreshed by the dp's 1 s tick: at least one per MTU-sized segment sent.
     let c1 = c0;
-    expect(await waitFor(async () => ((c1 = await lab.counters()).csumCompleted! - c0.csumCompleted!) > (12 << 20) / 1500, 10_000)).toBe(true);
+    expect(
+      await waitFor(
+        async () => (c1 = await lab.counters()).csumCompleted! - c0.csumCompleted! > (12 << 20) / 1500,
+        10_000,
+      ),
+    ).toBe(true);
     // Every frame was a whole one: the kernel segmented the sender's super-frames before vth.
     expect(c1.oversize! - c0.oversize!).toBe(0);
     expect(c1.txErrors! - c0.txErrors!).toBe(0);

@@ -13,7 +13,9 @@ import { loadCase } from '../replay-runner/case-file.js';
 import { caseDirs } from '../replay-runner/discover.js';
 import { liveDown, liveUp, runLiveCase, type LiveEnv } from '../replay-runner/live/live-run.js';
 
-const cases = caseDirs(process.env.REPLAY_LIVE).map((d) => loadCase(d)).filter((c) => c.spec.live !== undefined);
+const cases = caseDirs(process.env.REPLAY_LIVE)
+  .map((d) => loadCase(d))
+  .filter((c) => c.spec.live !== undefined);
 let env: LiveEnv | undefined;
 
 describe.skipIf(!isRoot || cases.length === 0)('live replay through lab + dp (protect)', () => {
@@ -30,13 +32,17 @@ describe.skipIf(!isRoot || cases.length === 0)('live replay through lab + dp (pr
       const r = await runLiveCase(env!, c);
       const where = `(kept: ${r.workDir}: rewritten.pcap, offline.jsonl, plan.json)`;
       const forwarded = r.verdicts.filter((v) => v === 0).length;
-      console.log(`${c.name}: ${r.frames.length} frames replayed, ${forwarded} forwarded offline; arrived host←${r.received.host.length} workload←${r.received.workload.length}; flows ${r.liveFlows.join(' | ')}`);
+      console.log(
+        `${c.name}: ${r.frames.length} frames replayed, ${forwarded} forwarded offline; arrived host←${r.received.host.length} workload←${r.received.workload.length}; flows ${r.liveFlows.join(' | ')}`,
+      );
       expect(r.received.workload, `frames arriving at the workload ${where}`).toEqual(r.expected.workload);
       expect(r.received.host, `frames arriving at the host side ${where}`).toEqual(r.expected.host);
       expect(r.missing, where).toEqual([]);
       // Spelled out: no frame the offline run drops shows up on either side.
       const arrived = new Set([...r.received.host, ...r.received.workload]);
-      const leaked = r.frames.filter((f, i) => r.verdicts[i] !== 0 && arrived.has(f.bytes.toString('hex'))).map((f) => f.index);
+      const leaked = r.frames
+        .filter((f, i) => r.verdicts[i] !== 0 && arrived.has(f.bytes.toString('hex')))
+        .map((f) => f.index);
       expect(leaked, `capture frames that should have been dropped ${where}`).toEqual([]);
       expect(r.liveFlows, `dp flow decisions vs offline ${where}`).toEqual(r.offlineFlows);
       expect(r.offlineFlows.length).toBeGreaterThan(0);

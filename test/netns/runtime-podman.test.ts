@@ -20,7 +20,16 @@ const PAGE = 'tollgate test page';
 describe.skipIf(skip)('podman containers under the agent', () => {
   const prefix = testPrefix();
   let lab: PodmanLab;
-  const ra = new RuntimeAgent(prefix, () => ['--runtime', 'podman', '--runtime-socket', lab.socket, '--select', `tollgate.test=${runLabel}`, '--hooks-dir', lab.hooksDir]);
+  const ra = new RuntimeAgent(prefix, () => [
+    '--runtime',
+    'podman',
+    '--runtime-socket',
+    lab.socket,
+    '--select',
+    `tollgate.test=${runLabel}`,
+    '--hooks-dir',
+    lab.hooksDir,
+  ]);
   const name = ra.name;
   const c = (n: string) => `${prefix}${n}`;
   // A Kubernetes label value (the export test selects by it) cannot end in the prefix's '-'.
@@ -38,9 +47,20 @@ describe.skipIf(skip)('podman containers under the agent', () => {
   afterAll(() => ra.teardown(lab), 120_000);
 
   it('enrols containers in learn mode before their first packet (the hook), by group', async () => {
-    await lab.runContainer({ name: c('web'), labels: labels('web'), ip: lab.ip(10), cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'] });
+    await lab.runContainer({
+      name: c('web'),
+      labels: labels('web'),
+      ip: lab.ip(10),
+      cmd: ['sh', '-c', 'httpd -p 8080 -h /www; httpd -p 9090 -h /www; exec sleep 100000'],
+    });
     await lab.runContainer({ name: c('cli'), labels: labels('client'), ip: lab.ip(20), cmd: ['sleep', '100000'] });
-    await lab.runContainer({ name: c('probe'), labels: labels('prober'), ip: lab.ip(30), cmd: ['sleep', '100000'], extra: ['--cap-add', 'NET_ADMIN'] });
+    await lab.runContainer({
+      name: c('probe'),
+      labels: labels('prober'),
+      ip: lab.ip(30),
+      cmd: ['sleep', '100000'],
+      extra: ['--cap-add', 'NET_ADMIN'],
+    });
     // `podman run` returns after the hook: the workloads are enrolled now, not eventually.
     const ws = await workloads();
     expect(ws.map((w) => [w.name, w.group, w.mode, w.ip]).sort()).toEqual([
@@ -56,23 +76,35 @@ describe.skipIf(skip)('podman containers under the agent', () => {
 
   it('learns group rules; in protect the learned flow passes, a new port is dropped and reported', async () => {
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
-    const rule = await waitFor(async () => (await rules()).find((r) => r.from === 'client' && r.to === 'web' && r.port === 8080), 10_000);
+    const rule = await waitFor(
+      async () => (await rules()).find((r) => r.from === 'client' && r.to === 'web' && r.port === 8080),
+      10_000,
+    );
     expect(rule).toMatchObject({ proto: 'tcp', side: 'both', origin: 'learned' });
     for (const g of ['web', 'client']) {
       const r = await ra.agent.cli(['mode', g, 'protect', '--name', name]);
       expect(r.code, r.stderr).toBe(0);
     }
-    expect((await workloads()).filter((w) => w.group !== 'prober').every((w) => w.mode === 'protect' && w.steeringMode === 'inline')).toBe(true);
+    expect(
+      (await workloads())
+        .filter((w) => w.group !== 'prober')
+        .every((w) => w.mode === 'protect' && w.steeringMode === 'inline'),
+    ).toBe(true);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
     expect(await lab.tcp(c('cli'), lab.ip(10), 9090)).toBe('');
-    const v = await waitFor(async () => (await ra.agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.dropped), 10_000);
+    const v = await waitFor(
+      async () => (await ra.agent.status()).recentViolations.find((x) => x.serverPort === 9090 && x.dropped),
+      10_000,
+    );
     expect(v).toBeDefined();
   }, 120_000);
 
   it('the learned group rules export as Kubernetes NetworkPolicy objects selecting the groups by their labels', async () => {
     const r = await ra.agent.cli(['rules', '--export', 'networkpolicy', '--name', name]);
     expect(r.code, r.stderr).toBe(0);
-    const sel = (group: string) => ({ podSelector: { matchLabels: { 'tollgate.group': group, 'tollgate.test': runLabel } } });
+    const sel = (group: string) => ({
+      podSelector: { matchLabels: { 'tollgate.group': group, 'tollgate.test': runLabel } },
+    });
     const np = (group: string, ingress: unknown[], egress: unknown[]) => ({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -89,10 +121,18 @@ describe.skipIf(skip)('podman containers under the agent', () => {
   it('a learning client never opens a protected server: its rule applies at its own egress only', async () => {
     // prober (learn) → web:9090 (protect): learned for prober's egress, never web's ingress.
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
-    const r = await waitFor(async () => (await rules()).find((x) => x.from === 'prober' && x.to === 'web' && x.port === 9090), 10_000);
+    const r = await waitFor(
+      async () => (await rules()).find((x) => x.from === 'prober' && x.to === 'web' && x.port === 9090),
+      10_000,
+    );
     expect(r?.side).toBe('egress');
     // After the learned rule was pushed, web still drops it.
-    await waitFor(async () => (await ra.agent.status()).recentViolations.filter((x) => x.serverPort === 9090 && x.client === lab.ip(30)).length > 0, 10_000);
+    await waitFor(
+      async () =>
+        (await ra.agent.status()).recentViolations.filter((x) => x.serverPort === 9090 && x.client === lab.ip(30))
+          .length > 0,
+      10_000,
+    );
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
   }, 120_000);
 
@@ -100,7 +140,11 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     const before = (await workloads()).find((w) => w.name === c('web'))!;
     // A probe through the whole restart: every attempt at the unlearned port must fail. The
     // prober forgets web's MAC before each attempt, so attempts after the restart reach the new one.
-    const probe = lab.exec(c('probe'), ['sh', '-c', `for i in $(seq 1 12); do ip neigh flush all; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`]);
+    const probe = lab.exec(c('probe'), [
+      'sh',
+      '-c',
+      `for i in $(seq 1 12); do ip neigh flush all; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 ${lab.ip(10)} 9090; echo "#$i"; done`,
+    ]);
     await new Promise((r) => setTimeout(r, 1500));
     await lab.restart(c('web'));
     const out = (await probe).stdout;
@@ -133,7 +177,11 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');
     await ra.start();
     const ws = await workloads();
-    expect(ws.map((w) => [w.group, w.mode]).sort()).toEqual([['client', 'protect'], ['prober', 'learn'], ['web', 'protect']]);
+    expect(ws.map((w) => [w.group, w.mode]).sort()).toEqual([
+      ['client', 'protect'],
+      ['prober', 'learn'],
+      ['web', 'protect'],
+    ]);
     expect(ws.every((w) => w.reason === 'adopted')).toBe(true);
     expect(await ra.filterCount()).toBe(n);
     expect((await vexLinks()).length).toBe(3);
@@ -159,10 +207,25 @@ describe.skipIf(skip)('podman containers under the agent', () => {
     const bad = await ra.agent.cli(['mode', 'nosuchgroup', 'protect', '--name', name]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/unknown group or container "nosuchgroup"/);
-    const notSock = await ra.agent.cli(['run', '--name', `${prefix}x`, '--runtime', 'podman', '--runtime-socket', '/etc/hostname']);
+    const notSock = await ra.agent.cli([
+      'run',
+      '--name',
+      `${prefix}x`,
+      '--runtime',
+      'podman',
+      '--runtime-socket',
+      '/etc/hostname',
+    ]);
     expect(notSock.code).toBe(1);
     expect(notSock.stderr).toMatch(/\/etc\/hostname is not a unix socket/);
-    await lab.runContainer({ name: c('nonet'), labels: labels('nonet'), cmd: ['sleep', '100000'], extra: ['--network', 'none'] }).catch(() => '');
+    await lab
+      .runContainer({
+        name: c('nonet'),
+        labels: labels('nonet'),
+        cmd: ['sleep', '100000'],
+        extra: ['--network', 'none'],
+      })
+      .catch(() => '');
     expect((await workloads()).map((w) => [w.name, w.mode]).sort()).toEqual(before);
     expect(await lab.tcp(c('cli'), lab.ip(10), 8080)).toContain(PAGE);
     expect(await lab.tcp(c('probe'), lab.ip(10), 9090)).toBe('');

@@ -36,7 +36,12 @@ const probe = await steeringGate('u32');
 const HOST = '198.18.0.1';
 const WEB = { name: 'web', ip: '198.18.0.10', mac: '02:74:67:13:00:0a' };
 
-interface TcFilter { pref?: number; protocol?: string; kind?: string; options?: { actions?: Array<{ kind?: string }> } }
+interface TcFilter {
+  pref?: number;
+  protocol?: string;
+  kind?: string;
+  options?: { actions?: Array<{ kind?: string }> };
+}
 
 /** The installed filters of `dev`, one line per filter: pref, protocol, kind, action kinds. */
 async function filterSummary(ns: string, dev: string): Promise<string[]> {
@@ -48,14 +53,19 @@ async function filterSummary(ns: string, dev: string): Promise<string[]> {
 
 describe.skipIf(!probe.u32)('u32 steering with the agent and the dp, live', () => {
   const prefix = testPrefix();
-  const { path: specPath, dir } = writeSpec({ prefix, steering: 'u32', workloads: [{ name: WEB.name, ip: `${WEB.ip}/24`, mac: WEB.mac }] });
+  const { path: specPath, dir } = writeSpec({
+    prefix,
+    steering: 'u32',
+    workloads: [{ name: WEB.name, ip: `${WEB.ip}/24`, mac: WEB.mac }],
+  });
   const rulesPath = join(dir, 'rules.yaml');
   const ns = (n: string) => `${prefix}${n}`;
   let agent: AgentProcess | undefined;
   const servers: ChildProcess[] = [];
   const tcDump = async () => {
     const out: Record<string, string> = {};
-    for (const dev of ['vex-web', 'vin-web', 'vbr']) out[dev] = (await runIn(ns('agent'), ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout;
+    for (const dev of ['vex-web', 'vin-web', 'vbr'])
+      out[dev] = (await runIn(ns('agent'), ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout;
     return out;
   };
 
@@ -69,7 +79,9 @@ describe.skipIf(!probe.u32)('u32 steering with the agent and the dp, live', () =
     // Emulation is slow, and slower still on a busy host: give the dp minutes to start and
     // seconds to answer a keep-alive, so the supervisor does not restart a healthy dp.
     agent = new AgentProcess(specPath, rulesPath, prefix, {
-      readyMs: 400_000, callMs: 120_000, runArgs: ['--dp-start-timeout', '240', '--keepalive-timeout', '30'],
+      readyMs: 400_000,
+      callMs: 120_000,
+      runArgs: ['--dp-start-timeout', '240', '--keepalive-timeout', '30'],
     });
     await agent.start();
     expect((await agent.status()).steering).toBe('u32');
@@ -81,7 +93,9 @@ describe.skipIf(!probe.u32)('u32 steering with the agent and the dp, live', () =
       '10001 ip u32 mirred+pedit+mirred',
       '10002 all u32 mirred',
     ]);
-    expect(await filterSummary(ns('agent'), 'vbr')).toEqual(expect.arrayContaining([expect.stringMatching(/^\d+ all u32 gact$/)]));
+    expect(await filterSummary(ns('agent'), 'vbr')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^\d+ all u32 gact$/)]),
+    );
     // `agent up` of the same spec (the code behind the CLI command, in this process).
     const before = await tcDump();
     const spec = parseLabSpec(JSON.parse(readFileSync(specPath, 'utf8')));
@@ -94,18 +108,26 @@ describe.skipIf(!probe.u32)('u32 steering with the agent and the dp, live', () =
     for (const port of [8080, 9090]) servers.push(await startEchoServer(ns('web'), port));
     expect(await ping(ns('host'), WEB.ip, 2)).toBe(true);
     expect(await tcpWorks(ns('host'), WEB.ip, 8080)).toBe(true);
-    const learned = await waitFor(async () => {
-      const rs = (await agent!.call('rules')) as AllowRule[];
-      const has = (port: number, proto: string) => rs.some((r) => r.from === `${HOST}/32` && r.to === 'web' && r.port === port && r.proto === proto);
-      return has(8080, 'tcp') && has(0, 'icmp');
-    }, 120_000, 500);
+    const learned = await waitFor(
+      async () => {
+        const rs = (await agent!.call('rules')) as AllowRule[];
+        const has = (port: number, proto: string) =>
+          rs.some((r) => r.from === `${HOST}/32` && r.to === 'web' && r.port === port && r.proto === proto);
+        return has(8080, 'tcp') && has(0, 'icmp');
+      },
+      120_000,
+      500,
+    );
     expect(learned).toBe(true);
   });
 
   it('a TCP stream stays open across learn → protect → learn; in protect the dp passes learned flows and drops new ones', async () => {
     const stream = new TcpSession(ns('host'), WEB.ip, 8080);
     expect(await stream.opened()).toBe(true);
-    expect(await agent!.call('mode', { workload: 'web', mode: 'protect' })).toMatchObject({ from: 'learn', to: 'protect' });
+    expect(await agent!.call('mode', { workload: 'web', mode: 'protect' })).toMatchObject({
+      from: 'learn',
+      to: 'protect',
+    });
     expect(await filterSummary(ns('agent'), 'vex-web')).toEqual([
       '9998 802.1Q u32 pedit+mirred',
       '9999 802.1Q u32 pedit+mirred',
@@ -119,7 +141,11 @@ describe.skipIf(!probe.u32)('u32 steering with the agent and the dp, live', () =
     expect(await tcpWorks(ns('host'), WEB.ip, 8080)).toBe(true);
     expect(await ping(ns('host'), WEB.ip, 2)).toBe(true);
     expect(await tcpWorks(ns('host'), WEB.ip, 9090)).toBe(false);
-    const v = await waitFor(async () => (await agent!.status()).recentViolations.find((x) => x.serverPort === 9090), 30_000, 500);
+    const v = await waitFor(
+      async () => (await agent!.status()).recentViolations.find((x) => x.serverPort === 9090),
+      30_000,
+      500,
+    );
     expect(v).toMatchObject({ ep: WEB.mac, client: HOST, server: WEB.ip, serverPort: 9090, ruleId: 0, dropped: true });
     const counters = await agent!.status();
     expect(counters.workloads.find((w) => w.name === 'web')).toMatchObject({ mode: 'protect', steeringMode: 'inline' });
@@ -148,7 +174,17 @@ describe.skipIf(!probe.u32)('pull and restore with u32 steering, live', () => {
   const CTR = `${P}ctr`;
   const AGENT = `${P}agent`;
   const MAC = '02:54:47:13:00:0a';
-  const eth0 = async () => (await runJson<Array<{ ifindex: number; address: string; mtu: number }>>(CTR, ['ip', '-json', 'link', 'show', 'dev', 'eth0']))[0]!;
+  const eth0 = async () =>
+    (
+      await runJson<Array<{ ifindex: number; address: string; mtu: number }>>(CTR, [
+        'ip',
+        '-json',
+        'link',
+        'show',
+        'dev',
+        'eth0',
+      ])
+    )[0]!;
 
   beforeAll(async () => {
     await run(['ip', 'netns', 'add', NET]);
@@ -156,7 +192,21 @@ describe.skipIf(!probe.u32)('pull and restore with u32 steering, live', () => {
     await runIn(NET, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
     await runIn(NET, ['ip', 'addr', 'add', '198.18.4.1/24', 'dev', 'br0']);
     await runIn(NET, ['ip', 'link', 'set', 'br0', 'up']);
-    await runIn(CTR, ['ip', 'link', 'add', 'eth0', 'address', MAC, 'type', 'veth', 'peer', 'name', 'vc1', 'netns', NET]);
+    await runIn(CTR, [
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'address',
+      MAC,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'vc1',
+      'netns',
+      NET,
+    ]);
     await runIn(NET, ['ip', 'link', 'set', 'vc1', 'master', 'br0']);
     await runIn(NET, ['ip', 'link', 'set', 'vc1', 'up']);
     await runIn(CTR, ['ip', 'addr', 'add', '198.18.4.10/24', 'dev', 'eth0']);

@@ -18,17 +18,39 @@ const AGENT = `${P}agent`;
 const MAC = '02:54:47:04:00:0a';
 const steeringAvailable = existsSync(new URL('../../agent/steering/index.ts', import.meta.url));
 
+interface LinkJson {
+  ifindex: number;
+  ifname: string;
+  address: string;
+  mtu: number;
+  txqlen: number;
+  link_index?: number;
+  flags: string[];
+  ifalias?: string;
+  addr_info: Array<{ family: string; local: string; prefixlen: number; broadcast?: string; scope?: string }>;
+}
 
-interface LinkJson { ifindex: number; ifname: string; address: string; mtu: number; txqlen: number; link_index?: number; flags: string[]; ifalias?: string;
-  addr_info: Array<{ family: string; local: string; prefixlen: number; broadcast?: string; scope?: string }> }
-
-async function eth0Dump(): Promise<{ link: Omit<LinkJson, 'addr_info'>; v4: unknown; routes: unknown; neigh: unknown }> {
+async function eth0Dump(): Promise<{
+  link: Omit<LinkJson, 'addr_info'>;
+  v4: unknown;
+  routes: unknown;
+  neigh: unknown;
+}> {
   const [l] = await runJson<LinkJson[]>(CTR, ['ip', '-json', 'addr', 'show', 'dev', 'eth0']);
   const [withAlias] = await runJson<LinkJson[]>(CTR, ['ip', '-json', 'link', 'show', 'dev', 'eth0']);
   if (!l || !withAlias) throw new Error('no eth0');
   l.ifalias = withAlias.ifalias;
   const { addr_info, ...rest } = l;
-  const link = { ifindex: rest.ifindex, ifname: rest.ifname, address: rest.address, mtu: rest.mtu, txqlen: rest.txqlen, link_index: rest.link_index, flags: rest.flags.filter((f) => f !== 'M-DOWN'), ifalias: rest.ifalias };
+  const link = {
+    ifindex: rest.ifindex,
+    ifname: rest.ifname,
+    address: rest.address,
+    mtu: rest.mtu,
+    txqlen: rest.txqlen,
+    link_index: rest.link_index,
+    flags: rest.flags.filter((f) => f !== 'M-DOWN'),
+    ifalias: rest.ifalias,
+  };
   return {
     link,
     v4: addr_info.filter((a) => a.family === 'inet'),
@@ -39,9 +61,33 @@ async function eth0Dump(): Promise<{ link: Omit<LinkJson, 'addr_info'>; v4: unkn
 
 /** Test-only plain forwarding between vex and vin, for when no steering backend exists yet. */
 async function plainRedirect(vex: string, vin: string): Promise<void> {
-  for (const [a, b] of [[vex, vin], [vin, vex]] as const) {
+  for (const [a, b] of [
+    [vex, vin],
+    [vin, vex],
+  ] as const) {
     await runIn(AGENT, ['tc', 'qdisc', 'add', 'dev', a, 'ingress']);
-    await runIn(AGENT, ['tc', 'filter', 'add', 'dev', a, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', b]);
+    await runIn(AGENT, [
+      'tc',
+      'filter',
+      'add',
+      'dev',
+      a,
+      'parent',
+      'ffff:',
+      'protocol',
+      'all',
+      'u32',
+      'match',
+      'u8',
+      '0',
+      '0',
+      'action',
+      'mirred',
+      'egress',
+      'redirect',
+      'dev',
+      b,
+    ]);
   }
 }
 
@@ -54,7 +100,22 @@ describe.skipIf(!isRoot)('pull and restore a bridged namespace', () => {
     await net('link', 'add', 'br0', 'type', 'bridge');
     await net('addr', 'add', '198.18.4.1/24', 'dev', 'br0');
     await net('link', 'set', 'br0', 'up');
-    await ctr('link', 'add', 'eth0', 'address', MAC, 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'vc1', 'netns', NET);
+    await ctr(
+      'link',
+      'add',
+      'eth0',
+      'address',
+      MAC,
+      'mtu',
+      '1400',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'vc1',
+      'netns',
+      NET,
+    );
     await net('link', 'set', 'vc1', 'master', 'br0');
     await net('link', 'set', 'vc1', 'up');
     await ctr('link', 'set', 'lo', 'up');
@@ -83,7 +144,12 @@ describe.skipIf(!isRoot)('pull and restore a bridged namespace', () => {
   });
 
   it('pull keeps MAC, MTU, addresses, routes and neighbours on a new eth0', async () => {
-    const res = await pullPort({ ns: `/run/netns/${CTR}`, agentNs: AGENT, label: 'ctr', steering: steeringAvailable ? 'auto' : 'none' });
+    const res = await pullPort({
+      ns: `/run/netns/${CTR}`,
+      agentNs: AGENT,
+      label: 'ctr',
+      steering: steeringAvailable ? 'auto' : 'none',
+    });
     expect(res.vex).toBe('vex-ctr');
     const after = await eth0Dump();
     expect(after.link.address).toBe(MAC);
@@ -101,7 +167,11 @@ describe.skipIf(!isRoot)('pull and restore a bridged namespace', () => {
     expect(vin?.link_index).toBe(after.link.ifindex);
     // Off on the dp's pair; the container's links keep theirs (docs/FASTPATH.md, "Offloads").
     for (const dev of ['vbr', 'vth']) expect((await readOffloads(AGENT, dev)).on, `${dev} offloads`).toEqual([]);
-    for (const [ns, dev] of [[CTR, 'eth0'], [AGENT, 'vex-ctr'], [AGENT, 'vin-ctr']] as const) {
+    for (const [ns, dev] of [
+      [CTR, 'eth0'],
+      [AGENT, 'vex-ctr'],
+      [AGENT, 'vin-ctr'],
+    ] as const) {
       expect((await readOffloads(ns, dev)).on, `${dev} offloads`).toEqual(expect.arrayContaining(['tx', 'tso', 'gso']));
     }
     if (!steeringAvailable) await plainRedirect('vex-ctr', 'vin-ctr');
@@ -113,7 +183,9 @@ describe.skipIf(!isRoot)('pull and restore a bridged namespace', () => {
   });
 
   it('refuses to pull twice', async () => {
-    await expect(pullPort({ ns: CTR, agentNs: AGENT, label: 'ctr', steering: 'none' })).rejects.toThrow(/already pulled/);
+    await expect(pullPort({ ns: CTR, agentNs: AGENT, label: 'ctr', steering: 'none' })).rejects.toThrow(
+      /already pulled/,
+    );
   });
 
   it('restore gives back exactly the original interface', async () => {

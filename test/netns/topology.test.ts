@@ -9,12 +9,25 @@ import { openSteering } from '../../agent/topology/steering-bridge.js';
 import { readOffloads } from '../../agent/topology/offload.js';
 import type { LabSpec } from '../../agent/topology/spec.js';
 
-interface Link { ifindex: number; ifname: string; address: string; master?: string; link_index?: number; flags: string[]; mtu: number }
+interface Link {
+  ifindex: number;
+  ifname: string;
+  address: string;
+  master?: string;
+  link_index?: number;
+  flags: string[];
+  mtu: number;
+}
 
 /** Drops the bridge's running timers (gc_timer, forward_delay_timer, ...), which tick on their own. */
 function stable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stable);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !k.endsWith('_timer')).map(([k, x]) => [k, stable(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !k.endsWith('_timer'))
+        .map(([k, x]) => [k, stable(x)]),
+    );
   return v;
 }
 
@@ -52,19 +65,35 @@ describe.skipIf(!isRoot)('lab topology', () => {
       expect(peer.master).toBe('br0');
       expect(vex.link_index).toBe(peer.ifindex);
       expect(vex.flags).toContain('UP');
-      const [eth0] = await runJson<Array<Link & { addr_info: Array<{ family: string; local: string }> }>>(w.ns, ['ip', '-json', 'addr', 'show', 'dev', 'eth0']);
+      const [eth0] = await runJson<Array<Link & { addr_info: Array<{ family: string; local: string }> }>>(w.ns, [
+        'ip',
+        '-json',
+        'addr',
+        'show',
+        'dev',
+        'eth0',
+      ]);
       expect(eth0!.address).toBe(w.mac);
       expect(eth0!.link_index).toBe(vin.ifindex);
       expect(eth0!.addr_info.filter((a) => a.family === 'inet').map((a) => a.local)).toEqual([w.ip]);
-      expect(w.ucMac).toBe(`4e:65:75:56:${((w.vexIfindex >> 8) & 0xff).toString(16).padStart(2, '0')}:${(w.vexIfindex & 0xff).toString(16).padStart(2, '0')}`);
+      expect(w.ucMac).toBe(
+        `4e:65:75:56:${((w.vexIfindex >> 8) & 0xff).toString(16).padStart(2, '0')}:${(w.vexIfindex & 0xff).toString(16).padStart(2, '0')}`,
+      );
     }
   });
 
   it('turns offloads off on vbr and vth (the dp reads them) and leaves them on for eth0, host peer, vex and vin', async () => {
     for (const dev of ['vbr', 'vth']) expect((await readOffloads(lab.agentNs, dev)).on, dev).toEqual([]);
     for (const w of lab.workloads) {
-      for (const [ns, dev] of [[w.ns, 'eth0'], [lab.hostNs, w.hostPeer], [lab.agentNs, w.vex], [lab.agentNs, w.vin]] as const) {
-        expect((await readOffloads(ns, dev)).on, `${dev} in ${ns}`).toEqual(expect.arrayContaining(['tx', 'tso', 'gso']));
+      for (const [ns, dev] of [
+        [w.ns, 'eth0'],
+        [lab.hostNs, w.hostPeer],
+        [lab.agentNs, w.vex],
+        [lab.agentNs, w.vin],
+      ] as const) {
+        expect((await readOffloads(ns, dev)).on, `${dev} in ${ns}`).toEqual(
+          expect.arrayContaining(['tx', 'tso', 'gso']),
+        );
       }
     }
   });
@@ -93,7 +122,9 @@ describe.skipIf(!isRoot)('lab topology', () => {
     const steering = await openSteering(lab.spec.steering, lab.pinDir);
     const webOnly: LabSpec = { ...lab.spec, workloads: lab.spec.workloads.filter((w) => w.name === 'web') };
     const webBefore = await dumps([lab.ns('web')]);
-    const agentBefore = (await runJson<Link[]>(lab.agentNs, ['ip', '-json', 'link', 'show'])).filter((l) => !l.ifname.endsWith('-db'));
+    const agentBefore = (await runJson<Link[]>(lab.agentNs, ['ip', '-json', 'link', 'show'])).filter(
+      (l) => !l.ifname.endsWith('-db'),
+    );
     await applyLab(webOnly, steering);
     expect(namespacesWith(lab.prefix)).not.toContain(lab.ns('db'));
     const agentAfter = await runJson<Link[]>(lab.agentNs, ['ip', '-json', 'link', 'show']);

@@ -6,7 +6,16 @@ import { TollgateError } from '../../shared/errors.js';
 import { runIn } from '../../shared/exec.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import {
-  buildVmLab, destroyVmLab, GUEST_IP, PEER_IP, ping, randomPort, startVmm, stopChild, tcpTransfer, type VmLab,
+  buildVmLab,
+  destroyVmLab,
+  GUEST_IP,
+  PEER_IP,
+  ping,
+  randomPort,
+  startVmm,
+  stopChild,
+  tcpTransfer,
+  type VmLab,
 } from '../helpers/vm-lab.js';
 
 async function json<T>(ns: string, argv: string[]): Promise<T> {
@@ -14,12 +23,18 @@ async function json<T>(ns: string, argv: string[]): Promise<T> {
   if (res.code !== 0) return [] as T;
   return JSON.parse(res.stdout.trim() || '[]') as T;
 }
-const linkExists = async (ns: string, dev: string) => (await runIn(ns, ['ip', 'link', 'show', 'dev', dev], { allowFail: true })).code === 0;
-const qdiscKinds = async (ns: string, dev: string) => (await json<Array<{ kind: string }>>(ns, ['tc', '-json', 'qdisc', 'show', 'dev', dev])).map((q) => q.kind);
-const ingressFilters = (ns: string, dev: string) => json<unknown[]>(ns, ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress']);
+const linkExists = async (ns: string, dev: string) =>
+  (await runIn(ns, ['ip', 'link', 'show', 'dev', dev], { allowFail: true })).code === 0;
+const qdiscKinds = async (ns: string, dev: string) =>
+  (await json<Array<{ kind: string }>>(ns, ['tc', '-json', 'qdisc', 'show', 'dev', dev])).map((q) => q.kind);
+const ingressFilters = (ns: string, dev: string) =>
+  json<unknown[]>(ns, ['tc', '-json', 'filter', 'show', 'dev', dev, 'ingress']);
 
 async function expectError(p: Promise<unknown>, code: string, field?: string): Promise<TollgateError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(TollgateError);
   const te = e as TollgateError;
   expect(te.code).toBe(code);
@@ -41,7 +56,16 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
   it('joins eth0 and a tap so the guest and the peer exchange ARP, ping and TCP both ways', async () => {
     const vm = await connectVm({ netns: L().vm, tap: 'tap0_tg', stateDir: L().stateDir });
     expect(vm).toMatchObject({ tap: 'tap0_tg', veth: 'eth0', mtu: 1500, mac: L().mac, queues: 1 });
-    const tapLink = (await json<Array<{ mtu: number; ifindex: number; flags: string[] }>>(L().vm, ['ip', '-json', 'link', 'show', 'dev', 'tap0_tg']))[0];
+    const tapLink = (
+      await json<Array<{ mtu: number; ifindex: number; flags: string[] }>>(L().vm, [
+        'ip',
+        '-json',
+        'link',
+        'show',
+        'dev',
+        'tap0_tg',
+      ])
+    )[0];
     expect(tapLink?.mtu).toBe(1500);
     expect(tapLink?.ifindex).toBe(vm.tapIfindex);
     expect(await qdiscKinds(L().vm, 'eth0')).toContain('ingress');
@@ -51,11 +75,25 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
     const vmm = await startVmm(L(), vm.tap, vm.mtu);
     // peer → guest: the peer must ARP for the guest and learn eth0's MAC (the guest uses it)
     expect(await ping(L().cni, GUEST_IP, 3)).toBe(3);
-    const neigh = await json<Array<{ dst: string; lladdr?: string }>>(L().cni, ['ip', '-json', 'neigh', 'show', 'dev', 'br0']);
+    const neigh = await json<Array<{ dst: string; lladdr?: string }>>(L().cni, [
+      'ip',
+      '-json',
+      'neigh',
+      'show',
+      'dev',
+      'br0',
+    ]);
     expect(neigh.find((n) => n.dst === GUEST_IP)?.lladdr).toBe(L().mac);
     // guest → peer: the guest's kernel ARPs for the peer through the tap
     expect(await ping(L().guest, PEER_IP, 3)).toBe(3);
-    const gneigh = await json<Array<{ dst: string; lladdr?: string }>>(L().guest, ['ip', '-json', 'neigh', 'show', 'dev', 'gst0']);
+    const gneigh = await json<Array<{ dst: string; lladdr?: string }>>(L().guest, [
+      'ip',
+      '-json',
+      'neigh',
+      'show',
+      'dev',
+      'gst0',
+    ]);
     expect(gneigh.find((n) => n.dst === PEER_IP)?.lladdr).toMatch(/^[0-9a-f:]{17}$/);
 
     const size = 4 * 1024 * 1024 + 123;
@@ -67,7 +105,15 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
     expect(up.received.sha256).toBe(up.sent.sha256);
 
     // The namespace's own stack never saw those frames: the redirects took them all.
-    const rx = await json<Array<{ stats64?: { rx: { packets: number } } }>>(L().vm, ['ip', '-json', '-s', 'link', 'show', 'dev', 'tap0_tg']);
+    const rx = await json<Array<{ stats64?: { rx: { packets: number } } }>>(L().vm, [
+      'ip',
+      '-json',
+      '-s',
+      'link',
+      'show',
+      'dev',
+      'tap0_tg',
+    ]);
     expect(rx[0]?.stats64?.rx.packets ?? 0).toBeGreaterThan(size / 1500);
 
     await stopChild(vmm);
@@ -87,8 +133,15 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
   it('multi-queue tap with a generated name is opened with IFF_MULTI_QUEUE and carries traffic', async () => {
     const vm = await connectVm({ netns: L().vm, queues: 4, stateDir: L().stateDir });
     expect(vm.tap).toMatch(/^tg-tap\d+$/);
-    const info = await json<Array<{ linkinfo?: { info_data?: { multi_queue?: boolean; type?: string } } }>>(
-      L().vm, ['ip', '-json', '-details', 'link', 'show', 'dev', vm.tap]);
+    const info = await json<Array<{ linkinfo?: { info_data?: { multi_queue?: boolean; type?: string } } }>>(L().vm, [
+      'ip',
+      '-json',
+      '-details',
+      'link',
+      'show',
+      'dev',
+      vm.tap,
+    ]);
     expect(info[0]?.linkinfo?.info_data).toMatchObject({ type: 'tap', multi_queue: true });
     const vmm = await startVmm(L(), vm.tap, vm.mtu, true);
     expect(await ping(L().guest, PEER_IP, 2)).toBe(2);
@@ -168,8 +221,13 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
       expect(bad.exitCode).toBe(1);
       expect(bad.err).toMatch(/^error ERATE rx: /);
       const list = JSON.parse((await cli('list')).out) as Array<{ tap: string; rateLimit: unknown }>;
-      expect(list.find((v) => v.tap === 'tapcli')?.rateLimit).toMatchObject({ rx: { bps: 50_000_000 }, tx: { bps: 25_000_000 } });
-      expect(JSON.parse((await cli('disconnect', '--netns', L().vm, '--tap', 'tapcli')).out)).toEqual({ disconnected: true });
+      expect(list.find((v) => v.tap === 'tapcli')?.rateLimit).toMatchObject({
+        rx: { bps: 50_000_000 },
+        tx: { bps: 25_000_000 },
+      });
+      expect(JSON.parse((await cli('disconnect', '--netns', L().vm, '--tap', 'tapcli')).out)).toEqual({
+        disconnected: true,
+      });
       const again = await cli('disconnect', '--netns', L().vm, '--tap', 'tapcli');
       expect(again.exitCode).toBe(1);
       expect(again.err).toMatch(/EVMUNKNOWN/);

@@ -5,7 +5,17 @@ import { run, runIn } from '../../shared/exec.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { startCapture } from '../helpers/steering-lab.js';
-import { buildVmLab, destroyVmLab, GUEST_IP, PEER_IP, ping, randomPort, startVmm, tcpTransfer, type VmLab } from '../helpers/vm-lab.js';
+import {
+  buildVmLab,
+  destroyVmLab,
+  GUEST_IP,
+  PEER_IP,
+  ping,
+  randomPort,
+  startVmm,
+  tcpTransfer,
+  type VmLab,
+} from '../helpers/vm-lab.js';
 
 /**
  * Deliverable 3 (learn part): a tap-connected VM steered like a veth workload, with the
@@ -28,7 +38,12 @@ describe.skipIf(!probe.bpf)('VM workload under steering (learn: tap mode)', () =
     await run(['ip', '-n', lab.vm, 'link', 'add', 'vbr', 'type', 'veth', 'peer', 'name', 'vth']);
     for (const d of ['vbr', 'vth']) await runIn(lab.vm, ['ip', 'link', 'set', 'dev', d, 'up']);
     const { stdout } = await runIn(lab.vm, ['ip', '-json', 'link', 'show', 'dev', 'vbr']);
-    pair = { agentNs: lab.vm, vbr: 'vbr', vth: 'vth', vbrIfindex: (JSON.parse(stdout) as Array<{ ifindex: number }>)[0]!.ifindex };
+    pair = {
+      agentNs: lab.vm,
+      vbr: 'vbr',
+      vth: 'vth',
+      vbrIfindex: (JSON.parse(stdout) as Array<{ ifindex: number }>)[0]!.ifindex,
+    };
     pinDir = `/sys/fs/bpf/tollgate-${lab.vm}`;
     be = await selectSteering('bpf', { pinDir });
     await be.applyPlan(lab.vm, await be.planService(pair));
@@ -48,7 +63,14 @@ describe.skipIf(!probe.bpf)('VM workload under steering (learn: tap mode)', () =
   });
 
   it('the guest keeps talking to its peer and vth sees ucmac-rewritten copies of its frames', async () => {
-    const port = await inspectVm({ netns: L().vm, tap: vm.tap, backend: be, pair, mode: 'tap', stateDir: L().stateDir });
+    const port = await inspectVm({
+      netns: L().vm,
+      tap: vm.tap,
+      backend: be,
+      pair,
+      mode: 'tap',
+      stateDir: L().stateDir,
+    });
     expect(port).toMatchObject({ vex: 'eth0', vin: 'tap0_tg', wlMac: L().mac, vinIfindex: vm.tapIfindex });
     const ucmac = ucmacForIfindex(vm.vethIfindex);
 
@@ -58,9 +80,15 @@ describe.skipIf(!probe.bpf)('VM workload under steering (learn: tap mode)', () =
     const lines = await cap.stop();
     // tcpdump -e prints "SA > DA, ethertype ...": toward the VM the DA is the ucmac,
     // from the VM the SA is; the guest's own MAC never reaches the dp side.
-    expect(lines.filter((l) => l.includes(`> ${ucmac},`) && l.includes('echo request')).length).toBeGreaterThanOrEqual(3);
-    expect(lines.filter((l) => l.includes(` ${ucmac} > `) && l.includes('echo reply')).length).toBeGreaterThanOrEqual(3);
-    expect(lines.filter((l) => l.includes(` ${ucmac} > `) && l.includes('echo request')).length).toBeGreaterThanOrEqual(2);
+    expect(lines.filter((l) => l.includes(`> ${ucmac},`) && l.includes('echo request')).length).toBeGreaterThanOrEqual(
+      3,
+    );
+    expect(lines.filter((l) => l.includes(` ${ucmac} > `) && l.includes('echo reply')).length).toBeGreaterThanOrEqual(
+      3,
+    );
+    expect(lines.filter((l) => l.includes(` ${ucmac} > `) && l.includes('echo request')).length).toBeGreaterThanOrEqual(
+      2,
+    );
     expect(lines.some((l) => l.includes(L().mac))).toBe(false);
 
     const size = 1024 * 1024;
@@ -70,7 +98,9 @@ describe.skipIf(!probe.bpf)('VM workload under steering (learn: tap mode)', () =
   });
 
   it('a VM under inspection must be uninspected before disconnect; uninspect restores the plain redirects', async () => {
-    await expect(disconnectVm({ netns: L().vm, tap: vm.tap, stateDir: L().stateDir })).rejects.toMatchObject({ code: 'EVMBUSY' });
+    await expect(disconnectVm({ netns: L().vm, tap: vm.tap, stateDir: L().stateDir })).rejects.toMatchObject({
+      code: 'EVMBUSY',
+    });
     await uninspectVm({ netns: L().vm, tap: vm.tap, backend: be, pair, stateDir: L().stateDir });
     const cap = await startCapture(L().vm, 'vth', ['icmp']);
     expect(await ping(L().cni, GUEST_IP, 2)).toBe(2);
@@ -82,8 +112,16 @@ describe.skipIf(!probe.bpf)('VM workload under steering (learn: tap mode)', () =
 
   it('a service pair outside the VM namespace is refused before anything changes', async () => {
     const v2 = await connectVm({ netns: L().vm, veth: 'eth0', tap: 'tap1_tg', stateDir: L().stateDir });
-    await expect(inspectVm({ netns: L().vm, tap: v2.tap, backend: be, pair: { ...pair, agentNs: L().cni }, mode: 'tap', stateDir: L().stateDir }))
-      .rejects.toMatchObject({ code: 'EVMINSPECT', field: 'pair.agentNs' });
+    await expect(
+      inspectVm({
+        netns: L().vm,
+        tap: v2.tap,
+        backend: be,
+        pair: { ...pair, agentNs: L().cni },
+        mode: 'tap',
+        stateDir: L().stateDir,
+      }),
+    ).rejects.toMatchObject({ code: 'EVMINSPECT', field: 'pair.agentNs' });
     expect(await ping(L().cni, GUEST_IP, 1)).toBe(0); // frames go to tap1_tg (no VMM on it): the redirects are still in place
     const { stdout } = await runIn(L().vm, ['tc', '-json', 'filter', 'show', 'dev', 'eth0', 'ingress']);
     expect(stdout).toContain('tap1_tg');

@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectVm, disconnectVm, inspectVm, uninspectVm, type ConnectedVm } from '../../agent/vm/index.js';
-import { probeSteering, selectSteering, type ServicePair, type SteeredPort, type SteeringBackend } from '../../agent/steering/index.js';
+import {
+  probeSteering,
+  selectSteering,
+  type ServicePair,
+  type SteeredPort,
+  type SteeringBackend,
+} from '../../agent/steering/index.js';
 import { EventConsumer } from '../../agent/learn/event-consumer.js';
 import { learnFrom } from '../../agent/learn/learner.js';
 import { RuleStore } from '../../agent/learn/rule-store.js';
@@ -16,8 +22,20 @@ import type { ConnectionRecord, EventRecord, ViolationRecord } from '../../share
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
 import {
-  buildVmLab, collectStdout, destroyVmLab, GUEST_IP, PEER_IP, ping, PROBE_PY, randomPort, spawnIn, startVmm, stopChild, tcpTransfer,
-  waitForLine, type VmLab,
+  buildVmLab,
+  collectStdout,
+  destroyVmLab,
+  GUEST_IP,
+  PEER_IP,
+  ping,
+  PROBE_PY,
+  randomPort,
+  spawnIn,
+  startVmm,
+  stopChild,
+  tcpTransfer,
+  waitForLine,
+  type VmLab,
 } from '../helpers/vm-lab.js';
 
 /**
@@ -52,20 +70,42 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
   const allowedPort = randomPort();
   let learned: AllowRule | undefined;
   const L = (): VmLab => lab!;
-  const workload = (mode: WorkloadView['mode']): WorkloadView => ({ name: WL_NAME, group: WL_NAME, ip: GUEST_IP, mac: L().mac, mode });
+  const workload = (mode: WorkloadView['mode']): WorkloadView => ({
+    name: WL_NAME,
+    group: WL_NAME,
+    ip: GUEST_IP,
+    mac: L().mac,
+    mode,
+  });
 
   /** Waits (bounded) for an event record matching `pred`; records seen before count too. */
-  async function waitForRecord<T extends EventRecord>(pred: (r: EventRecord) => r is T, timeoutMs = 15_000): Promise<T> {
+  async function waitForRecord<T extends EventRecord>(
+    pred: (r: EventRecord) => r is T,
+    timeoutMs = 15_000,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = records.find(pred);
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no matching event record; got ${records.filter((r) => r.type !== 'counters').map((r) => JSON.stringify({ ...r, packet: undefined })).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no matching event record; got ${records
+            .filter((r) => r.type !== 'counters')
+            .map((r) => JSON.stringify({ ...r, packet: undefined }))
+            .join('\n')}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  interface MacStats { tap: boolean[]; rx_packets: number; rx_bytes: number; tx_packets: number; tx_bytes: number; drop_packets: number }
+  interface MacStats {
+    tap: boolean[];
+    rx_packets: number;
+    rx_bytes: number;
+    tx_packets: number;
+    tx_bytes: number;
+    drop_packets: number;
+  }
   async function macStats(): Promise<MacStats> {
     return (await cli!.call({ ctrl_stats_macs: { macs: [L().mac] } })).dp_stats_macs as MacStats;
   }
@@ -83,11 +123,22 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     // A userspace forwarder needs offloads off on the whole path (platform notes): with
     // TSO/GSO the dp would capture 64 KiB super-frames it cannot send back out of vth.
     const offloads = ['tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
-    for (const [ns, dev] of [[lab.cni, 'br0'], [lab.cni, 'vmp'], [lab.vm, 'eth0'], [lab.vm, 'vbr'], [lab.vm, 'vth']] as const) {
+    for (const [ns, dev] of [
+      [lab.cni, 'br0'],
+      [lab.cni, 'vmp'],
+      [lab.vm, 'eth0'],
+      [lab.vm, 'vbr'],
+      [lab.vm, 'vth'],
+    ] as const) {
       await runIn(ns, ['ethtool', '-K', dev, ...offloads]);
     }
     const { stdout } = await runIn(lab.vm, ['ip', '-json', 'link', 'show', 'dev', 'vbr']);
-    pair = { agentNs: lab.vm, vbr: 'vbr', vth: 'vth', vbrIfindex: (JSON.parse(stdout) as Array<{ ifindex: number }>)[0]!.ifindex };
+    pair = {
+      agentNs: lab.vm,
+      vbr: 'vbr',
+      vth: 'vth',
+      vbrIfindex: (JSON.parse(stdout) as Array<{ ifindex: number }>)[0]!.ifindex,
+    };
     pinDir = `/sys/fs/bpf/tollgate-${lab.vm}`;
     be = await selectSteering('bpf', { pinDir });
     await be.applyPlan(lab.vm, await be.planService(pair));
@@ -98,7 +149,11 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     eventsPath = `/tmp/tg-vmprot-${process.pid}-${randomBytes(3).toString('hex')}.events`;
     consumer = new EventConsumer(`ipc://${eventsPath}`, (r) => records.push(r));
     await consumer.start();
-    dp = await startDp({ netns: lab.vm, ctrl: tempSockPath('vmprot'), args: ['--events', `ipc://${eventsPath}`, '--report-interval', '0.5'] });
+    dp = await startDp({
+      netns: lab.vm,
+      ctrl: tempSockPath('vmprot'),
+      args: ['--events', `ipc://${eventsPath}`, '--report-interval', '0.5'],
+    });
     cli = new DpClient(dp.ctrl);
     await cli.sync();
   }, 120_000);
@@ -127,10 +182,22 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     // VM's MAC (the veth's, which the guest uses) with the ucmac steering gave it, tap first.
     await dpOk({ ctrl_cfg_internal_net: { flag: 3, subnet_addr: [INTERNAL_NET] } });
     await dpOk({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } });
-    await dpOk({ ctrl_add_mac: { iface: 'vth', mac: port.wlMac, ucmac: port.ucMac, bcmac: bcmacForIfindex(vm.vethIfindex), oldmac: '', pmac: '', pips: [{ ip: GUEST_IP }] } });
+    await dpOk({
+      ctrl_add_mac: {
+        iface: 'vth',
+        mac: port.wlMac,
+        ucmac: port.ucMac,
+        bcmac: bcmacForIfindex(vm.vethIfindex),
+        oldmac: '',
+        pmac: '',
+        pips: [{ ip: GUEST_IP }],
+      },
+    });
     await dpOk({ ctrl_cfg_mac: { tap: true, macs: [port.wlMac] } });
     const learnPolicy = policyMessages(workload('learn'), [workload('learn')], store.list());
-    expect(learnPolicy).toEqual([{ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: PolicyAction.LEARN, dir: 3, mac: [L().mac], rules: [] } }]);
+    expect(learnPolicy).toEqual([
+      { ctrl_cfg_policy: { cmd: 1, flag: 3, defact: PolicyAction.LEARN, dir: 3, mac: [L().mac], rules: [] } },
+    ]);
     for (const m of learnPolicy) await dpOk(m);
 
     // A fresh capture on this kernel can miss the very first frame it is offered (see
@@ -143,9 +210,19 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     expect(t.received).toEqual(t.sent);
     expect(t.received.bytes).toBe(size);
 
-    const rec = await waitForRecord((r): r is ConnectionRecord =>
-      r.type === 'connection' && r.action === PolicyAction.LEARN && r.serverPort === allowedPort);
-    expect(rec).toMatchObject({ ep: L().mac, client: PEER_IP, server: GUEST_IP, proto: 6, ingress: true, external: false, ruleId: 0 });
+    const rec = await waitForRecord(
+      (r): r is ConnectionRecord =>
+        r.type === 'connection' && r.action === PolicyAction.LEARN && r.serverPort === allowedPort,
+    );
+    expect(rec).toMatchObject({
+      ep: L().mac,
+      client: PEER_IP,
+      server: GUEST_IP,
+      proto: 6,
+      ingress: true,
+      external: false,
+      ruleId: 0,
+    });
     // The dp counted the flow's copies against the VM's endpoint (connection records carry
     // bytes only at session end, after the close timeout, so the live counters say it here).
     const m = await macStats();
@@ -155,18 +232,51 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     const res = learnFrom([rec], store, [workload('learn')]);
     expect(res.added).toHaveLength(1);
     learned = res.added[0]!;
-    expect(learned).toMatchObject({ from: `${PEER_IP}/32`, to: WL_NAME, port: allowedPort, proto: 'tcp', origin: 'learned' });
+    expect(learned).toMatchObject({
+      from: `${PEER_IP}/32`,
+      to: WL_NAME,
+      port: allowedPort,
+      proto: 'tcp',
+      origin: 'learned',
+    });
   });
 
   it('protect: DENY + the learned rule and tap:false go to the dp first, then the steering turns inline', async () => {
     expect(learned, 'the learn step must have made a rule').toBeDefined();
     const protectPolicy = policyMessages(workload('protect'), [workload('protect')], store.list());
-    expect(protectPolicy).toEqual([{ ctrl_cfg_policy: { cmd: 1, flag: 3, defact: PolicyAction.DENY, dir: 3, mac: [L().mac], rules: [
-      { id: learned!.id, sip: PEER_IP, dip: GUEST_IP, port: allowedPort, portr: allowedPort, proto: 6, action: PolicyAction.ALLOW, ingress: true },
-    ] } }]);
+    expect(protectPolicy).toEqual([
+      {
+        ctrl_cfg_policy: {
+          cmd: 1,
+          flag: 3,
+          defact: PolicyAction.DENY,
+          dir: 3,
+          mac: [L().mac],
+          rules: [
+            {
+              id: learned!.id,
+              sip: PEER_IP,
+              dip: GUEST_IP,
+              port: allowedPort,
+              portr: allowedPort,
+              proto: 6,
+              action: PolicyAction.ALLOW,
+              ingress: true,
+            },
+          ],
+        },
+      },
+    ]);
     for (const m of protectPolicy) await dpOk(m);
     await dpOk({ ctrl_cfg_mac: { tap: false, macs: [L().mac] } });
-    const p = await inspectVm({ netns: L().vm, tap: vm.tap, backend: be!, pair, mode: 'inline', stateDir: L().stateDir });
+    const p = await inspectVm({
+      netns: L().vm,
+      tap: vm.tap,
+      backend: be!,
+      pair,
+      mode: 'inline',
+      stateDir: L().stateDir,
+    });
     expect(p.mode).toBe('inline');
     const eth0 = (await runIn(L().vm, ['tc', '-json', 'filter', 'show', 'dev', 'eth0', 'ingress'])).stdout;
     expect(eth0).toContain('bpf');
@@ -183,8 +293,10 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     const after = (await cli!.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline as { txPackets: number };
     expect(after.txPackets - before.txPackets).toBeGreaterThan(size / vm.mtu);
     // And it reports the session as allowed by the learned rule (the learner counts it as a hit).
-    const hit = await waitForRecord((r): r is ConnectionRecord =>
-      r.type === 'connection' && r.action === PolicyAction.ALLOW && r.serverPort === allowedPort);
+    const hit = await waitForRecord(
+      (r): r is ConnectionRecord =>
+        r.type === 'connection' && r.action === PolicyAction.ALLOW && r.serverPort === allowedPort,
+    );
     expect(hit).toMatchObject({ ep: L().mac, client: PEER_IP, server: GUEST_IP, ruleId: learned!.id, ingress: true });
     learnFrom([hit], store, [workload('protect')]);
     expect(store.byId(learned!.id)!.hits).toBeGreaterThanOrEqual(1);
@@ -199,11 +311,24 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
     await waitForLine(sink, /^listening/);
 
     const dropsBefore = (await macStats()).drop_packets;
-    const r = await runIn(L().cni, ['python3', CONNECT_PY, '--host', GUEST_IP, '--port', String(otherPort), '--timeout', '4', '--payload', '100'], { timeoutMs: 20_000 });
+    const r = await runIn(
+      L().cni,
+      ['python3', CONNECT_PY, '--host', GUEST_IP, '--port', String(otherPort), '--timeout', '4', '--payload', '100'],
+      { timeoutMs: 20_000 },
+    );
     expect(JSON.parse(r.stdout.trim())).toMatchObject({ connected: false });
 
     const v = await waitForRecord((x): x is ViolationRecord => x.type === 'violation' && x.serverPort === otherPort);
-    expect(v).toMatchObject({ ep: L().mac, client: PEER_IP, server: GUEST_IP, proto: 6, ingress: true, ruleId: 0, action: PolicyAction.DENY, dropped: true });
+    expect(v).toMatchObject({
+      ep: L().mac,
+      client: PEER_IP,
+      server: GUEST_IP,
+      proto: 6,
+      ingress: true,
+      ruleId: 0,
+      action: PolicyAction.DENY,
+      dropped: true,
+    });
     expect(v.count).toBeGreaterThanOrEqual(1);
     // The reported frame is the dropped SYN as the dp saw it: steering MAC as destination.
     const pkt = Buffer.from(v.packet);

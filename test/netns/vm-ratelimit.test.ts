@@ -5,7 +5,16 @@ import { connectVm, disconnectVm, getVmRateLimit, setVmRateLimit, type Connected
 import { TollgateError } from '../../shared/errors.js';
 import { runIn } from '../../shared/exec.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
-import { buildVmLab, destroyVmLab, GUEST_IP, iperf, PEER_IP, randomPort, startVmm, type VmLab } from '../helpers/vm-lab.js';
+import {
+  buildVmLab,
+  destroyVmLab,
+  GUEST_IP,
+  iperf,
+  PEER_IP,
+  randomPort,
+  startVmm,
+  type VmLab,
+} from '../helpers/vm-lab.js';
 
 /**
  * Functional check of the limiter (allowed by issue 6): iperf3 through the connection
@@ -20,7 +29,9 @@ async function links(ns: string): Promise<string[]> {
 }
 async function rootKinds(ns: string, dev: string): Promise<string[]> {
   const { stdout } = await runIn(ns, ['tc', '-json', 'qdisc', 'show', 'dev', dev]);
-  return (JSON.parse(stdout || '[]') as Array<{ kind: string; root?: boolean }>).filter((q) => q.root).map((q) => q.kind);
+  return (JSON.parse(stdout || '[]') as Array<{ kind: string; root?: boolean }>)
+    .filter((q) => q.root)
+    .map((q) => q.kind);
 }
 
 describe.skipIf(!isRoot)('agent vm limit (HTB on the tap, HTB on an IFB for tx)', () => {
@@ -74,10 +85,22 @@ describe.skipIf(!isRoot)('agent vm limit (HTB on the tap, HTB on an IFB for tx)'
 
   it('rejects nonsense rates naming the field, and keeps the applied limits', async () => {
     await setVmRateLimit({ ...target(), rx: '10mbit' });
-    const bad: Array<[unknown, string]> = [[0, 'rx'], [-5, 'tx'], [Number.NaN, 'rx'], ['fast', 'tx'], ['200gbit', 'rx'],
-      [Infinity, 'tx'], ['50mbps', 'rx'], ['', 'tx'], [{}, 'rx']];
+    const bad: Array<[unknown, string]> = [
+      [0, 'rx'],
+      [-5, 'tx'],
+      [Number.NaN, 'rx'],
+      ['fast', 'tx'],
+      ['200gbit', 'rx'],
+      [Infinity, 'tx'],
+      ['50mbps', 'rx'],
+      ['', 'tx'],
+      [{}, 'rx'],
+    ];
     for (const [value, field] of bad) {
-      const e = await setVmRateLimit({ ...target(), [field]: value as never }).then(() => undefined, (x: unknown) => x);
+      const e = await setVmRateLimit({ ...target(), [field]: value as never }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(e, `${String(value)} on ${field}`).toBeInstanceOf(TollgateError);
       expect((e as TollgateError).code).toBe('ERATE');
       expect((e as TollgateError).field).toBe(field);

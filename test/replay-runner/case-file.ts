@@ -29,30 +29,36 @@ const check = z.union([
   z.strictObject({ sessions: z.partialRecord(z.enum(['total', 'tcp', 'udp', 'icmp', 'ip']), z.number().int()) }),
   z.strictObject({ malformed: z.partialRecord(z.enum(REASONS.filter((r) => r !== 'ok')), z.number().int()) }),
   z.strictObject({ fileErrors: z.array(z.string()) }),
-  z.strictObject({
-    event: z.enum([...ENGINE_EVENT_NAMES, ...OFFLINE_EVENT_NAMES]),
-    where: where.optional(),
-    count: z.number().int().min(0).optional(),
-    distinct: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-    values: z.array(z.unknown()).optional(),
-  }).refine((c) => c.count !== undefined || c.distinct !== undefined, 'an event check needs count or distinct')
+  z
+    .strictObject({
+      event: z.enum([...ENGINE_EVENT_NAMES, ...OFFLINE_EVENT_NAMES]),
+      where: where.optional(),
+      count: z.number().int().min(0).optional(),
+      distinct: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+      values: z.array(z.unknown()).optional(),
+    })
+    .refine((c) => c.count !== undefined || c.distinct !== undefined, 'an event check needs count or distinct')
     .refine((c) => (c.distinct === undefined) === (c.values === undefined), 'distinct and values go together'),
 ]);
 
-const caseSchema = z.strictObject({
-  description: z.string(),
-  pcap: z.string().optional(),
-  generate: z.strictObject({ case: z.string(), seed: z.number().int().default(1) }).optional(),
-  mode: modeSchema,
-  policy: policyBlockSchema,
-  live: z.strictObject({
-    /** Capture address that becomes the host side (its flows start there). */
-    client: z.string(),
-    /** Capture address that becomes the workload. */
-    server: z.string(),
-  }).optional(),
-  checks: z.array(check).min(1),
-}).refine((c) => (c.pcap === undefined) !== (c.generate === undefined), 'exactly one of pcap and generate');
+const caseSchema = z
+  .strictObject({
+    description: z.string(),
+    pcap: z.string().optional(),
+    generate: z.strictObject({ case: z.string(), seed: z.number().int().default(1) }).optional(),
+    mode: modeSchema,
+    policy: policyBlockSchema,
+    live: z
+      .strictObject({
+        /** Capture address that becomes the host side (its flows start there). */
+        client: z.string(),
+        /** Capture address that becomes the workload. */
+        server: z.string(),
+      })
+      .optional(),
+    checks: z.array(check).min(1),
+  })
+  .refine((c) => (c.pcap === undefined) !== (c.generate === undefined), 'exactly one of pcap and generate');
 
 export type CaseSpec = z.output<typeof caseSchema>;
 export type Check = CaseSpec['checks'][number];
@@ -77,12 +83,16 @@ type Issue = z.core.$ZodIssue;
  * (`checks[0].event`), not only "invalid input": the union branch with no unknown keys
  * whose issue lies deepest.
  */
-function flatIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+function flatIssues(
+  issues: readonly Issue[],
+  prefix: readonly PropertyKey[] = [],
+): { path: PropertyKey[]; message: string }[] {
   const out: { path: PropertyKey[]; message: string }[] = [];
   for (const i of issues) {
     const path = [...prefix, ...i.path];
     if (i.code === 'invalid_union' && i.errors.length > 0) {
-      const score = (b: readonly Issue[]): number => (b.some((x) => x.code === 'unrecognized_keys') ? -1 : Math.max(0, ...b.map((x) => x.path.length)));
+      const score = (b: readonly Issue[]): number =>
+        b.some((x) => x.code === 'unrecognized_keys') ? -1 : Math.max(0, ...b.map((x) => x.path.length));
       const best = i.errors.reduce((a, b) => (score(b) > score(a) ? b : a));
       if (score(best) > 0) {
         out.push(...flatIssues(best, path));
@@ -95,7 +105,17 @@ function flatIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = [
 }
 
 function issuesText(e: z.ZodError): string {
-  return flatIssues(e.issues).map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(root)'}: ${i.message}`).join('; ');
+  return flatIssues(e.issues)
+    .map(
+      (i) =>
+        `${
+          i.path
+            .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+            .join('')
+            .replace(/^\./, '') || '(root)'
+        }: ${i.message}`,
+    )
+    .join('; ');
 }
 
 /** Loads and validates test/replay/<name>/case.yaml (or a case.yaml under `dir`). Throws naming the field. */
@@ -112,7 +132,13 @@ export function loadCase(dir: string): ReplayCase {
     if (!existsSync(pcapPath)) throw new Error(`${file}: pcap: no such capture ${pcapPath}`);
   }
   return {
-    name, dir, file, text, spec, mode: spec.mode, pcapPath,
+    name,
+    dir,
+    file,
+    text,
+    spec,
+    mode: spec.mode,
+    pcapPath,
     rules: toWireRules(spec.policy.rules),
     defaultAction: spec.policy.defaultAction === undefined ? undefined : actionNumber(spec.policy.defaultAction),
   };

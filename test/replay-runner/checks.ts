@@ -63,7 +63,11 @@ export function distinctValues(events: readonly Ev[], fields: string | string[])
   return [...seen.values()].sort(byJson);
 }
 
-function leaves(obj: unknown, base: (string | number)[], out: Array<{ path: (string | number)[]; value: unknown }>): void {
+function leaves(
+  obj: unknown,
+  base: (string | number)[],
+  out: Array<{ path: (string | number)[]; value: unknown }>,
+): void {
   if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
     for (const [k, v] of Object.entries(obj)) leaves(v, [...base, k], out);
   } else {
@@ -92,13 +96,18 @@ export function evaluateChecks(checks: readonly Check[], events: readonly Ev[], 
     if ('summary' in c) {
       const ls: Array<{ path: (string | number)[]; value: unknown }> = [];
       leaves(c.summary, [], ls);
-      for (const l of ls) out.push(result([...at, 'summary', ...l.path], `summary.${l.path.join('.')}`, l.value, get(summary, l.path) ?? null));
+      for (const l of ls)
+        out.push(
+          result([...at, 'summary', ...l.path], `summary.${l.path.join('.')}`, l.value, get(summary, l.path) ?? null),
+        );
     } else if ('sessions' in c) {
       for (const [k, v] of Object.entries(c.sessions)) {
         out.push(result([...at, 'sessions', k], `sessions.${k}`, v, get(summary, ['sessions', k]) ?? null));
       }
     } else if ('malformed' in c) {
-      const actual = Object.fromEntries(Object.entries((summary.malformed ?? {}) as Record<string, number>).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const actual = Object.fromEntries(
+        Object.entries((summary.malformed ?? {}) as Record<string, number>).sort(([a], [b]) => (a < b ? -1 : 1)),
+      );
       const expected = Object.fromEntries(Object.entries(c.malformed).sort(([a], [b]) => (a < b ? -1 : 1)));
       out.push(result([...at, 'malformed'], 'malformed reasons', expected, actual));
     } else if ('fileErrors' in c) {
@@ -110,7 +119,14 @@ export function evaluateChecks(checks: readonly Check[], events: readonly Ev[], 
       if (c.count !== undefined) out.push(result([...at, 'count'], `${what}: count`, c.count, matched.length));
       if (c.distinct !== undefined) {
         const expected = [...(c.values ?? [])].sort(byJson);
-        out.push(result([...at, 'values'], `${what}: distinct ${JSON.stringify(c.distinct)}`, expected, distinctValues(matched, c.distinct)));
+        out.push(
+          result(
+            [...at, 'values'],
+            `${what}: distinct ${JSON.stringify(c.distinct)}`,
+            expected,
+            distinctValues(matched, c.distinct),
+          ),
+        );
       }
     }
   });

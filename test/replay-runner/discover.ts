@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { CASES_DIR } from './case-file.js';
 
 export function caseDirs(filter?: string): string[] {
-  const wanted = filter ? new Set(filter.split(',').map((s) => s.trim()).filter(Boolean)) : null;
+  const wanted = filter
+    ? new Set(
+        filter
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+    : null;
   return readdirSync(CASES_DIR, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(CASES_DIR, e.name, 'case.yaml')))
     .map((e) => e.name)

@@ -45,7 +45,10 @@ export function caseInput(c: ReplayCase, dir: string): string {
 }
 
 export function parseJsonl(path: string): Ev[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Ev);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Ev);
 }
 
 export async function runCase(c: ReplayCase, opts: RunCaseOptions = {}): Promise<CaseRun> {
@@ -56,9 +59,15 @@ export async function runCase(c: ReplayCase, opts: RunCaseOptions = {}): Promise
   try {
     const input = caseInput(c, dir);
     const summary = await runOffline({
-      inputs: [input], out: eventsPath, dropPcap,
+      inputs: [input],
+      out: eventsPath,
+      dropPcap,
       mode: offlineEngineMode(c.mode),
-      policy: offlinePolicy(c.mode, { defaultAction: c.defaultAction, rules: c.rules, icmpPolicy: c.spec.policy.icmpPolicy }),
+      policy: offlinePolicy(c.mode, {
+        defaultAction: c.defaultAction,
+        rules: c.rules,
+        icmpPolicy: c.spec.policy.icmpPolicy,
+      }),
     });
     const events = parseJsonl(eventsPath);
     const results = evaluateChecks(c.spec.checks, events, events.at(-1) ?? {});
@@ -75,7 +84,17 @@ export async function runCase(c: ReplayCase, opts: RunCaseOptions = {}): Promise
       rmSync(dir, { recursive: true, force: true });
       removed = true;
     }
-    return { name: c.name, ok, results, events, summary, keptDir: removed ? null : dir, eventsPath, dropPcap, failureText };
+    return {
+      name: c.name,
+      ok,
+      results,
+      events,
+      summary,
+      keptDir: removed ? null : dir,
+      eventsPath,
+      dropPcap,
+      failureText,
+    };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

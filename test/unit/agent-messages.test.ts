@@ -6,7 +6,14 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { desiredDpMessages, endpointMessages, internalNetMessage, registerMessages, removeMessage, tapMessages } from '../../agent/daemon/dp-state.js';
+import {
+  desiredDpMessages,
+  endpointMessages,
+  internalNetMessage,
+  registerMessages,
+  removeMessage,
+  tapMessages,
+} from '../../agent/daemon/dp-state.js';
 import { policyMessages, type WorkloadView } from '../../agent/policy/compile.js';
 import type { AllowRule } from '../../agent/learn/rule.js';
 import { MODES, type WorkloadMode } from '../../shared/policy-actions.js';
@@ -17,8 +24,10 @@ import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { tempSockPath } from '../helpers/dp-client.js';
 
-const mac = (i: number): string => `02:74:67:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-const ucmac = (i: number): string => `4e:65:75:56:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+const mac = (i: number): string =>
+  `02:74:67:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+const ucmac = (i: number): string =>
+  `4e:65:75:56:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 
 const modes = Object.keys(MODES) as WorkloadMode[];
 const workloads: WorkloadView[] = Array.from({ length: 300 }, (_, i) => ({
@@ -29,8 +38,24 @@ const workloads: WorkloadView[] = Array.from({ length: 300 }, (_, i) => ({
   mac: mac(i + 1),
   mode: modes[i % modes.length]!,
 }));
-const rule = (id: number, from: string, to: string, proto: AllowRule['proto'], port: number, side: AllowRule['side'] = 'both'): AllowRule => ({
-  id, from, to, side, port, proto, origin: 'learned', createdAt: '2026-01-01T00:00:00Z', hits: 0, lastUsed: null,
+const rule = (
+  id: number,
+  from: string,
+  to: string,
+  proto: AllowRule['proto'],
+  port: number,
+  side: AllowRule['side'] = 'both',
+): AllowRule => ({
+  id,
+  from,
+  to,
+  side,
+  port,
+  proto,
+  origin: 'learned',
+  createdAt: '2026-01-01T00:00:00Z',
+  hits: 0,
+  lastUsed: null,
 });
 const rules: AllowRule[] = [
   rule(10000, 'g0', 'g1', 'tcp', 80),
@@ -52,7 +77,13 @@ function agentMessages(): CtrlRequest[] {
     removeMessage(workloads[0]!.mac),
     { ctrl_keep_alive: { seq_num: 0xffff_ffff } },
   ];
-  for (const m of modes) out.push(...tapMessages(workloads.map((w) => w.mac), m));
+  for (const m of modes)
+    out.push(
+      ...tapMessages(
+        workloads.map((w) => w.mac),
+        m,
+      ),
+    );
   for (const [i, w] of workloads.entries()) {
     out.push(...registerMessages(w, ucmac(i + 1)));
     out.push(...endpointMessages(w.name, w.mac, ucmac(i + 1), w.mode));
@@ -62,10 +93,10 @@ function agentMessages(): CtrlRequest[] {
   return out;
 }
 
-describe('the agent\'s control messages', () => {
+describe("the agent's control messages", () => {
   const msgs = agentMessages();
 
-  it('every one is one message the dp\'s schema accepts, in a datagram the dp takes', () => {
+  it("every one is one message the dp's schema accepts, in a datagram the dp takes", () => {
     expect(msgs.length).toBeGreaterThan(500);
     const kinds = new Set<string>();
     for (const m of msgs) {
@@ -80,11 +111,26 @@ describe('the agent\'s control messages', () => {
       expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(DP_MSG_SIZE);
     }
     // Every kind the agent sends is covered here.
-    expect([...kinds].sort()).toEqual(['ctrl_add_mac', 'ctrl_add_srvc_port', 'ctrl_cfg_internal_net', 'ctrl_cfg_mac', 'ctrl_cfg_policy', 'ctrl_del_mac', 'ctrl_enable_icmp_policy', 'ctrl_keep_alive']);
+    expect([...kinds].sort()).toEqual([
+      'ctrl_add_mac',
+      'ctrl_add_srvc_port',
+      'ctrl_cfg_internal_net',
+      'ctrl_cfg_mac',
+      'ctrl_cfg_policy',
+      'ctrl_del_mac',
+      'ctrl_enable_icmp_policy',
+      'ctrl_keep_alive',
+    ]);
   });
 
   it('a policy too large for one datagram is chunked START..END, and a dp commits it', () => {
-    const rt = new DpRuntime({ ctrlPath: tempSockPath('agentmsg'), createEngine: (o) => new Engine(o), forwardVerdict: Verdict.Forward, log: pino({ level: 'silent' }), live: false });
+    const rt = new DpRuntime({
+      ctrlPath: tempSockPath('agentmsg'),
+      createEngine: (o) => new Engine(o),
+      forwardVerdict: Verdict.Forward,
+      log: pino({ level: 'silent' }),
+      live: false,
+    });
     try {
       const w = workloads[0]!;
       const send = (m: CtrlRequest): string => dispatchDatagram(Buffer.from(JSON.stringify(m)), rt.state).at(-1)!;

@@ -17,7 +17,8 @@ describe('daemon API command table', () => {
     expect(isApiCommand('mode')).toBe(true);
     expect(isApiCommand('toString')).toBe(false);
     expect(isApiCommand('nope')).toBe(false);
-    for (const c of Object.keys(API_COMMANDS)) expect(API_COMMANDS[c as keyof typeof API_COMMANDS].doc.length).toBeGreaterThan(10);
+    for (const c of Object.keys(API_COMMANDS))
+      expect(API_COMMANDS[c as keyof typeof API_COMMANDS].doc.length).toBeGreaterThan(10);
   });
 
   it('refuses a wrong field type with EBADARG naming the field', () => {
@@ -31,7 +32,11 @@ describe('daemon API command table', () => {
   });
 
   it('fills defaults and passes good arguments through', () => {
-    expect(parseApiArgs('hook-enrol', { id: 'abcdef012345', pid: 42 })).toEqual({ id: 'abcdef012345', pid: 42, annotations: {} });
+    expect(parseApiArgs('hook-enrol', { id: 'abcdef012345', pid: 42 })).toEqual({
+      id: 'abcdef012345',
+      pid: 42,
+      annotations: {},
+    });
     expect(parseApiArgs('rules-import', { text: 'x' })).toEqual({ text: 'x', source: 'import' });
     expect(parseApiArgs('status', undefined)).toEqual({});
   });

@@ -32,14 +32,29 @@ beforeAll(async () => {
   await pull.bind(endpoint);
   // A report interval far beyond the test: the record is flushed by the test, once.
   rt = new DpRuntime({
-    ctrlPath: tempSockPath('ctrrec'), createEngine: (o) => new Engine(o), forwardVerdict: Verdict.Forward,
-    log: pino({ level: 'silent' }), live: false, eventsEndpoint: endpoint, reportIntervalMs: 3_600_000,
+    ctrlPath: tempSockPath('ctrrec'),
+    createEngine: (o) => new Engine(o),
+    forwardVerdict: Verdict.Forward,
+    log: pino({ level: 'silent' }),
+    live: false,
+    eventsEndpoint: endpoint,
+    reportIntervalMs: 3_600_000,
   });
   const ctrl = (m: object): void => {
     const r = dispatchDatagram(Buffer.from(JSON.stringify(m)), rt.state);
     expect(r.at(-1)).toContain('dp_ok');
   };
-  ctrl({ ctrl_add_mac: { iface: 'vth', mac: WEB_MAC, ucmac: WEB_UC, bcmac: 'ff:ff:ff:00:00:0a', oldmac: '', pmac: '', pips: null } });
+  ctrl({
+    ctrl_add_mac: {
+      iface: 'vth',
+      mac: WEB_MAC,
+      ucmac: WEB_UC,
+      bcmac: 'ff:ff:ff:00:00:0a',
+      oldmac: '',
+      pmac: '',
+      pips: null,
+    },
+  });
   ctrl({ ctrl_cfg_mac: { tap: false, macs: [WEB_MAC] } });
 });
 
@@ -57,7 +72,7 @@ async function nextCounters(): Promise<CountersRecord> {
 }
 
 describe('the counters record', () => {
-  it('carries the live path\'s noWorkload and rxBytes under their names, the engine\'s as engine.<name>', async () => {
+  it("carries the live path's noWorkload and rxBytes under their names, the engine's as engine.<name>", async () => {
     const sent: Buffer[] = [];
     const sink = { send: (b: Buffer, len: number) => (sent.push(Buffer.from(b.subarray(0, len))), true) };
     const l3 = ipv4('198.19.0.5', '198.18.0.10', 17, udp('198.19.0.5', '198.18.0.10', 40000, 53, Buffer.alloc(40)));
@@ -82,8 +97,18 @@ describe('the counters record', () => {
     expect(d['engine.rx']).toBe(1);
     expect(d.tx).toBe(1);
     // Every key is one the tables define, and each of them is there.
-    expect(Object.keys(d).filter((k) => !k.startsWith('malformed.')).sort()).toEqual([...DEVICE_RECORD_KEYS].filter((k) => !k.startsWith('fastPath')).sort());
-    expect(rec.endpoints).toEqual([{ mac: WEB_MAC, tap: false, ...Object.fromEntries(RECORD_ENDPOINT_FIELDS.map((k) => [k, rt.state.registry.byMac(WEB_MAC)!.counters[k]])) }]);
+    expect(
+      Object.keys(d)
+        .filter((k) => !k.startsWith('malformed.'))
+        .sort(),
+    ).toEqual([...DEVICE_RECORD_KEYS].filter((k) => !k.startsWith('fastPath')).sort());
+    expect(rec.endpoints).toEqual([
+      {
+        mac: WEB_MAC,
+        tap: false,
+        ...Object.fromEntries(RECORD_ENDPOINT_FIELDS.map((k) => [k, rt.state.registry.byMac(WEB_MAC)!.counters[k]])),
+      },
+    ]);
     expect(rec.endpoints[0]).toMatchObject({ rxPackets: 1, rxBytes: toWeb.length, sessions: 1, curSessions: 1 });
   });
 });

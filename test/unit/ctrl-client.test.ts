@@ -14,7 +14,13 @@ import { tempSockPath } from '../helpers/dp-client.js';
 let rt: DpRuntime;
 
 beforeAll(() => {
-  rt = new DpRuntime({ ctrlPath: tempSockPath('ctrlcli'), createEngine: (o) => new Engine(o), forwardVerdict: Verdict.Forward, log: pino({ level: 'silent' }), live: false });
+  rt = new DpRuntime({
+    ctrlPath: tempSockPath('ctrlcli'),
+    createEngine: (o) => new Engine(o),
+    forwardVerdict: Verdict.Forward,
+    log: pino({ level: 'silent' }),
+    live: false,
+  });
   rt.start();
 });
 
@@ -29,7 +35,10 @@ describe('the dp control client', () => {
       const all = await Promise.all(seqs.map((s) => c.request({ ctrl_keep_alive: { seq_num: s } })));
       expect(all).toEqual(seqs.map((s) => [{ dp_keep_alive: { seq_num: s } }]));
       // A datagram of two messages: both replies, in order; a malformed one: its error.
-      expect(await c.request('{"ctrl_nope":{},"ctrl_keep_alive":{"seq_num":7}}')).toMatchObject([{ dp_error: { code: 'EUNKNOWNCTRL' } }, { dp_keep_alive: { seq_num: 7 } }]);
+      expect(await c.request('{"ctrl_nope":{},"ctrl_keep_alive":{"seq_num":7}}')).toMatchObject([
+        { dp_error: { code: 'EUNKNOWNCTRL' } },
+        { dp_keep_alive: { seq_num: 7 } },
+      ]);
       expect(await c.request('{"ctrl_keep_alive":')).toMatchObject([{ dp_error: { code: 'EBADJSON' } }]);
       expect(c.staleReplies).toBe(0);
     } finally {
@@ -44,7 +53,10 @@ describe('the dp control client', () => {
       await c.sendRaw('{"ctrl_keep_alive":{"seq_num":41},"ctrl_keep_alive2":{}}');
       const r = await c.request({ ctrl_keep_alive: { seq_num: 42 } });
       expect(r).toEqual([{ dp_keep_alive: { seq_num: 42 } }]);
-      expect(await c.sync()).toMatchObject([{ dp_keep_alive: { seq_num: 41 } }, { dp_error: { code: 'EUNKNOWNCTRL' } }]);
+      expect(await c.sync()).toMatchObject([
+        { dp_keep_alive: { seq_num: 41 } },
+        { dp_error: { code: 'EUNKNOWNCTRL' } },
+      ]);
       expect(await c.sync()).toEqual([]);
     } finally {
       c.close();
@@ -66,7 +78,8 @@ describe('the dp control client', () => {
     sock.on('message', (buf, rinfo) => {
       const msg = JSON.parse(buf.toString()) as Record<string, { seq_num?: number }>;
       const key = Object.keys(msg)[0]!;
-      const reply = key === 'ctrl_keep_alive' ? { dp_keep_alive: { seq_num: msg[key]!.seq_num } } : { dp_ok: { ctrl: key } };
+      const reply =
+        key === 'ctrl_keep_alive' ? { dp_keep_alive: { seq_num: msg[key]!.seq_num } } : { dp_ok: { ctrl: key } };
       queue.push({ buf: Buffer.from(JSON.stringify(reply)), to: rinfo.path! });
       if (!timer) timer = setTimeout(flush, Math.max(0, stallUntil - Date.now()));
     });
@@ -75,7 +88,9 @@ describe('the dp control client', () => {
     c.open();
     try {
       stallUntil = Date.now() + 400;
-      await expect(c.request({ ctrl_del_mac: { mac: '02:74:67:00:00:01' } }, 150)).rejects.toMatchObject({ code: 'EDPTIMEOUT' });
+      await expect(c.request({ ctrl_del_mac: { mac: '02:74:67:00:00:01' } }, 150)).rejects.toMatchObject({
+        code: 'EDPTIMEOUT',
+      });
       // Sent while the first request's replies are still on their way.
       const r = await c.request({ ctrl_stats_device: {} }, 3000);
       expect(r).toEqual([{ dp_ok: { ctrl: 'ctrl_stats_device' } }]);

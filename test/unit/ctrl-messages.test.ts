@@ -11,7 +11,15 @@ import { DpClient, tempSockPath } from '../helpers/dp-client.js';
  * pipeline's engine for a registered EP.
  */
 const logs: any[] = [];
-const log = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { logs.push(JSON.parse(String(chunk))); cb(); } }));
+const log = pino(
+  { level: 'info' },
+  new Writable({
+    write(chunk, _e, cb) {
+      logs.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  }),
+);
 const engine = new Engine();
 const rt = new DpRuntime({ ctrlPath: tempSockPath('msg'), engine, forwardVerdict: Verdict.Forward, log, live: false });
 let cli: DpClient;
@@ -66,15 +74,22 @@ afterAll(() => {
 
 describe('ctrl messages: effects and replies', () => {
   it('keep-alive echoes seq_num', async () => {
-    expect(await cli.call({ ctrl_keep_alive: { seq_num: 4294967295 } })).toEqual({ dp_keep_alive: { seq_num: 4294967295 } });
+    expect(await cli.call({ ctrl_keep_alive: { seq_num: 4294967295 } })).toEqual({
+      dp_keep_alive: { seq_num: 4294967295 },
+    });
   });
 
   it('add_mac creates a tap EP under mac, ucmac and bcmac; cfg_mac switches it inline and sets apps', async () => {
     expect(await cli.call(addMac(MAC, UCMAC))).toEqual({ dp_ok: { ctrl: 'ctrl_add_mac' } });
     const ep = rt.state.registry.byMac(MAC)!;
     expect(ep.tap).toBe(true);
-    for (const m of [MAC, UCMAC, 'ff:ff:ff:00:01:01']) expect(rt.state.registry.byMacNumber(Number.parseInt(m.replaceAll(':', ''), 16))).toBe(ep);
-    expect(await cli.call({ ctrl_cfg_mac: { tap: false, macs: [MAC], apps: [{ ip_proto: 6, port: 80, app: 1001, server: 0 }] } })).toEqual({ dp_ok: { ctrl: 'ctrl_cfg_mac' } });
+    for (const m of [MAC, UCMAC, 'ff:ff:ff:00:01:01'])
+      expect(rt.state.registry.byMacNumber(Number.parseInt(m.replaceAll(':', ''), 16))).toBe(ep);
+    expect(
+      await cli.call({
+        ctrl_cfg_mac: { tap: false, macs: [MAC], apps: [{ ip_proto: 6, port: 80, app: 1001, server: 0 }] },
+      }),
+    ).toEqual({ dp_ok: { ctrl: 'ctrl_cfg_mac' } });
     expect(ep.tap).toBe(false);
     expect([...ep.apps!.values()]).toEqual([{ ipProto: 6, port: 80, app: 1001, server: 0, source: 'ctrl' }]);
     // apps replaces ctrl entries, keeps dp-learned ones; absent tap leaves the mode alone
@@ -119,9 +134,14 @@ describe('ctrl messages: effects and replies', () => {
   it('del_mac removes the EP and purges its sessions', async () => {
     feedFlows(5, '4e:65:75:56:01:02');
     expect((await cli.call({ ctrl_count_session: {} })).dp_session_count.cur).toBe(5);
-    expect(await cli.call({ ctrl_del_mac: { iface: 'vth', mac: '02:00:00:00:01:02' } })).toEqual({ dp_ok: { ctrl: 'ctrl_del_mac' } });
+    expect(await cli.call({ ctrl_del_mac: { iface: 'vth', mac: '02:00:00:00:01:02' } })).toEqual({
+      dp_ok: { ctrl: 'ctrl_del_mac' },
+    });
     expect((await cli.call({ ctrl_count_session: {} })).dp_session_count.cur).toBe(0);
-    expect((await cli.call({ ctrl_del_mac: { mac: '02:00:00:00:01:02' } })).dp_error).toMatchObject({ code: 'ENOTFOUND', field: 'ctrl_del_mac.mac' });
+    expect((await cli.call({ ctrl_del_mac: { mac: '02:00:00:00:01:02' } })).dp_error).toMatchObject({
+      code: 'ENOTFOUND',
+      field: 'ctrl_del_mac.mac',
+    });
     // frames for its ucmac are now "no workload"
     const before = rt.pipeline.counters.noWorkload;
     feedFlows(2, '4e:65:75:56:01:02');
@@ -131,15 +151,17 @@ describe('ctrl messages: effects and replies', () => {
   it('internal nets: chunks commit on END; iptype optional', async () => {
     await cli.call({ ctrl_cfg_internal_net: { flag: 1, subnet_addr: [{ ip: '198.18.0.0', mask: '255.254.0.0' }] } });
     expect(rt.state.internalNets.subnets).toHaveLength(0); // not yet committed
-    await cli.call({ ctrl_cfg_internal_net: { flag: 0, subnet_addr: [{ ip: '10.1.0.0', mask: '255.255.0.0', iptype: 'DEVIP' }] } });
+    await cli.call({
+      ctrl_cfg_internal_net: { flag: 0, subnet_addr: [{ ip: '10.1.0.0', mask: '255.255.0.0', iptype: 'DEVIP' }] },
+    });
     await cli.call({ ctrl_cfg_internal_net: { flag: 2, subnet_addr: [] } });
     expect(rt.state.internalNets.toJSON()).toEqual([
       { ip: '198.18.0.0', mask: '255.254.0.0', iptype: 0 },
       { ip: '10.1.0.0', mask: '255.255.0.0', iptype: 4 },
     ]);
-    expect(rt.state.internalNets.isInternal((198 << 24 | 19 << 16 | 5) >>> 0)).toBe(true);
-    expect(rt.state.internalNets.isInternal((8 << 24 | 8 << 16 | 8 << 8 | 8) >>> 0)).toBe(false);
-    expect(rt.state.internalNets.isInternal((127 << 24 | 1) >>> 0)).toBe(true);
+    expect(rt.state.internalNets.isInternal(((198 << 24) | (19 << 16) | 5) >>> 0)).toBe(true);
+    expect(rt.state.internalNets.isInternal(((8 << 24) | (8 << 16) | (8 << 8) | 8) >>> 0)).toBe(false);
+    expect(rt.state.internalNets.isInternal(((127 << 24) | 1) >>> 0)).toBe(true);
   });
 
   it('stats_device, counter_device, list_mac and set_debug reply with their documented shapes', async () => {
@@ -153,8 +175,14 @@ describe('ctrl messages: effects and replies', () => {
     expect(c.ctrl.errorsByCode.ENOTFOUND).toBe(1);
     expect(c.engine.udp).toBeGreaterThan(0);
     const l = await cli.request({ ctrl_list_mac: {} });
-    expect(l.at(-1)!.dp_mac_list).toMatchObject({ more: false, total: 1, macs: [{ mac: MAC, ucmac: UCMAC, tap: true }] });
-    expect(await cli.call({ ctrl_set_debug: { categories: ['ctrl', 'packet'] } })).toEqual({ dp_ok: { ctrl: 'ctrl_set_debug' } });
+    expect(l.at(-1)!.dp_mac_list).toMatchObject({
+      more: false,
+      total: 1,
+      macs: [{ mac: MAC, ucmac: UCMAC, tap: true }],
+    });
+    expect(await cli.call({ ctrl_set_debug: { categories: ['ctrl', 'packet'] } })).toEqual({
+      dp_ok: { ctrl: 'ctrl_set_debug' },
+    });
     expect(log.level).toBe('debug');
     await cli.call({ ctrl_set_debug: { categories: [] } });
     expect(log.level).toBe('info');

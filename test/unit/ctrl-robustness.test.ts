@@ -9,12 +9,38 @@ import { DpClient, startDp, stopDp, socketExists, type DpProcess } from '../help
  */
 const WL_MAC = '02:aa:00:00:00:01';
 const ADD_MAC = {
-  ctrl_add_mac: { iface: 'vth', mac: WL_MAC, ucmac: '4e:65:75:56:00:b4', bcmac: 'ff:ff:ff:00:00:b4', oldmac: '', pmac: '', pips: null },
+  ctrl_add_mac: {
+    iface: 'vth',
+    mac: WL_MAC,
+    ucmac: '4e:65:75:56:00:b4',
+    bcmac: 'ff:ff:ff:00:00:b4',
+    oldmac: '',
+    pmac: '',
+    pips: null,
+  },
 };
 const VALID: unknown[] = [
   { ctrl_keep_alive: { seq_num: 7 } },
-  { ctrl_cfg_internal_net: { flag: 3, subnet_addr: [{ ip: '198.18.0.0', mask: '255.254.0.0' }, { ip: '198.18.0.66', mask: '255.255.255.0', iptype: 'devip' }] } },
-  { ctrl_add_mac: { iface: 'vth', mac: '02:bb:00:00:00:02', ucmac: '4e:65:75:56:00:b5', bcmac: 'ff:ff:ff:00:00:b5', oldmac: '', pmac: '', pips: null } },
+  {
+    ctrl_cfg_internal_net: {
+      flag: 3,
+      subnet_addr: [
+        { ip: '198.18.0.0', mask: '255.254.0.0' },
+        { ip: '198.18.0.66', mask: '255.255.255.0', iptype: 'devip' },
+      ],
+    },
+  },
+  {
+    ctrl_add_mac: {
+      iface: 'vth',
+      mac: '02:bb:00:00:00:02',
+      ucmac: '4e:65:75:56:00:b5',
+      bcmac: 'ff:ff:ff:00:00:b5',
+      oldmac: '',
+      pmac: '',
+      pips: null,
+    },
+  },
   { ctrl_cfg_mac: { tap: false, macs: [WL_MAC], apps: [{ ip_proto: 6, port: 80, app: 1001, server: 0 }] } },
   { ctrl_stats_macs: { macs: [WL_MAC] } },
   { ctrl_count_session: {} },
@@ -100,13 +126,21 @@ describe('control socket robustness (real dp process)', () => {
   });
 
   it('rejects chunks out of order and keeps the committed internal nets', async () => {
-    let r = await cli.call({ ctrl_cfg_internal_net: { flag: 2, subnet_addr: [{ ip: '10.0.0.0', mask: '255.0.0.0' }] } });
+    let r = await cli.call({
+      ctrl_cfg_internal_net: { flag: 2, subnet_addr: [{ ip: '10.0.0.0', mask: '255.0.0.0' }] },
+    });
     expect(r.dp_error).toMatchObject({ code: 'ECHUNK', field: 'ctrl_cfg_internal_net.subnet_addr.flag' });
     r = await cli.call({ ctrl_cfg_internal_net: { flag: 0, subnet_addr: [] } });
     expect(r.dp_error).toMatchObject({ code: 'ECHUNK' });
     // START, then a bad chunk: the transaction is void, so END is out of order too.
-    expect((await cli.call({ ctrl_cfg_internal_net: { flag: 1, subnet_addr: [{ ip: '10.0.0.0', mask: '255.0.0.0' }] } })).dp_ok).toBeDefined();
-    expect((await cli.call({ ctrl_cfg_internal_net: { flag: 0, subnet_addr: [{ ip: '10.0.0.300', mask: '255.0.0.0' }] } })).dp_error.code).toBe('EBADFIELD');
+    expect(
+      (await cli.call({ ctrl_cfg_internal_net: { flag: 1, subnet_addr: [{ ip: '10.0.0.0', mask: '255.0.0.0' }] } }))
+        .dp_ok,
+    ).toBeDefined();
+    expect(
+      (await cli.call({ ctrl_cfg_internal_net: { flag: 0, subnet_addr: [{ ip: '10.0.0.300', mask: '255.0.0.0' }] } }))
+        .dp_error.code,
+    ).toBe('EBADFIELD');
     expect((await cli.call({ ctrl_cfg_internal_net: { flag: 2, subnet_addr: [] } })).dp_error.code).toBe('ECHUNK');
     await expectConfigIntact();
   });
@@ -127,12 +161,23 @@ describe('control socket robustness (real dp process)', () => {
       .map(([t, pos, byte, op]) => {
         const b = Buffer.from(t);
         const i = pos % b.length;
-        if (op === 0) b[i] = byte; // flip a byte
-        else if (op === 1) return b.subarray(0, i); // truncate
+        if (op === 0)
+          b[i] = byte; // flip a byte
+        else if (op === 1)
+          return b.subarray(0, i); // truncate
         else if (op === 2) return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]); // insert
         return Buffer.from(t.replace(/"[a-z_]+":/, `"${'k'.repeat(byte % 7)}":`)); // rename a key
       });
-    const randomJson = fc.jsonValue().map((v) => Buffer.from(JSON.stringify({ [`ctrl_${['add_mac', 'cfg_mac', 'keep_alive', 'cfg_internal_net', 'stats_macs', 'x'][JSON.stringify(v).length % 6]}`]: v })));
+    const randomJson = fc
+      .jsonValue()
+      .map((v) =>
+        Buffer.from(
+          JSON.stringify({
+            [`ctrl_${['add_mac', 'cfg_mac', 'keep_alive', 'cfg_internal_net', 'stats_macs', 'x'][JSON.stringify(v).length % 6]}`]:
+              v,
+          }),
+        ),
+      );
     const anyJson = fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null'));
     const bytes = fc.uint8Array({ minLength: 0, maxLength: 300 }).map((a) => Buffer.from(a));
     const datagrams = fc.sample(fc.oneof(mutated, randomJson, anyJson, bytes), { numRuns: 10_000, seed: 42 });
@@ -155,7 +200,8 @@ describe('control socket robustness (real dp process)', () => {
     const after = await counters();
     expect(after.ctrl.datagrams - before.ctrl.datagrams).toBeGreaterThanOrEqual(sent);
     expect(after.ctrl.errors - before.ctrl.errors).toBeGreaterThanOrEqual(errorReplies);
-    for (const code of ['EBADJSON', 'EBADFIELD', 'EUNKNOWNCTRL']) expect(after.ctrl.errorsByCode[code]).toBeGreaterThan(0);
+    for (const code of ['EBADJSON', 'EBADFIELD', 'EUNKNOWNCTRL'])
+      expect(after.ctrl.errorsByCode[code]).toBeGreaterThan(0);
     // every rejection is logged with code and reason
     const rejected = dp.logs.filter((l) => l.includes('control message rejected')).map((l) => JSON.parse(l));
     expect(rejected.length).toBe(after.ctrl.errors);

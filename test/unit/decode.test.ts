@@ -23,12 +23,25 @@ describe('decoders', () => {
   it('IPv4 TCP: addresses as v4-mapped words, ports, flags, payload length', () => {
     expect(dec(frame(ipv4(C, S, 6, tcp(C, S, 1234, 80, 7, 0, TCP.SYN, Buffer.alloc(5)))))).toBe('ok');
     expect([...p.addr]).toEqual([0, 0, 0xffff, 0xc6120001, 0, 0, 0xffff, 0xc6130001]);
-    expect(p).toMatchObject({ ipVersion: 4, ipProto: 6, sport: 1234, dport: 80, tcpFlags: TCP.SYN, tcpSeq: 7, payloadLen: 5 });
+    expect(p).toMatchObject({
+      ipVersion: 4,
+      ipProto: 6,
+      sport: 1234,
+      dport: 80,
+      tcpFlags: TCP.SYN,
+      tcpSeq: 7,
+      payloadLen: 5,
+    });
   });
 
   it('IPv4 options: valid ones pass, a bad option length is opt_invalid', () => {
     const good = ipv4(C, S, 17, udp(C, S, 1, 2, Buffer.alloc(4)));
-    const withOpts = Buffer.concat([good.subarray(0, 20), Buffer.from([1, 1, 0x94, 4, 0, 0]), Buffer.from([0, 0]), good.subarray(20)]);
+    const withOpts = Buffer.concat([
+      good.subarray(0, 20),
+      Buffer.from([1, 1, 0x94, 4, 0, 0]),
+      Buffer.from([0, 0]),
+      good.subarray(20),
+    ]);
     withOpts[0] = 0x47;
     withOpts.writeUInt16BE(withOpts.length, 2);
     expect(dec(ethernet(withOpts, 0x0800))).toBe('ok');
@@ -42,7 +55,9 @@ describe('decoders', () => {
     const hbh = Buffer.from([43, 0, 1, 4, 0, 0, 0, 0]); // → routing
     const rt = Buffer.from([60, 0, 0, 0, 0, 0, 0, 0]); // → dest opts
     const dst = Buffer.from([51, 0, 1, 4, 0, 0, 0, 0]); // → AH
-    const ah = Buffer.alloc(16); ah[0] = 17; ah[1] = 2; // (2+2)*4 = 16 bytes → UDP
+    const ah = Buffer.alloc(16);
+    ah[0] = 17;
+    ah[1] = 2; // (2+2)*4 = 16 bytes → UDP
     expect(dec(frame(ipv6(C6, S6, 0, seg, Buffer.concat([hbh, rt, dst, ah]))))).toBe('ok');
     expect(p).toMatchObject({ ipVersion: 6, ipProto: 17, sport: 5353, dport: 53, isFragment: false });
   });
@@ -57,9 +72,16 @@ describe('decoders', () => {
 
   it('too many extension headers, truncated extension header', () => {
     const dopt = (nh: number) => Buffer.from([nh, 0, 1, 4, 0, 0, 0, 0]);
-    const nine = Buffer.concat([...Array(8).fill(0).map(() => dopt(60)), dopt(59)]);
+    const nine = Buffer.concat([
+      ...Array(8)
+        .fill(0)
+        .map(() => dopt(60)),
+      dopt(59),
+    ]);
     expect(dec(frame(ipv6(C6, S6, 60, Buffer.alloc(0), nine)))).toBe('decoder.ipv6.exthdr_too_many');
-    expect(dec(frame(ipv6(C6, S6, 60, Buffer.alloc(0), Buffer.from([59, 3, 0, 0, 0, 0, 0, 0]))))).toBe('decoder.ipv6.exthdr_trunc');
+    expect(dec(frame(ipv6(C6, S6, 60, Buffer.alloc(0), Buffer.from([59, 3, 0, 0, 0, 0, 0, 0]))))).toBe(
+      'decoder.ipv6.exthdr_trunc',
+    );
   });
 
   it('VLAN: 802.1Q id recorded, QinQ stacks, four tags are too many', () => {

@@ -13,9 +13,16 @@ function endpoint(id: number, tap: boolean): Endpoint {
   return { id, iface: 'vth', mac: '', ucmac: '', bcmac: '', macNum: 0, ucmacNum: 0, tap, counters: newCounters() };
 }
 
-function run(frames: Buffer[], opts: { tap?: boolean; policy?: PolicyHook; t0?: number; inject?: (f: Buffer, len: number) => void } = {}) {
+function run(
+  frames: Buffer[],
+  opts: { tap?: boolean; policy?: PolicyHook; t0?: number; inject?: (f: Buffer, len: number) => void } = {},
+) {
   const events: EngineEvent[] = [];
-  const engine = new Engine({ emit: (e) => events.push(e), ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.inject ? { inject: opts.inject } : {}) });
+  const engine = new Engine({
+    emit: (e) => events.push(e),
+    ...(opts.policy ? { policy: opts.policy } : {}),
+    ...(opts.inject ? { inject: opts.inject } : {}),
+  });
   const ep = endpoint(3, opts.tap ?? true);
   const verdicts = frames.map((f, i) => engine.process(f, f.length, (opts.t0 ?? 1000) + i, ep, true));
   return { engine, events, verdicts, ep };
@@ -29,7 +36,9 @@ describe('ICMP echo orientation', () => {
     const reply = frame(ipv4('198.18.0.10', '198.18.0.1', 1, icmp4(0, 0, (7 << 16) | 1, Buffer.alloc(8))));
     const request = frame(ipv4('198.18.0.1', '198.18.0.10', 1, icmp4(8, 0, (7 << 16) | 2, Buffer.alloc(8))));
     const { engine } = run([reply, request]);
-    expect(engine.listSessions()).toEqual([expect.objectContaining({ client: '198.18.0.1', server: '198.18.0.10', pktsToServer: 1, pktsToClient: 1 })]);
+    expect(engine.listSessions()).toEqual([
+      expect.objectContaining({ client: '198.18.0.1', server: '198.18.0.10', pktsToServer: 1, pktsToClient: 1 }),
+    ]);
   });
 });
 
@@ -37,11 +46,21 @@ describe('TCP state machine', () => {
   it('handshake, data, FIN both ways: one session, closed, ends with reason fin after the close timeout', () => {
     const { engine, events } = run(buildCase('tcp-full').map((f) => f.bytes));
     expect(engine.sessionCount()).toMatchObject({ cur: 1, tcp: 1 });
-    expect(engine.listSessions()[0]).toMatchObject({ client: '198.18.0.10', clientPort: 40000, server: '198.19.0.20', serverPort: 80, tcpState: 'closed', pktsToServer: 6, pktsToClient: 4 });
+    expect(engine.listSessions()[0]).toMatchObject({
+      client: '198.18.0.10',
+      clientPort: 40000,
+      server: '198.19.0.20',
+      serverPort: 80,
+      tcpState: 'closed',
+      pktsToServer: 6,
+      pktsToClient: 4,
+    });
     engine.tick(1000 + 14_000);
     expect(ends(events)).toHaveLength(0);
     engine.tick(1000 + 16_000);
-    expect(ends(events)).toEqual([expect.objectContaining({ reason: 'fin', proto: 'tcp', pktsToServer: 6, pktsToClient: 4 })]);
+    expect(ends(events)).toEqual([
+      expect.objectContaining({ reason: 'fin', proto: 'tcp', pktsToServer: 6, pktsToClient: 4 }),
+    ]);
     expect(engine.sessionCount().cur).toBe(0);
   });
 
@@ -54,7 +73,9 @@ describe('TCP state machine', () => {
 
   it('mid-stream pickup: lower port is the server, flagged midstream', () => {
     const { events } = run(buildCase('tcp-midstream').map((f) => f.bytes));
-    expect(starts(events)).toEqual([expect.objectContaining({ midstream: true, server: '198.19.0.20', serverPort: 443, clientPort: 40002 })]);
+    expect(starts(events)).toEqual([
+      expect.objectContaining({ midstream: true, server: '198.19.0.20', serverPort: 443, clientPort: 40002 }),
+    ]);
   });
 
   it('SYN-ACK first: its sender is the server', () => {
@@ -98,7 +119,7 @@ describe('TCP state machine', () => {
 });
 
 describe('fragments', () => {
-  it('IPv4: every fragment follows the first fragment\'s session; duplicate counted; datagram complete', () => {
+  it("IPv4: every fragment follows the first fragment's session; duplicate counted; datagram complete", () => {
     const { engine } = run(buildCase('ipv4-fragments').map((f) => f.bytes));
     expect(engine.counters.udpSessions).toBe(1);
     expect(engine.counters.fragments).toBe(4);
@@ -122,18 +143,26 @@ describe('fragments', () => {
     const { verdicts, engine, events } = run(frames, { tap: false });
     expect(verdicts).toEqual([Verdict.Forward, Verdict.Drop]);
     expect(engine.counters.malformed['defrag.overlap']).toBe(1);
-    expect(events.find((e) => e.type === 'malformed')).toMatchObject({ reason: 'defrag.overlap', frame: 2, dropped: true });
+    expect(events.find((e) => e.type === 'malformed')).toMatchObject({
+      reason: 'defrag.overlap',
+      frame: 2,
+      dropped: true,
+    });
   });
 
   it('a later fragment without its first fragment is dropped inline when nothing could send it later, forwarded on tap', () => {
-    const rest = buildCase('ipv4-fragments').map((f) => f.bytes).slice(1);
+    const rest = buildCase('ipv4-fragments')
+      .map((f) => f.bytes)
+      .slice(1);
     expect(run(rest, { tap: false }).verdicts.every((v) => v === Verdict.Drop)).toBe(true);
     const tap = run(rest, { tap: true });
     expect(tap.verdicts.every((v) => v === Verdict.Forward)).toBe(true);
   });
 
   it('with an inject hook, later fragments are held; never joined by their first fragment, they expire as no_first_fragment', () => {
-    const rest = buildCase('ipv4-fragments').map((f) => f.bytes).slice(1);
+    const rest = buildCase('ipv4-fragments')
+      .map((f) => f.bytes)
+      .slice(1);
     const inl = run(rest, { tap: false, inject: () => {} });
     expect(inl.verdicts.every((v) => v === Verdict.Held)).toBe(true);
     inl.engine.tick(1000 + 60_000);
@@ -151,7 +180,13 @@ describe('decode paths', () => {
 
   it('ICMP errors map onto the quoted flow and never create sessions', () => {
     const { engine } = run(buildCase('icmp-errors').map((f) => f.bytes));
-    expect(engine.counters).toMatchObject({ udpSessions: 1, tcpSessions: 1, icmpSessions: 0, icmpErrors: 3, icmpErrorNoSession: 1 });
+    expect(engine.counters).toMatchObject({
+      udpSessions: 1,
+      tcpSessions: 1,
+      icmpSessions: 0,
+      icmpErrors: 3,
+      icmpErrorNoSession: 1,
+    });
     const udpS = engine.listSessions().find((s) => s.proto === 'udp')!;
     const tcpS = engine.listSessions().find((s) => s.proto === 'tcp')!;
     expect([udpS.pktsToServer, udpS.pktsToClient]).toEqual([1, 1]);
@@ -163,7 +198,10 @@ describe('decode paths', () => {
     const inline = run(frames, { tap: false });
     expect(inline.verdicts.every((v) => v === Verdict.Drop)).toBe(true);
     expect(inline.events.map((e) => e.type === 'malformed' && e.reason)).toEqual([
-      'decoder.ipv4.trunc_pkt', 'decoder.tcp.hlen_too_small', 'decoder.udp.hlen_invalid', 'decoder.ethernet.pkt_too_small',
+      'decoder.ipv4.trunc_pkt',
+      'decoder.tcp.hlen_too_small',
+      'decoder.udp.hlen_invalid',
+      'decoder.ethernet.pkt_too_small',
     ]);
     expect(inline.ep.counters.dropPackets).toBe(4);
     const tap = run(frames, { tap: true });
@@ -174,7 +212,9 @@ describe('decode paths', () => {
   it('the buffer is not retained: reusing it after process() does not change the session', () => {
     const engine = new Engine();
     const buf = Buffer.alloc(2048);
-    const f = frame(ipv4('198.18.2.1', '198.19.2.1', 17, udp('198.18.2.1', '198.19.2.1', 1111, 2222, Buffer.alloc(10))));
+    const f = frame(
+      ipv4('198.18.2.1', '198.19.2.1', 17, udp('198.18.2.1', '198.19.2.1', 1111, 2222, Buffer.alloc(10))),
+    );
     f.copy(buf);
     engine.process(buf, f.length, 1, null, true);
     buf.fill(0xff);
@@ -202,7 +242,11 @@ describe('policy seam and control operations', () => {
     // Each denied packet is decided on its own and leaves no session behind (NeuVector).
     expect(starts(inline.events)).toHaveLength(0);
     expect(inline.events.filter((e) => e.type === 'policy.deny')).toHaveLength(3);
-    expect(inline.events.find((e) => e.type === 'policy.deny')).toMatchObject({ action: 7, ruleId: 1001, serverPort: 80 });
+    expect(inline.events.find((e) => e.type === 'policy.deny')).toMatchObject({
+      action: 7,
+      ruleId: 1001,
+      serverPort: 80,
+    });
     expect(inline.engine.sessionCount().cur).toBe(0);
     expect(asked).toEqual([80, 80, 80]);
     deny = false;
@@ -212,7 +256,11 @@ describe('policy seam and control operations', () => {
     expect(inline.engine.listSessions()[0]).toMatchObject({ action: 2, ruleId: 1002 });
     // Policy turns to DENY mid-session: the next packet is dropped and the session cut with resets both ways.
     const injected: Buffer[] = [];
-    const cut = run(t.handshake(), { tap: false, policy, inject: (f: Buffer, len: number) => injected.push(Buffer.from(f.subarray(0, len))) });
+    const cut = run(t.handshake(), {
+      tap: false,
+      policy,
+      inject: (f: Buffer, len: number) => injected.push(Buffer.from(f.subarray(0, len))),
+    });
     expect(cut.verdicts).toEqual([Verdict.Forward, Verdict.Forward, Verdict.Forward]);
     deny = true;
     version = 4;
@@ -224,7 +272,11 @@ describe('policy seam and control operations', () => {
     expect(injected[0]![14 + 20 + 13]).toBe(0x04);
     expect(injected[1]!.subarray(0, 6)).toEqual(d2.subarray(6, 12));
     expect(injected[1]![14 + 20 + 13]).toBe(0x14);
-    expect(cut.events.find((e) => e.type === 'session.policy')).toMatchObject({ action: 7, prevAction: 2, reset: true });
+    expect(cut.events.find((e) => e.type === 'session.policy')).toMatchObject({
+      action: 7,
+      prevAction: 2,
+      reset: true,
+    });
     deny = false;
     deny = true;
     version = 3;
@@ -236,9 +288,16 @@ describe('policy seam and control operations', () => {
     const engine = new Engine();
     const a = endpoint(1, true);
     const b = endpoint(2, true);
-    const mk = (i: number) => frame(ipv4('198.18.4.1', '198.19.4.1', 17, udp('198.18.4.1', '198.19.4.1', 1000 + i, 53, Buffer.alloc(4))));
-    for (let i = 0; i < 3; i++) { const f = mk(i); engine.process(f, f.length, 1, a, false); }
-    for (let i = 3; i < 5; i++) { const f = mk(i); engine.process(f, f.length, 1, b, true); }
+    const mk = (i: number) =>
+      frame(ipv4('198.18.4.1', '198.19.4.1', 17, udp('198.18.4.1', '198.19.4.1', 1000 + i, 53, Buffer.alloc(4))));
+    for (let i = 0; i < 3; i++) {
+      const f = mk(i);
+      engine.process(f, f.length, 1, a, false);
+    }
+    for (let i = 3; i < 5; i++) {
+      const f = mk(i);
+      engine.process(f, f.length, 1, b, true);
+    }
     expect(a.counters).toMatchObject({ txPackets: 3, sessions: 3, curSessions: 3 });
     expect(b.counters).toMatchObject({ rxPackets: 2, sessions: 2, curSessions: 2 });
     expect(engine.listSessions(2)).toHaveLength(2);
@@ -254,7 +313,9 @@ describe('policy seam and control operations', () => {
     const engine = new Engine({ maxSessions: 2, failSafe: { sessionsPerEndpoint: 3 } });
     const inl = endpoint(1, false);
     const verdicts = [0, 1, 2].map((i) => {
-      const f = frame(ipv4('198.18.5.1', '198.19.5.1', 17, udp('198.18.5.1', '198.19.5.1', 2000 + i, 53, Buffer.alloc(4))));
+      const f = frame(
+        ipv4('198.18.5.1', '198.19.5.1', 17, udp('198.18.5.1', '198.19.5.1', 2000 + i, 53, Buffer.alloc(4))),
+      );
       return engine.process(f, f.length, 1, inl, true);
     });
     expect(verdicts).toEqual([Verdict.Forward, Verdict.Forward, Verdict.Drop]);

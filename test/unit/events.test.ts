@@ -7,8 +7,17 @@ import { decodeEvent } from '../../shared/events/codec.js';
 import type { EventRecord } from '../../shared/events/schema.js';
 
 const sample = (over: Partial<ConnectionSample> = {}): ConnectionSample => ({
-  ep: '02:00:00:00:00:0a', client: '198.18.0.1', server: '198.18.0.10', serverPort: 80, proto: 6,
-  ingress: true, external: false, ruleId: 0, action: 1, nowSec: 1000, ...over,
+  ep: '02:00:00:00:00:0a',
+  client: '198.18.0.1',
+  server: '198.18.0.10',
+  serverPort: 80,
+  proto: 6,
+  ingress: true,
+  external: false,
+  ruleId: 0,
+  action: 1,
+  nowSec: 1000,
+  ...over,
 });
 
 describe('connection aggregation', () => {
@@ -25,7 +34,12 @@ describe('connection aggregation', () => {
     const conns = out.filter((r) => r.type === 'connection');
     const viol = out.filter((r) => r.type === 'violation');
     expect(conns).toHaveLength(2);
-    expect(conns.find((c) => c.serverPort === 80)).toMatchObject({ sessions: 2, bytes: 500, firstSeen: 1000, lastSeen: 1001 });
+    expect(conns.find((c) => c.serverPort === 80)).toMatchObject({
+      sessions: 2,
+      bytes: 500,
+      firstSeen: 1000,
+      lastSeen: 1001,
+    });
     expect(viol).toHaveLength(1);
     expect(viol[0]).toMatchObject({ count: 2, dropped: true, pktLen: 600 });
     expect((viol[0] as { packet: Uint8Array }).packet.length).toBe(256);

@@ -22,8 +22,24 @@ import { testPrefix } from '../helpers/netns.js';
 
 const agentBin = fileURLToPath(new URL('../../bin/agent.js', import.meta.url));
 
-const rule = (id: number, from: string, to: string, port: number, proto: AllowRule['proto'], origin: AllowRule['origin'] = 'learned'): AllowRule => ({
-  id, from, to, side: 'both', port, proto, origin, createdAt: `2026-11-29T10:00:${String(id % 60).padStart(2, '0')}.000Z`, hits: id - 9990, lastUsed: id % 2 ? null : '2026-11-29T11:00:00.000Z',
+const rule = (
+  id: number,
+  from: string,
+  to: string,
+  port: number,
+  proto: AllowRule['proto'],
+  origin: AllowRule['origin'] = 'learned',
+): AllowRule => ({
+  id,
+  from,
+  to,
+  side: 'both',
+  port,
+  proto,
+  origin,
+  createdAt: `2026-11-29T10:00:${String(id % 60).padStart(2, '0')}.000Z`,
+  hits: id - 9990,
+  lastUsed: id % 2 ? null : '2026-11-29T11:00:00.000Z',
 });
 
 /** What the learn → protect lab test and the demo learn: host pings and calls web, web calls db. */
@@ -33,7 +49,11 @@ const LEARNED: AllowRule[] = [
   rule(10002, 'web', 'db', 5432, 'tcp'),
   rule(10003, 'web', '198.18.0.53/32', 53, 'udp', 'user'),
 ];
-const SRC: PolicySource = { rules: LEARNED, modes: { web: 'protect', db: 'learn' }, labels: { db: { app: 'postgres', tier: 'data' } } };
+const SRC: PolicySource = {
+  rules: LEARNED,
+  modes: { web: 'protect', db: 'learn' },
+  labels: { db: { app: 'postgres', tier: 'data' } },
+};
 
 const docs = (text: string) => YAML.parseAllDocuments(text).map((d) => d.toJS());
 
@@ -50,7 +70,12 @@ describe('NetworkPolicy export', () => {
         spec: {
           podSelector: { matchLabels: { app: 'postgres', tier: 'data' } },
           policyTypes: ['Ingress', 'Egress'],
-          ingress: [{ from: [{ podSelector: { matchLabels: { 'tollgate.group': 'web' } } }], ports: [{ protocol: 'TCP', port: 5432 }] }],
+          ingress: [
+            {
+              from: [{ podSelector: { matchLabels: { 'tollgate.group': 'web' } } }],
+              ports: [{ protocol: 'TCP', port: 5432 }],
+            },
+          ],
           egress: [],
         },
       },
@@ -63,7 +88,10 @@ describe('NetworkPolicy export', () => {
           policyTypes: ['Ingress', 'Egress'],
           ingress: [{ from: [{ ipBlock: { cidr: '198.18.0.1/32' } }], ports: [{ protocol: 'TCP', port: 8080 }] }],
           egress: [
-            { to: [{ podSelector: { matchLabels: { app: 'postgres', tier: 'data' } } }], ports: [{ protocol: 'TCP', port: 5432 }] },
+            {
+              to: [{ podSelector: { matchLabels: { app: 'postgres', tier: 'data' } } }],
+              ports: [{ protocol: 'TCP', port: 5432 }],
+            },
             { to: [{ ipBlock: { cidr: '198.18.0.53/32' } }], ports: [{ protocol: 'UDP', port: 53 }] },
           ],
         },
@@ -81,8 +109,12 @@ describe('NetworkPolicy export', () => {
     expect(() => new NetworkPolicy(broken).validate()).toThrow(/ipBlock must have required property 'cidr'|cidr/);
   });
 
-  it('a rule exports only where it applies: learned at the client\'s egress, it opens no ingress of the server group', () => {
-    const src = { rules: [{ ...rule(10000, 'client', 'db', 5432, 'tcp'), side: 'egress' as const }], modes: { client: 'protect' as const, db: 'protect' as const }, labels: {} };
+  it("a rule exports only where it applies: learned at the client's egress, it opens no ingress of the server group", () => {
+    const src = {
+      rules: [{ ...rule(10000, 'client', 'db', 5432, 'tcp'), side: 'egress' as const }],
+      modes: { client: 'protect' as const, db: 'protect' as const },
+      labels: {},
+    };
     const [client, db] = docs(exportPolicy('networkpolicy', src));
     expect(client.metadata.name).toBe('tollgate-client');
     expect(client.spec.egress).toHaveLength(1);
@@ -94,7 +126,9 @@ describe('NetworkPolicy export', () => {
     expect(docs(exportPolicy('networkpolicy', SRC, 'db')).map((o) => o.metadata.name)).toEqual(['tollgate-db']);
     expect(() => exportPolicy('networkpolicy', SRC, 'nope')).toThrow(/group: no group "nope"/);
     expect(() => exportPolicy('k8s', SRC)).toThrow(/unknown export format "k8s"/);
-    expect(() => exportPolicy('networkpolicy', { ...SRC, labels: { db: { app: 'has space' } } })).toThrow(/labels\.db: group "db": label app="has space"/);
+    expect(() => exportPolicy('networkpolicy', { ...SRC, labels: { db: { app: 'has space' } } })).toThrow(
+      /labels\.db: group "db": label app="has space"/,
+    );
   });
 });
 
@@ -108,7 +142,12 @@ describe('CiliumNetworkPolicy export', () => {
         spec: {
           endpointSelector: { matchLabels: { app: 'postgres', tier: 'data' } },
           enableDefaultDeny: { ingress: true, egress: true },
-          ingress: [{ fromEndpoints: [{ matchLabels: { 'tollgate.group': 'web' } }], toPorts: [{ ports: [{ port: '5432', protocol: 'TCP' }] }] }],
+          ingress: [
+            {
+              fromEndpoints: [{ matchLabels: { 'tollgate.group': 'web' } }],
+              toPorts: [{ ports: [{ port: '5432', protocol: 'TCP' }] }],
+            },
+          ],
           egress: [],
         },
       },
@@ -124,7 +163,10 @@ describe('CiliumNetworkPolicy export', () => {
             { fromCIDR: ['198.18.0.1/32'], icmps: [{ fields: [{ type: 8, family: 'IPv4' }] }] },
           ],
           egress: [
-            { toEndpoints: [{ matchLabels: { app: 'postgres', tier: 'data' } }], toPorts: [{ ports: [{ port: '5432', protocol: 'TCP' }] }] },
+            {
+              toEndpoints: [{ matchLabels: { app: 'postgres', tier: 'data' } }],
+              toPorts: [{ ports: [{ port: '5432', protocol: 'TCP' }] }],
+            },
             { toCIDR: ['198.18.0.53/32'], toPorts: [{ ports: [{ port: '53', protocol: 'UDP' }] }] },
           ],
         },
@@ -147,7 +189,11 @@ describe('Tollgate YAML form', () => {
     const again = new RuleStore(store.path);
     await again.load();
     expect(again.list()).toEqual(LEARNED);
-    expect(await importPolicy(fileTarget(again), parseTollgateYaml(text, 'x.yaml'), 'x.yaml')).toEqual({ added: 0, replaced: 4, modes: 2 });
+    expect(await importPolicy(fileTarget(again), parseTollgateYaml(text, 'x.yaml'), 'x.yaml')).toEqual({
+      added: 0,
+      replaced: 4,
+      modes: 2,
+    });
     expect(toTollgateYaml({ rules: again.list(), modes: again.modes, labels: {} })).toBe(text);
   });
 
@@ -175,12 +221,16 @@ describe('Tollgate YAML form', () => {
     store.put(rule(10001, 'db', 'web', 22, 'tcp', 'user'));
     await store.save();
     const before = readFileSync(store.path, 'utf8');
-    await expect(importPolicy(fileTarget(store), parseTollgateYaml(toTollgateYaml(SRC), 'in.yaml'), 'in.yaml')).rejects.toThrow(/in\.yaml: rules\.1\.id: id 10001 is already rule db>web:22\/tcp/);
+    await expect(
+      importPolicy(fileTarget(store), parseTollgateYaml(toTollgateYaml(SRC), 'in.yaml'), 'in.yaml'),
+    ).rejects.toThrow(/in\.yaml: rules\.1\.id: id 10001 is already rule db>web:22\/tcp/);
     expect(readFileSync(store.path, 'utf8')).toBe(before);
     // A mode for a group the target does not have is refused before any rule changes.
     const fresh = new RuleStore(join(dir, 'known.yaml'));
     const known = { ...fileTarget(fresh), knownGroups: () => ['db'] };
-    await expect(importPolicy(known, parseTollgateYaml(toTollgateYaml(SRC), 'in.yaml'), 'in.yaml')).rejects.toThrow(/in\.yaml: modes\.web: no group "web" here \(db\)/);
+    await expect(importPolicy(known, parseTollgateYaml(toTollgateYaml(SRC), 'in.yaml'), 'in.yaml')).rejects.toThrow(
+      /in\.yaml: modes\.web: no group "web" here \(db\)/,
+    );
     expect(fresh.list()).toEqual([]);
     expect(() => exportPolicy('networkpolicy', SRC, 'toString')).toThrow(/no group "toString"/);
   });
@@ -192,16 +242,32 @@ describe('Tollgate YAML form', () => {
     const src = join(dir, 'src.yaml');
     writeFileSync(src, toTollgateYaml(SRC));
     const target = join(dir, 'cli-rules.yaml');
-    const imp = await run(['node', agentBin, 'rules', '--import', src, '--rules', target, '--config', spec], { allowFail: true });
+    const imp = await run(['node', agentBin, 'rules', '--import', src, '--rules', target, '--config', spec], {
+      allowFail: true,
+    });
     expect(imp.stderr).toBe('');
     expect(imp.stdout).toContain(`imported into ${target}: 4 rule(s) added, 0 replaced, 2 mode(s) set`);
     expect(existsSync(target)).toBe(true);
     const y = await run(['node', agentBin, 'rules', '--export', 'yaml', '--rules', target, '--config', spec]);
     expect(y.stdout).toBe(toTollgateYaml(SRC));
-    const np = await run(['node', agentBin, 'rules', '--export', 'networkpolicy', '--group', 'web', '--rules', target, '--config', spec]);
+    const np = await run([
+      'node',
+      agentBin,
+      'rules',
+      '--export',
+      'networkpolicy',
+      '--group',
+      'web',
+      '--rules',
+      target,
+      '--config',
+      spec,
+    ]);
     expect(docs(np.stdout).map((o) => o.metadata.name)).toEqual(['tollgate-web']);
     writeFileSync(src, toTollgateYaml(SRC).replace('port: 5432', 'port: -1'));
-    const bad = await run(['node', agentBin, 'rules', '--import', src, '--rules', target, '--config', spec], { allowFail: true });
+    const bad = await run(['node', agentBin, 'rules', '--import', src, '--rules', target, '--config', spec], {
+      allowFail: true,
+    });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/error: .*src\.yaml: rules\.2\.port: /);
   });

@@ -24,7 +24,15 @@ import { DP_BIN, tempSockPath } from '../helpers/dp-client.js';
 import { spawnSync } from 'node:child_process';
 
 const logs: Record<string, unknown>[] = [];
-const log = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { logs.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } }));
+const log = pino(
+  { level: 'info' },
+  new Writable({
+    write(chunk, _e, cb) {
+      logs.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      cb();
+    },
+  }),
+);
 
 const WEB_MAC = '02:74:67:00:00:0a';
 const WEB_UC = '4e:65:75:56:00:0a';
@@ -38,9 +46,19 @@ const addMac = (mac: string, ucmac: string, oldmac = '') => ({
   ctrl_add_mac: { iface: 'vth', mac, ucmac, bcmac: `ff:ff:ff:00:${ucmac.slice(12)}`, oldmac, pmac: '', pips: null },
 });
 const anyRule = (id: number, proto: number, port: number, action: number) => ({
-  id, sip: '0.0.0.0', sipr: '255.255.255.255', dip: '0.0.0.0', dipr: '255.255.255.255', proto, port, action, ingress: true,
+  id,
+  sip: '0.0.0.0',
+  sipr: '255.255.255.255',
+  dip: '0.0.0.0',
+  dipr: '255.255.255.255',
+  proto,
+  port,
+  action,
+  ingress: true,
 });
-const policy = (mac: string, defact: number, rules: unknown[]) => ({ ctrl_cfg_policy: { cmd: 1, flag: 3, defact, dir: 0, mac: [mac], rules } });
+const policy = (mac: string, defact: number, rules: unknown[]) => ({
+  ctrl_cfg_policy: { cmd: 1, flag: 3, defact, dir: 0, mac: [mac], rules },
+});
 
 let rt: DpRuntime;
 let cli: DpClient;
@@ -64,7 +82,11 @@ async function ok(msg: object): Promise<DpReply[]> {
 beforeAll(async () => {
   // One endpoint holds all 100,000 sessions of the listing test: its quota is raised for that.
   rt = new DpRuntime({
-    ctrlPath: tempSockPath('fsafe'), createEngine: (o) => new Engine(o), forwardVerdict: Verdict.Forward, log, live: false,
+    ctrlPath: tempSockPath('fsafe'),
+    createEngine: (o) => new Engine(o),
+    forwardVerdict: Verdict.Forward,
+    log,
+    live: false,
     failSafe: { sessionsPerEndpoint: 120_000 },
   });
   rt.start();
@@ -81,14 +103,22 @@ afterAll(() => {
 describe('finding 11: ctrl_cfg_policy over the socket decides live frames (finding 4: every policy input re-decides)', () => {
   it('rules, internal nets, the ICMP switch and the mode each decide existing sessions again', async () => {
     await ok({ ctrl_cfg_internal_net: { flag: 3, subnet_addr: [{ ip: '198.18.0.0', mask: '255.255.255.0' }] } });
-    await ok(policy(WEB_MAC, 7, [{ id: 20, sip: '0.0.0.0', dip: WEB, port: 80, proto: 6, action: 2, ingress: true }, anyRule(21, 17, 53, 2)]));
+    await ok(
+      policy(WEB_MAC, 7, [
+        { id: 20, sip: '0.0.0.0', dip: WEB, port: 80, proto: 6, action: 2, ingress: true },
+        anyRule(21, 17, 53, 2),
+      ]),
+    );
     const syn = toWl(WEB_UC, ipv4(PEER, WEB, 6, tcp(PEER, WEB, 45000, 80, 1, 0, TCP.SYN)));
     const synAck = fromWl(WEB_UC, ipv4(WEB, PEER, 6, tcp(WEB, PEER, 80, 45000, 9, 2, TCP.SYN | TCP.ACK)));
     const denied = toWl(WEB_UC, ipv4(PEER, WEB, 6, tcp(PEER, WEB, 45001, 22, 1, 0, TCP.SYN)));
     expect(wire([syn, synAck, denied])).toHaveLength(2);
     // The peer becomes internal: the external-only rule no longer admits the session; resets both ways.
     await ok({ ctrl_cfg_internal_net: { flag: 3, subnet_addr: [{ ip: '198.18.0.0', mask: '255.254.0.0' }] } });
-    const data = toWl(WEB_UC, ipv4(PEER, WEB, 6, tcp(PEER, WEB, 45000, 80, 2, 10, TCP.ACK | TCP.PSH, Buffer.from('GET /'))));
+    const data = toWl(
+      WEB_UC,
+      ipv4(PEER, WEB, 6, tcp(PEER, WEB, 45000, 80, 2, 10, TCP.ACK | TCP.PSH, Buffer.from('GET /'))),
+    );
     const out = wire([data]);
     expect(out).toHaveLength(2); // the two resets, not the data
     expect(out.every((f) => (f[14 + 20 + 13]! & TCP.RST) !== 0)).toBe(true);
@@ -111,19 +141,26 @@ describe('finding 11: ctrl_cfg_policy over the socket decides live frames (findi
 });
 
 describe('finding 6: counters', () => {
-  it('an endpoint\'s drop_packets counts each dropped frame once', async () => {
+  it("an endpoint's drop_packets counts each dropped frame once", async () => {
     await ok(policy(WEB_MAC, 7, []));
-    const before = (await cli.request({ ctrl_stats_macs: { macs: [WEB_MAC] } }))[0]!.dp_stats_macs as { drop_packets: number };
-    const frames = [1, 2, 3].map((i) => toWl(WEB_UC, ipv4(PEER, WEB, 17, udp(PEER, WEB, 46000 + i, 9, Buffer.alloc(4)))));
+    const before = (await cli.request({ ctrl_stats_macs: { macs: [WEB_MAC] } }))[0]!.dp_stats_macs as {
+      drop_packets: number;
+    };
+    const frames = [1, 2, 3].map((i) =>
+      toWl(WEB_UC, ipv4(PEER, WEB, 17, udp(PEER, WEB, 46000 + i, 9, Buffer.alloc(4)))),
+    );
     expect(wire(frames)).toHaveLength(0);
-    const after = (await cli.request({ ctrl_stats_macs: { macs: [WEB_MAC] } }))[0]!.dp_stats_macs as { drop_packets: number };
+    const after = (await cli.request({ ctrl_stats_macs: { macs: [WEB_MAC] } }))[0]!.dp_stats_macs as {
+      drop_packets: number;
+    };
     expect(after.drop_packets - before.drop_packets).toBe(3);
     await ok(policy(WEB_MAC, 0, []));
   });
 
   it('after ctrl_add_mac with oldmac, events carry the new MAC', async () => {
     await ok(addMac(DB_MAC, DB_UC));
-    const ev = (sport: number) => toWl(DB_UC, ipv4(PEER, '198.18.0.11', 17, udp(PEER, '198.18.0.11', sport, 53, Buffer.alloc(4))));
+    const ev = (sport: number) =>
+      toWl(DB_UC, ipv4(PEER, '198.18.0.11', 17, udp(PEER, '198.18.0.11', sport, 53, Buffer.alloc(4))));
     wire([ev(47000)]);
     const first = rt.state.events!.agg.flush();
     expect(first.some((r) => r.type === 'connection' && r.ep === DB_MAC)).toBe(true);
@@ -135,7 +172,7 @@ describe('finding 6: counters', () => {
     await ok({ ctrl_del_mac: { mac: NEW_MAC } });
   });
 
-  it('the counters record carries the live path\'s noWorkload and rxBytes, the engine\'s beside them', () => {
+  it("the counters record carries the live path's noWorkload and rxBytes, the engine's beside them", () => {
     const stray = toWl('4e:65:75:56:0f:0f', ipv4(PEER, WEB, 17, udp(PEER, WEB, 1, 2, Buffer.alloc(4))));
     wire([stray, stray]);
     const d = rt.deviceCounters();
@@ -171,7 +208,9 @@ describe('finding 15: memory is bounded', () => {
     let rejected: DpReply | undefined;
     let sent = 0;
     for (let i = 0; sent <= MAX_POLICY_RULES + chunk.length; i++) {
-      const r = await cli.request({ ctrl_cfg_policy: { cmd: 1, flag: i === 0 ? 1 : 0, defact: 7, dir: 0, mac: [WEB_MAC], rules: chunk } });
+      const r = await cli.request({
+        ctrl_cfg_policy: { cmd: 1, flag: i === 0 ? 1 : 0, defact: 7, dir: 0, mac: [WEB_MAC], rules: chunk },
+      });
       sent += chunk.length;
       if (r[0]!.dp_error) {
         rejected = r[0];
@@ -181,7 +220,9 @@ describe('finding 15: memory is bounded', () => {
     expect(rejected).toMatchObject({ dp_error: { code: 'ELIMIT' } });
     expect(sent).toBeGreaterThan(MAX_POLICY_RULES);
     // The pending policy is gone: an END now has no START.
-    const end = await cli.request({ ctrl_cfg_policy: { cmd: 1, flag: 2, defact: 7, dir: 0, mac: [WEB_MAC], rules: [] } });
+    const end = await cli.request({
+      ctrl_cfg_policy: { cmd: 1, flag: 2, defact: 7, dir: 0, mac: [WEB_MAC], rules: [] },
+    });
     expect(end[0]).toMatchObject({ dp_error: { code: 'ECHUNK' } });
   }, 120_000);
 
@@ -208,7 +249,9 @@ describe('finding 15: memory is bounded', () => {
     engine.sessionRecords = counting as typeof engine.sessionRecords;
     try {
       const it = dispatchDatagramStream(Buffer.from('{"ctrl_list_session":{}}'), rt.state)[Symbol.iterator]();
-      const first = JSON.parse(it.next().value as string) as { dp_session_list: { more: boolean; sessions: unknown[] } };
+      const first = JSON.parse(it.next().value as string) as {
+        dp_session_list: { more: boolean; sessions: unknown[] };
+      };
       expect(first.dp_session_list.more).toBe(true);
       expect(pulled).toBeLessThanOrEqual(first.dp_session_list.sessions.length + 1);
     } finally {
@@ -218,7 +261,7 @@ describe('finding 15: memory is bounded', () => {
     const replies = await cli.request({ ctrl_list_session: {} }, 60_000);
     const last = replies.at(-1)!.dp_session_list as { more: boolean; total: number; truncated: number };
     expect(last).toMatchObject({ more: false, total: 100_000, truncated: 0 });
-    const listed = replies.reduce((n, r) => n + ((r.dp_session_list as { sessions: unknown[] }).sessions.length), 0);
+    const listed = replies.reduce((n, r) => n + (r.dp_session_list as { sessions: unknown[] }).sessions.length, 0);
     expect(listed).toBe(100_000);
     engine.clearSessions();
   }, 120_000);
@@ -226,7 +269,8 @@ describe('finding 15: memory is bounded', () => {
     const engine = rt.state.engine as Engine;
     await ok(policy(WEB_MAC, 7, [anyRule(1, 6, 80, 2)])); // in force: TCP 80 only
     let sp = 0;
-    const syn = (port: number) => toWl(WEB_UC, ipv4(PEER, WEB, 6, tcp(PEER, WEB, 20000 + (sp++ % 40000), port, 1, 0, TCP.SYN)));
+    const syn = (port: number) =>
+      toWl(WEB_UC, ipv4(PEER, WEB, 6, tcp(PEER, WEB, 20000 + (sp++ % 40000), port, 1, 0, TCP.SYN)));
     const passes = (port: number) => wire([syn(port)]).length === 1;
     // Frames keep arriving from the event loop itself while the chunks go over the socket.
     let inLoop = 0;
@@ -245,7 +289,16 @@ describe('finding 15: memory is bounded', () => {
     for (let i = 0; i < rules.length; i += CHUNK) {
       const last = i + CHUNK >= rules.length;
       if (last) sending = false; // frames from here on may meet the new policy
-      const r = await cli.request({ ctrl_cfg_policy: { cmd: 1, flag: (i === 0 ? 1 : 0) | (last ? 2 : 0), defact: 7, dir: 0, mac: [WEB_MAC], rules: rules.slice(i, i + CHUNK) } });
+      const r = await cli.request({
+        ctrl_cfg_policy: {
+          cmd: 1,
+          flag: (i === 0 ? 1 : 0) | (last ? 2 : 0),
+          defact: 7,
+          dir: 0,
+          mac: [WEB_MAC],
+          rules: rules.slice(i, i + CHUNK),
+        },
+      });
       expect(r.at(-1), JSON.stringify(r)).toHaveProperty('dp_ok');
       if (last) break;
       // Compiled on arrival: END will have nothing left to compile.
@@ -283,7 +336,9 @@ describe('finding 16: the control socket path', () => {
     mkdirSync(p);
     const r = spawnSync('node', [DP_BIN, '--ctrl', p, '--log-level', 'silent'], { encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`dp: control socket path ${p} is a directory, not a socket: remove it or choose another --ctrl path`);
+    expect(r.stderr.trim()).toBe(
+      `dp: control socket path ${p} is a directory, not a socket: remove it or choose another --ctrl path`,
+    );
   });
 
   it('a regular file is an error too; a stale socket is replaced', () => {
@@ -302,7 +357,7 @@ describe('finding 16: the control socket path', () => {
   });
 });
 
-describe('finding 8: the agent\'s dp client matches each reply to its request', () => {
+describe("finding 8: the agent's dp client matches each reply to its request", () => {
   it('a late reply of a timed-out request never becomes the answer to the next one', async () => {
     // A dp that answers in order but late: replies are held back for `stallMs` after each datagram.
     const path = tempSockPath('slowdp');
@@ -318,7 +373,8 @@ describe('finding 8: the agent\'s dp client matches each reply to its request', 
     sock.on('message', (buf, rinfo) => {
       const msg = JSON.parse(buf.toString()) as Record<string, { seq_num?: number }>;
       const key = Object.keys(msg)[0]!;
-      const reply = key === 'ctrl_keep_alive' ? { dp_keep_alive: { seq_num: msg[key]!.seq_num } } : { dp_ok: { ctrl: key } };
+      const reply =
+        key === 'ctrl_keep_alive' ? { dp_keep_alive: { seq_num: msg[key]!.seq_num } } : { dp_ok: { ctrl: key } };
       queue.push({ buf: Buffer.from(JSON.stringify(reply)), to: rinfo.path! });
       if (!timer) timer = setTimeout(drain, Math.max(0, stallUntil - Date.now()));
     });

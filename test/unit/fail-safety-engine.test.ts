@@ -30,12 +30,32 @@ const DENY = 7;
 const LEARN = 1;
 
 function endpoint(id: number, tap: boolean): Endpoint {
-  return { id, iface: 'vth', mac: `02:00:00:00:00:0${id}`, ucmac: '', bcmac: '', macNum: id, ucmacNum: 0, tap, counters: newCounters() };
+  return {
+    id,
+    iface: 'vth',
+    mac: `02:00:00:00:00:0${id}`,
+    ucmac: '',
+    bcmac: '',
+    macNum: id,
+    ucmacNum: 0,
+    tap,
+    counters: newCounters(),
+  };
 }
 
 /** A rule for any IPv4 peer (both ends 0.0.0.0–255.255.255.255), like the agent's learned rules. */
 function rule(id: number, proto: number, port: number, action: number, ingress = true): WireRule {
-  return { id, sip: '0.0.0.0', sipr: '255.255.255.255', dip: '0.0.0.0', dipr: '255.255.255.255', proto, port, action, ingress };
+  return {
+    id,
+    sip: '0.0.0.0',
+    sipr: '255.255.255.255',
+    dip: '0.0.0.0',
+    dipr: '255.255.255.255',
+    proto,
+    port,
+    action,
+    ingress,
+  };
 }
 
 interface Rig {
@@ -61,14 +81,19 @@ function rig(opts: EngineOptions = {}): Rig {
 /** Every frame of the replay corpus: the shared captures and test/replay's generated cases. */
 function corpusFrames(): Buffer[] {
   const out: Buffer[] = [];
-  for (const f of readdirSync(SHARED_PCAPS).filter((n) => /\.pcap(ng)?$/.test(n)).sort()) {
+  for (const f of readdirSync(SHARED_PCAPS)
+    .filter((n) => /\.pcap(ng)?$/.test(n))
+    .sort()) {
     try {
       out.push(...readCapture(join(SHARED_PCAPS, f)).map((c) => c.bytes));
     } catch {
       // A capture that cannot be opened at all adds nothing (its damaged records are in the others).
     }
   }
-  for (const d of readdirSync(CASES_DIR, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+  for (const d of readdirSync(CASES_DIR, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()) {
     const g = loadCase(join(CASES_DIR, d)).spec.generate;
     if (g) out.push(...buildCase(g.case, g.seed).map((c) => c.bytes));
   }
@@ -128,7 +153,9 @@ describe('finding 1: fragments never fail closed under ordinary load', () => {
     const ep = endpoint(1, false);
     r.table.setPolicy([1], DENY, 0, compileRules([rule(10, 17, 5000, ALLOW)]));
     const seg = udp(PEER, WEB, 40000, 6000, Buffer.alloc(3000, 1));
-    const frags = fragmentIpv4(PEER, WEB, 17, seg, 1480, 9).map((p) => frame(p)).reverse();
+    const frags = fragmentIpv4(PEER, WEB, 17, seg, 1480, 9)
+      .map((p) => frame(p))
+      .reverse();
     const verdicts = frags.map((f) => r.engine.process(f, f.length, 1000, ep, true));
     expect(verdicts).toEqual([Verdict.Held, Verdict.Held, Verdict.Drop]);
     expect(r.injected).toHaveLength(0);
@@ -140,8 +167,12 @@ describe('finding 1: fragments never fail closed under ordinary load', () => {
     const r = rig();
     const ep = endpoint(1, false);
     r.table.setPolicy([1], DENY, 0, compileRules([rule(10, 17, 5000, ALLOW)]));
-    const a = fragmentIpv4(PEER, WEB, 17, udp(PEER, WEB, 40000, 5000, Buffer.alloc(2992)), 1480, 77).map((p) => frame(p));
-    const b = fragmentIpv4(PEER, WEB, 17, udp(PEER, WEB, 40000, 5000, Buffer.alloc(2992)), 1000, 77).map((p) => frame(p));
+    const a = fragmentIpv4(PEER, WEB, 17, udp(PEER, WEB, 40000, 5000, Buffer.alloc(2992)), 1480, 77).map((p) =>
+      frame(p),
+    );
+    const b = fragmentIpv4(PEER, WEB, 17, udp(PEER, WEB, 40000, 5000, Buffer.alloc(2992)), 1000, 77).map((p) =>
+      frame(p),
+    );
     const v = [...a, ...b].map((f) => r.engine.process(f, f.length, 1000, ep, true));
     expect(v.every((x) => x === Verdict.Forward)).toBe(true);
     expect(r.engine.counters.malformed['defrag.overlap']).toBe(0);
@@ -161,7 +192,7 @@ describe('finding 1: fragments never fail closed under ordinary load', () => {
     expect(r.engine.counters.malformed['defrag.overlap']).toBe(1);
   });
 
-  it('one endpoint\'s incomplete datagrams cannot use up the fragment state of another', () => {
+  it("one endpoint's incomplete datagrams cannot use up the fragment state of another", () => {
     const r = rig({ fragments: { capacity: 64, perEndpoint: 16 } });
     const a = endpoint(1, false);
     const b = endpoint(2, false);
@@ -172,8 +203,12 @@ describe('finding 1: fragments never fail closed under ordinary load', () => {
       r.engine.process(f, f.length, 1000, a, true);
     }
     expect(r.engine.counters.malformed['defrag.endpoint_full']).toBe(100 - 16);
-    const frags = fragmentIpv4(PEER, DB, 17, udp(PEER, DB, 40000, 5000, Buffer.alloc(3000)), 1480, 1).map((p) => frame(p));
-    expect(frags.map((f) => r.engine.process(f, f.length, 1000, b, true)).every((v) => v === Verdict.Forward)).toBe(true);
+    const frags = fragmentIpv4(PEER, DB, 17, udp(PEER, DB, 40000, 5000, Buffer.alloc(3000)), 1480, 1).map((p) =>
+      frame(p),
+    );
+    expect(frags.map((f) => r.engine.process(f, f.length, 1000, b, true)).every((v) => v === Verdict.Forward)).toBe(
+      true,
+    );
   });
 });
 
@@ -183,14 +218,17 @@ describe('finding 2: a session denied while its endpoint is tapped', () => {
     const ep = endpoint(1, true);
     r.table.setPolicy([1], LEARN, 0, compileRules([]));
     const t = new TcpConversation(PEER, WEB, 41000, 8080);
-    for (const f of [...t.handshake(), t.data('c', Buffer.from('hello'))]) r.engine.process(f, f.length, 1000, ep, decoded(f).dport === 8080);
+    for (const f of [...t.handshake(), t.data('c', Buffer.from('hello'))])
+      r.engine.process(f, f.length, 1000, ep, decoded(f).dport === 8080);
     expect(r.engine.sessionCount().cur).toBe(1);
     // learn → protect: policy first (default DENY) while still tapped: reported as a violation at once.
     r.table.setPolicy([1], DENY, 0, compileRules([]));
     const d1 = t.data('s', Buffer.from('x'));
     expect(r.engine.process(d1, d1.length, 1001, ep, false)).toBe(Verdict.Forward);
     const reported = r.events.filter((e) => e.type === 'session.policy');
-    expect(reported).toEqual([expect.objectContaining({ action: DENY, prevAction: LEARN, dropped: false, reset: false })]);
+    expect(reported).toEqual([
+      expect.objectContaining({ action: DENY, prevAction: LEARN, dropped: false, reset: false }),
+    ]);
     // Then the endpoint goes inline (ctrl_cfg_mac tap:false bumps the version).
     ep.tap = false;
     r.table.touch([1]);
@@ -220,10 +258,16 @@ describe('finding 3: packets without a session on a default-deny inline endpoint
 
   it('FIN (with payload), RST and ACK-only to a denied port are dropped and counted', () => {
     const { r, ep } = setup();
-    const fin = frame(ipv4(PEER, WEB, 6, tcp(PEER, WEB, 42000, 22, 100, 1, TCP.FIN | TCP.ACK | TCP.PSH, Buffer.from('data'))));
+    const fin = frame(
+      ipv4(PEER, WEB, 6, tcp(PEER, WEB, 42000, 22, 100, 1, TCP.FIN | TCP.ACK | TCP.PSH, Buffer.from('data'))),
+    );
     const rst = frame(ipv4(PEER, WEB, 6, tcp(PEER, WEB, 42001, 22, 100, 0, TCP.RST)));
     const ack = frame(ipv4(PEER, WEB, 6, tcp(PEER, WEB, 42002, 22, 100, 1, TCP.ACK)));
-    expect([fin, rst, ack].map((f) => r.engine.process(f, f.length, 1000, ep, true))).toEqual([Verdict.Drop, Verdict.Drop, Verdict.Drop]);
+    expect([fin, rst, ack].map((f) => r.engine.process(f, f.length, 1000, ep, true))).toEqual([
+      Verdict.Drop,
+      Verdict.Drop,
+      Verdict.Drop,
+    ]);
     expect(r.engine.counters.tcpNoSessionDrops).toBe(2);
     expect(r.engine.counters.policyDrops).toBe(3);
     expect(ep.counters.dropPackets).toBe(3);
@@ -233,7 +277,10 @@ describe('finding 3: packets without a session on a default-deny inline endpoint
     const { r, ep } = setup();
     const fin = frame(ipv4(PEER, WEB, 6, tcp(PEER, WEB, 42000, 80, 100, 1, TCP.FIN | TCP.ACK)));
     const ack = frame(ipv4(PEER, WEB, 6, tcp(PEER, WEB, 42003, 80, 100, 1, TCP.ACK, Buffer.from('GET'))));
-    expect([fin, ack].map((f) => r.engine.process(f, f.length, 1000, ep, true))).toEqual([Verdict.Forward, Verdict.Forward]);
+    expect([fin, ack].map((f) => r.engine.process(f, f.length, 1000, ep, true))).toEqual([
+      Verdict.Forward,
+      Verdict.Forward,
+    ]);
     expect(r.engine.listSessions()).toEqual([expect.objectContaining({ serverPort: 80, tcpState: 'established' })]);
   });
 
@@ -261,9 +308,15 @@ describe('finding 4: every policy input moves the version sessions were decided 
     };
     r.table.setInternalNets([v4('198.18.0.0', 24)]);
     // Allowed for external peers only (NeuVector's 0.0.0.0 "external" rule).
-    r.table.setPolicy([1], DENY, 0, compileRules([{ id: 12, sip: '0.0.0.0', dip: WEB, port: 80, proto: 6, action: ALLOW, ingress: true }]));
+    r.table.setPolicy(
+      [1],
+      DENY,
+      0,
+      compileRules([{ id: 12, sip: '0.0.0.0', dip: WEB, port: 80, proto: 6, action: ALLOW, ingress: true }]),
+    );
     const t = new TcpConversation(PEER, WEB, 43000, 80);
-    for (const [i, f] of t.handshake().entries()) expect(r.engine.process(f, f.length, 1000, ep, i !== 1)).toBe(Verdict.Forward);
+    for (const [i, f] of t.handshake().entries())
+      expect(r.engine.process(f, f.length, 1000, ep, i !== 1)).toBe(Verdict.Forward);
     r.table.setInternalNets([v4('198.18.0.0', 15)]); // the peer is internal now: the rule no longer applies
     const d = t.data('c', Buffer.from('x'));
     expect(r.engine.process(d, d.length, 1001, ep, true)).toBe(Verdict.Drop);
@@ -313,7 +366,9 @@ describe('finding 6: counters', () => {
     r.engine.process(f, f.length, 1000, ep, true);
     r.table.setPolicy([1], DENY, 0, compileRules([]));
     expect(r.engine.process(f, f.length, 1001, ep, true)).toBe(Verdict.Drop);
-    expect(r.events.filter((e) => e.type === 'session.policy')).toEqual([expect.objectContaining({ proto: 'udp', action: DENY, dropped: true, reset: false })]);
+    expect(r.events.filter((e) => e.type === 'session.policy')).toEqual([
+      expect.objectContaining({ proto: 'udp', action: DENY, dropped: true, reset: false }),
+    ]);
   });
 });
 
@@ -337,7 +392,12 @@ describe('finding 7: session ids across dp -n workers', () => {
 
 describe('finding 10: limits without a policy', () => {
   it('a policy exception fails closed by default (counted), open only when configured', () => {
-    const throwing = { version: () => 1, decide: () => { throw new Error('policy bug'); } };
+    const throwing = {
+      version: () => 1,
+      decide: () => {
+        throw new Error('policy bug');
+      },
+    };
     const f = frame(ipv4(PEER, WEB, 17, udp(PEER, WEB, 40000, 53, Buffer.alloc(4))));
     const closed = new Engine({ policy: throwing });
     expect(closed.process(f, f.length, 1000, endpoint(1, false), true)).toBe(Verdict.Drop);
@@ -347,7 +407,7 @@ describe('finding 10: limits without a policy', () => {
     expect(open.counters.policyErrors).toBe(1);
   });
 
-  it('a SYN flood of 200,000 distinct SYNs at one workload leaves another workload\'s flows working', () => {
+  it("a SYN flood of 200,000 distinct SYNs at one workload leaves another workload's flows working", () => {
     const r = rig();
     const web = endpoint(1, false);
     const db = endpoint(2, false);
@@ -369,10 +429,18 @@ describe('finding 10: limits without a policy', () => {
     const d = established.data('c', Buffer.from('SELECT 1'));
     expect(r.engine.process(d, d.length, now, db, true)).toBe(Verdict.Forward);
     const fresh = new TcpConversation(WEB, DB, 50001, 5432);
-    expect(fresh.handshake().map((f, i) => r.engine.process(f, f.length, now, db, i !== 1))).toEqual([Verdict.Forward, Verdict.Forward, Verdict.Forward]);
+    expect(fresh.handshake().map((f, i) => r.engine.process(f, f.length, now, db, i !== 1))).toEqual([
+      Verdict.Forward,
+      Verdict.Forward,
+      Verdict.Forward,
+    ]);
     // The flooded workload itself still takes a new connection (a half-open one made room).
     const legit = new TcpConversation(PEER, WEB, 44000, 80);
-    expect(legit.handshake().map((f, i) => r.engine.process(f, f.length, now, web, i !== 1))).toEqual([Verdict.Forward, Verdict.Forward, Verdict.Forward]);
+    expect(legit.handshake().map((f, i) => r.engine.process(f, f.length, now, web, i !== 1))).toEqual([
+      Verdict.Forward,
+      Verdict.Forward,
+      Verdict.Forward,
+    ]);
   });
 
   // The engine over the replay corpus (every capture in the shared pcaps and every generated
@@ -397,8 +465,12 @@ describe('finding 10: limits without a policy', () => {
     pre.table.enableIcmpPolicy = true;
     const pv = new PacketView();
     const all = corpusFrames();
-    const frames = all.filter((f, k) => pre.engine.process(f, f.length, 1000, ep, (k & 1) === 0) !== Verdict.Forward ||
-      decodeFrame(pv, f, 0, f.length, f.length) !== 0 || pv.ipVersion === 0);
+    const frames = all.filter(
+      (f, k) =>
+        pre.engine.process(f, f.length, 1000, ep, (k & 1) === 0) !== Verdict.Forward ||
+        decodeFrame(pv, f, 0, f.length, f.length) !== 0 ||
+        pv.ipVersion === 0,
+    );
     const fromCorpus = frames.length;
     for (let i = 0; i < 64; i++) {
       frames.push(frame(ipv4(PEER, WEB, 6, tcp(PEER, WEB, 30000 + i, 22, 1, 0, TCP.SYN)))); // denied first packet
@@ -440,12 +512,15 @@ describe('finding 10: limits without a policy', () => {
       const stats = profiler.stop();
       // Allocated = growth now + everything the collections in between reclaimed.
       let reclaimed = 0;
-      for (const g of stats.statistics) reclaimed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
+      for (const g of stats.statistics)
+        reclaimed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
       perWindow.push((after - before + reclaimed) / N);
     }
     gc();
     kept.push(process.memoryUsage().heapUsed);
-    console.log(`allocation over the replay corpus (${fromCorpus} of its ${all.length} frames, ${frames.length - fromCorpus} made here; deny policy): ${perWindow.map((b) => b.toFixed(3)).join(', ')} bytes per packet in windows of ${N}; heap kept after each: ${kept.map((b) => (b / 1048576).toFixed(2)).join(', ')} MiB`);
+    console.log(
+      `allocation over the replay corpus (${fromCorpus} of its ${all.length} frames, ${frames.length - fromCorpus} made here; deny policy): ${perWindow.map((b) => b.toFixed(3)).join(', ')} bytes per packet in windows of ${N}; heap kept after each: ${kept.map((b) => (b / 1048576).toFixed(2)).join(', ')} MiB`,
+    );
     expect(r.engine.counters.policyDrops).toBeGreaterThan(N);
     expect(r.engine.counters.error).toBeGreaterThan(1000);
     expect(r.engine.counters.eventsSuppressed).toBeGreaterThan(N);

@@ -7,10 +7,21 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { SessionTable } from '../../dp/session/table.js';
 import { SF_INGRESS } from '../../dp/session/tcp-state.js';
-import { FLOW_KEY_SIZE, FLOW_VAL_SIZE, portOfUcmac, towardWorkloadIndex, writeFlowKey } from '../../dp/fastpath/flow-entry.js';
+import {
+  FLOW_KEY_SIZE,
+  FLOW_VAL_SIZE,
+  portOfUcmac,
+  towardWorkloadIndex,
+  writeFlowKey,
+} from '../../dp/fastpath/flow-entry.js';
 import { macStringToNumber } from '../../shared/mac.js';
 
-const v4 = (a: number, b: number, c: number, d: number): number[] => [0, 0, 0xffff, ((a << 24) | (b << 16) | (c << 8) | d) >>> 0];
+const v4 = (a: number, b: number, c: number, d: number): number[] => [
+  0,
+  0,
+  0xffff,
+  ((a << 24) | (b << 16) | (c << 8) | d) >>> 0,
+];
 
 describe('fast-path flow key', () => {
   it('matches struct flow_key: sizes as in steer.bpf.c', () => {

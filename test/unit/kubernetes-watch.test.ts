@@ -22,19 +22,37 @@ import { createLogger } from '../../shared/log.js';
 const G = RESOURCES.group.plural;
 const R = RESOURCES.rule.plural;
 const apiVersion = `${API_GROUP}/${API_VERSION}`;
-const group = (name: string, mode: string) => ({ apiVersion, kind: RESOURCES.group.kind, metadata: { name }, spec: { mode } });
-const rule = (name: string, spec: Record<string, unknown>) => ({ apiVersion, kind: RESOURCES.rule.kind, metadata: { name }, spec });
+const group = (name: string, mode: string) => ({
+  apiVersion,
+  kind: RESOURCES.group.kind,
+  metadata: { name },
+  spec: { mode },
+});
+const rule = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion,
+  kind: RESOURCES.rule.kind,
+  metadata: { name },
+  spec,
+});
 
 describe('CRD watch against an in-process API server', () => {
   const api = new FakeKubeApi(`/apis/${API_GROUP}/${API_VERSION}`);
   const store = new RuleStore(join(mkdtempSync(join(tmpdir(), 'tg-kube-')), 'rules.yaml'));
   let watch: PolicyWatch;
-  const ruleSet = () => store.list().map((r) => `${r.from}>${r.to}:${r.port}/${r.proto}:${r.origin}`).sort();
+  const ruleSet = () =>
+    store
+      .list()
+      .map((r) => `${r.from}>${r.to}:${r.port}/${r.proto}:${r.origin}`)
+      .sort();
   const until = async (f: () => boolean) => {
-    const ok = await waitFor(async () => {
-      await watch.idle();
-      return f();
-    }, 10_000, 50);
+    const ok = await waitFor(
+      async () => {
+        await watch.idle();
+        return f();
+      },
+      10_000,
+      50,
+    );
     expect(ok).toBe(true);
   };
 
@@ -103,7 +121,12 @@ describe('CRD watch against an in-process API server', () => {
     // again and watches from the new list's resourceVersion.
     await until(() => {
       const after = api.requests.slice(mark).filter((r) => r.path.endsWith(`/${G}`));
-      return api.goneAnswers > 0 && after.some((r) => r.query.watch !== 'true') && after.some((r) => r.query.watch === 'true' && Number(r.query.resourceVersion) >= api.compactedBefore) && api.openWatches(G) > 0;
+      return (
+        api.goneAnswers > 0 &&
+        after.some((r) => r.query.watch !== 'true') &&
+        after.some((r) => r.query.watch === 'true' && Number(r.query.resourceVersion) >= api.compactedBefore) &&
+        api.openWatches(G) > 0
+      );
     });
     api.put(G, group('db', 'protect'));
     await until(() => store.modes.db === 'protect');

@@ -21,7 +21,12 @@ const WEB_MAC = '02:74:67:00:00:0a';
 const view = (restarts = 0, fastPath?: Record<string, number>): DaemonView => ({
   groups: () => [
     { name: 'web', mode: 'protect', workloads: [{ name: 'web-1', ip: '198.18.0.10', mac: WEB_MAC }], labels: {} },
-    { name: 'db', mode: 'learn', workloads: [{ name: 'db-1', ip: '198.18.0.11', mac: '02:74:67:00:00:0b' }], labels: {} },
+    {
+      name: 'db',
+      mode: 'learn',
+      workloads: [{ name: 'db-1', ip: '198.18.0.11', mac: '02:74:67:00:00:0b' }],
+      labels: {},
+    },
   ],
   rules: () => [{ origin: 'learned' }, { origin: 'learned' }, { origin: 'user' }] as AllowRule[],
   dp: () => ({ healthy: true, restarts }),
@@ -29,19 +34,46 @@ const view = (restarts = 0, fastPath?: Record<string, number>): DaemonView => ({
   ...(fastPath ? { fastPath: () => fastPath } : {}),
 });
 
-const counters = (rx: number, extra: Partial<CountersRecord> = {}, device: Record<string, number> = {}): CountersRecord => ({
-  type: 'counters', v: 1, at: 1, device: { rxPackets: rx, rxBytes: rx * 100, ...device }, eventsDropped: 0,
-  endpoints: [{ mac: WEB_MAC, tap: false, rxPackets: rx, rxBytes: rx * 100, dropPackets: 1, sessions: 2, curSessions: 1 }], ...extra,
+const counters = (
+  rx: number,
+  extra: Partial<CountersRecord> = {},
+  device: Record<string, number> = {},
+): CountersRecord => ({
+  type: 'counters',
+  v: 1,
+  at: 1,
+  device: { rxPackets: rx, rxBytes: rx * 100, ...device },
+  eventsDropped: 0,
+  endpoints: [
+    { mac: WEB_MAC, tap: false, rxPackets: rx, rxBytes: rx * 100, dropPackets: 1, sessions: 2, curSessions: 1 },
+  ],
+  ...extra,
 });
 
 const violation = (port: number, count: number, client = '198.18.0.1'): ViolationRecord => ({
-  type: 'violation', v: 1, ep: WEB_MAC, client, server: '198.18.0.10', serverPort: port, proto: 6, ingress: true, ruleId: 0, action: 7,
-  dropped: true, count, reportedAt: 1, packet: new Uint8Array(), pktLen: 60,
+  type: 'violation',
+  v: 1,
+  ep: WEB_MAC,
+  client,
+  server: '198.18.0.10',
+  serverPort: port,
+  proto: 6,
+  ingress: true,
+  ruleId: 0,
+  action: 7,
+  dropped: true,
+  count,
+  reportedAt: 1,
+  packet: new Uint8Array(),
+  pktLen: 60,
 });
 
-const scrape = async (m: TollgateMetrics) => new Map<string, PromFamily>(parseProm(await m.text()).map((f) => [f.name, f]));
+const scrape = async (m: TollgateMetrics) =>
+  new Map<string, PromFamily>(parseProm(await m.text()).map((f) => [f.name, f]));
 const value = (f: PromFamily | undefined, labels: Record<string, string> = {}) =>
-  (f?.metrics ?? []).filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v)).reduce((a, s) => a + Number(s.value), 0);
+  (f?.metrics ?? [])
+    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v))
+    .reduce((a, s) => a + Number(s.value), 0);
 
 describe('metrics registry', () => {
   it('device and endpoint counters: monotonic across a dp restart, workers added up, reasons as a label', async () => {
@@ -76,7 +108,15 @@ describe('metrics registry', () => {
     hub.keepAlive(0.002);
     const f = await scrape(m);
     expect(value(f.get('tollgate_violations_total'))).toBe(3);
-    expect(value(f.get('tollgate_violations_total'), { group: 'web', peer_group: '198.18.0.1/32', port: '9090', proto: 'tcp', action: 'deny' })).toBe(2);
+    expect(
+      value(f.get('tollgate_violations_total'), {
+        group: 'web',
+        peer_group: '198.18.0.1/32',
+        port: '9090',
+        proto: 'tcp',
+        action: 'deny',
+      }),
+    ).toBe(2);
     expect(value(f.get('tollgate_violations_total'), { group: 'web', peer_group: 'db', port: '5432' })).toBe(1);
     expect(value(f.get('tollgate_violation_packets_total'), { port: '9090' })).toBe(7);
     expect(value(f.get('tollgate_rules_learned_total'))).toBe(2);
@@ -98,15 +138,29 @@ describe('metrics registry', () => {
     const doc = readFileSync(new URL('../../docs/METRICS.md', import.meta.url), 'utf8');
     const deviceKeys = [
       ...Object.keys(newPipelineCounters()),
-      ...Object.entries(newDeviceCounters()).map(([k, v]) => (typeof v === 'object' ? `${k}.x` : k === 'rx' || k === 'tx' ? `engine.${k}` : k)),
-      'rx', 'tx', 'rxDrop', 'eventsDropped',
+      ...Object.entries(newDeviceCounters()).map(([k, v]) =>
+        typeof v === 'object' ? `${k}.x` : k === 'rx' || k === 'tx' ? `engine.${k}` : k,
+      ),
+      'rx',
+      'tx',
+      'rxDrop',
+      'eventsDropped',
     ];
     const names = new Set([
       ...deviceKeys.map((k) => deviceMetric(k).name),
       ...ENDPOINT_COUNTERS.flatMap((k) => [workloadMetric(k), groupMetric(k)]),
-      'tollgate_dp_up', 'tollgate_dp_restarts_total', 'tollgate_dp_keepalive_seconds', 'tollgate_events_received_total', 'tollgate_event_records_total',
-      'tollgate_group_mode', 'tollgate_rules', 'tollgate_rules_learned_total', 'tollgate_violations_total', 'tollgate_violation_packets_total',
-      'tollgate_workload_sessions_active', 'tollgate_sessions_active',
+      'tollgate_dp_up',
+      'tollgate_dp_restarts_total',
+      'tollgate_dp_keepalive_seconds',
+      'tollgate_events_received_total',
+      'tollgate_event_records_total',
+      'tollgate_group_mode',
+      'tollgate_rules',
+      'tollgate_rules_learned_total',
+      'tollgate_violations_total',
+      'tollgate_violation_packets_total',
+      'tollgate_workload_sessions_active',
+      'tollgate_sessions_active',
     ]);
     const missing = [...names].filter((n) => !doc.includes(`\`${n}\``));
     expect(missing).toEqual([]);

@@ -16,8 +16,22 @@ const modes: WorkloadMode[] = ['learn', 'monitor', 'protect'];
 
 function connection(ep: WorkloadView, ingress: boolean): ConnectionRecord {
   return {
-    type: 'connection', v: 1, ep: ep.mac, client: '198.18.0.20', server: '198.18.0.10', serverPort: 8080, proto: 6, ingress,
-    external: false, ruleId: 0, action: MODES[ep.mode].defaultAction, bytes: 100, sessions: 1, violates: 0, firstSeen: 1, lastSeen: 2,
+    type: 'connection',
+    v: 1,
+    ep: ep.mac,
+    client: '198.18.0.20',
+    server: '198.18.0.10',
+    serverPort: 8080,
+    proto: 6,
+    ingress,
+    external: false,
+    ruleId: 0,
+    action: MODES[ep.mode].defaultAction,
+    bytes: 100,
+    sessions: 1,
+    violates: 0,
+    firstSeen: 1,
+    lastSeen: 2,
   };
 }
 
@@ -25,8 +39,20 @@ describe('mode combinations: a learning peer never widens a policy', () => {
   for (const cm of modes) {
     for (const sm of modes) {
       it(`client ${cm} → server ${sm}`, () => {
-        const client: WorkloadView = { name: 'c1', group: 'client', ip: '198.18.0.20', mac: '02:00:00:00:00:20', mode: cm };
-        const server: WorkloadView = { name: 's1', group: 'server', ip: '198.18.0.10', mac: '02:00:00:00:00:10', mode: sm };
+        const client: WorkloadView = {
+          name: 'c1',
+          group: 'client',
+          ip: '198.18.0.20',
+          mac: '02:00:00:00:00:20',
+          mode: cm,
+        };
+        const server: WorkloadView = {
+          name: 's1',
+          group: 'server',
+          ip: '198.18.0.10',
+          mac: '02:00:00:00:00:10',
+          mode: sm,
+        };
         const all = [client, server];
         const store = new RuleStore('/nonexistent/never-written.yaml');
         // The dp reports from each end the packet reached: a protect client drops it at its own egress.
@@ -44,8 +70,20 @@ describe('mode combinations: a learning peer never widens a policy', () => {
   }
 
   it('a rule learned at both ends applies at both; one learned at one end stays there when the other end learns later', () => {
-    const client: WorkloadView = { name: 'c1', group: 'client', ip: '198.18.0.20', mac: '02:00:00:00:00:20', mode: 'learn' };
-    const server: WorkloadView = { name: 's1', group: 'server', ip: '198.18.0.10', mac: '02:00:00:00:00:10', mode: 'protect' };
+    const client: WorkloadView = {
+      name: 'c1',
+      group: 'client',
+      ip: '198.18.0.20',
+      mac: '02:00:00:00:00:20',
+      mode: 'learn',
+    };
+    const server: WorkloadView = {
+      name: 's1',
+      group: 'server',
+      ip: '198.18.0.10',
+      mac: '02:00:00:00:00:10',
+      mode: 'protect',
+    };
     const store = new RuleStore('/nonexistent/never-written.yaml');
     learnFrom([connection(client, false)], store, [client, server]);
     expect(store.list().map((r) => r.side)).toEqual(['egress']);

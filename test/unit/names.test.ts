@@ -11,10 +11,25 @@ import { pino } from 'pino';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ERRORS, TollgateError } from '../../shared/errors.js';
 import {
-  CTRL_COUNTERS, DEVICE_RECORD_KEYS, ENGINE_COUNTERS, FAST_PATH_COUNTERS, PIPELINE_COUNTERS, RECORD_COUNTERS,
-  RECORD_ENDPOINT_FIELDS, REPLY_FIELDS, worker0Fields, type MergedReply,
+  CTRL_COUNTERS,
+  DEVICE_RECORD_KEYS,
+  ENGINE_COUNTERS,
+  FAST_PATH_COUNTERS,
+  PIPELINE_COUNTERS,
+  RECORD_COUNTERS,
+  RECORD_ENDPOINT_FIELDS,
+  REPLY_FIELDS,
+  worker0Fields,
+  type MergedReply,
 } from '../../shared/names/counters.js';
-import { ENGINE_EVENT_NAMES, EVENTS, RECORD_NAMES, type EngineEventName, type OfflineEventName, type RecordName } from '../../shared/names/events.js';
+import {
+  ENGINE_EVENT_NAMES,
+  EVENTS,
+  RECORD_NAMES,
+  type EngineEventName,
+  type OfflineEventName,
+  type RecordName,
+} from '../../shared/names/events.js';
 import type { EventRecord } from '../../shared/events/schema.js';
 import type { EngineEvent } from '../../dp/engine-types.js';
 import type { FileErrorEvent, OfflineSummary } from '../../dp/offline/run.js';
@@ -39,7 +54,9 @@ describe('error codes', () => {
   });
 
   it('docs/CONTROL.md lists exactly the codes a dp_error reply can carry', () => {
-    const want = Object.entries(ERRORS).filter(([, e]) => e.ctrl).map(([code, e]) => `| \`${code}\` | ${e.meaning} |`);
+    const want = Object.entries(ERRORS)
+      .filter(([, e]) => e.ctrl)
+      .map(([code, e]) => `| \`${code}\` | ${e.meaning} |`);
     const control = doc('CONTROL.md');
     const table = control.slice(control.indexOf('| code | meaning |'), control.indexOf('Every rejection is logged'));
     expect(rows(table).sort()).toEqual(want.sort());
@@ -77,14 +94,15 @@ function tableAfter(text: string, intro: string): string[] {
   return rows(out.join('\n'));
 }
 
-const docRows = (table: Record<string, { doc: string }>): string[] => Object.entries(table).map(([k, v]) => `| \`${k}\` | ${v.doc} |`);
+const docRows = (table: Record<string, { doc: string }>): string[] =>
+  Object.entries(table).map(([k, v]) => `| \`${k}\` | ${v.doc} |`);
 
 describe('counter names', () => {
   const control = doc('CONTROL.md');
 
-  it('docs/CONTROL.md has one row per pipeline, engine and ctrl counter, with the table\'s doc line', () => {
+  it("docs/CONTROL.md has one row per pipeline, engine and ctrl counter, with the table's doc line", () => {
     expect(tableAfter(control, '`pipeline` (live path, dp/pipeline.ts):')).toEqual(docRows(PIPELINE_COUNTERS));
-    expect(tableAfter(control, '`engine`: the engine\'s own counters')).toEqual(docRows(ENGINE_COUNTERS));
+    expect(tableAfter(control, "`engine`: the engine's own counters")).toEqual(docRows(ENGINE_COUNTERS));
     expect(tableAfter(control, '`ctrl`:')).toEqual(docRows(CTRL_COUNTERS));
   });
 
@@ -99,7 +117,7 @@ describe('counter names', () => {
     expect([...fields].filter((f) => !row.includes(`\`${f}\``))).toEqual([]);
   });
 
-  it('docs/EVENTS.md names the counters record\'s own keys and endpoint fields', () => {
+  it("docs/EVENTS.md names the counters record's own keys and endpoint fields", () => {
     const counters = section(doc('EVENTS.md'), '## `counters`');
     const names = [...Object.keys(RECORD_COUNTERS), ...RECORD_ENDPOINT_FIELDS, 'mac', 'tap'];
     expect(names.filter((k) => !counters.includes(`\`${k}\``))).toEqual([]);
@@ -107,15 +125,34 @@ describe('counter names', () => {
 
   it('docs/METRICS.md documents the metric of every device key of the counters record', () => {
     const metrics = doc('METRICS.md');
-    const missing = [...DEVICE_RECORD_KEYS, 'malformed.x'].map((k) => deviceMetric(k).name).filter((n) => !metrics.includes(`\`${n}\``));
+    const missing = [...DEVICE_RECORD_KEYS, 'malformed.x']
+      .map((k) => deviceMetric(k).name)
+      .filter((n) => !metrics.includes(`\`${n}\``));
     expect(missing).toEqual([]);
   });
 
   it('the replies dp -n N merges have exactly the fields the table says', () => {
-    const rt = new DpRuntime({ ctrlPath: tempSockPath('names'), createEngine: (o) => new Engine(o), forwardVerdict: Verdict.Forward, log: pino({ level: 'silent' }), live: false });
+    const rt = new DpRuntime({
+      ctrlPath: tempSockPath('names'),
+      createEngine: (o) => new Engine(o),
+      forwardVerdict: Verdict.Forward,
+      log: pino({ level: 'silent' }),
+      live: false,
+    });
     try {
-      const ask = (m: object): Record<string, Record<string, unknown>> => JSON.parse(dispatchDatagram(Buffer.from(JSON.stringify(m)), rt.state).at(-1)!);
-      ask({ ctrl_add_mac: { iface: 'vth', mac: '02:74:67:00:00:0a', ucmac: '4e:65:75:56:00:0a', bcmac: 'ff:ff:ff:00:00:0a', oldmac: '', pmac: '', pips: null } });
+      const ask = (m: object): Record<string, Record<string, unknown>> =>
+        JSON.parse(dispatchDatagram(Buffer.from(JSON.stringify(m)), rt.state).at(-1)!);
+      ask({
+        ctrl_add_mac: {
+          iface: 'vth',
+          mac: '02:74:67:00:00:0a',
+          ucmac: '4e:65:75:56:00:0a',
+          bcmac: 'ff:ff:ff:00:00:0a',
+          oldmac: '',
+          pmac: '',
+          pips: null,
+        },
+      });
       const replies: Record<MergedReply, Record<string, unknown>> = {
         dp_stats_device: ask({ ctrl_stats_device: {} }).dp_stats_device!,
         dp_stats_macs: ask({ ctrl_stats_macs: { macs: ['02:74:67:00:00:0a'] } }).dp_stats_macs!,
@@ -138,7 +175,7 @@ describe('counter names', () => {
 });
 
 describe('event names', () => {
-  it('the engine\'s, dp -p\'s and the records\' type fields are the table\'s names', () => {
+  it("the engine's, dp -p's and the records' type fields are the table's names", () => {
     expectTypeOf<EngineEvent['type']>().toEqualTypeOf<EngineEventName>();
     expectTypeOf<FileErrorEvent['type'] | OfflineSummary['type']>().toEqualTypeOf<OfflineEventName>();
     expectTypeOf<EventRecord['type']>().toEqualTypeOf<RecordName>();
@@ -148,7 +185,9 @@ describe('event names', () => {
   it('docs/EVENTS.md has a section per record and a row per engine and dp -p event', () => {
     const events = doc('EVENTS.md');
     expect(RECORD_NAMES.filter((r) => !events.includes(`\n## \`${r}\`\n`))).toEqual([]);
-    const want = Object.entries(EVENTS).filter(([, e]) => e.scope !== 'record').map(([k, e]) => `| \`${k}\` | ${e.scope} | ${e.doc} |`);
+    const want = Object.entries(EVENTS)
+      .filter(([, e]) => e.scope !== 'record')
+      .map(([k, e]) => `| \`${k}\` | ${e.scope} | ${e.doc} |`);
     expect(tableAfter(events, '## Engine events')).toEqual(want);
   });
 
@@ -156,7 +195,10 @@ describe('event names', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-names-'));
     try {
       const write = (check: string): void =>
-        writeFileSync(join(dir, 'case.yaml'), `description: x\ngenerate: {case: malformed-lengths, seed: 1}\nmode: protect\nchecks:\n  - ${check}\n`);
+        writeFileSync(
+          join(dir, 'case.yaml'),
+          `description: x\ngenerate: {case: malformed-lengths, seed: 1}\nmode: protect\nchecks:\n  - ${check}\n`,
+        );
       write('{event: session.strat, count: 1}');
       expect(() => loadCase(dir)).toThrow(/checks\[0\]\.event/);
       write('{malformed: {decoder.tcp.hlen_too_smal: 1}}');

@@ -41,10 +41,19 @@ describe('runOffline', () => {
     try {
       const drop = join(tmp, 'drops.pcap');
       const { out, events } = collect();
-      const s = await runOffline({ inputs: [join(DIR, 'malformed-tcp-short-header.pcap'), join(DIR, 'tcp-http-get-full-session.pcap')], out, mode: 'inline', dropPcap: drop });
+      const s = await runOffline({
+        inputs: [join(DIR, 'malformed-tcp-short-header.pcap'), join(DIR, 'tcp-http-get-full-session.pcap')],
+        out,
+        mode: 'inline',
+        dropPcap: drop,
+      });
       expect(s.dropped).toBe(2);
       expect(s.forwarded).toBe(12);
-      expect(events().filter((e) => e.type === 'malformed').every((e) => e.dropped === true)).toBe(true);
+      expect(
+        events()
+          .filter((e) => e.type === 'malformed')
+          .every((e) => e.dropped === true),
+      ).toBe(true);
       const r = PcapReader.open(drop);
       if (isPcapError(r)) throw new Error(r.message);
       let n = 0;
@@ -78,7 +87,10 @@ describe('runOffline output targets', () => {
     try {
       const file = join(tmp, 'events.jsonl');
       await runOffline({ inputs: [join(DIR, 'icmp-echo-ping.pcap')], out: file });
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.at(-1)).toMatchObject({ type: 'summary', packets: 10, sessions: { icmp: 1 } });
     } finally {
       rmSync(tmp, { recursive: true, force: true });

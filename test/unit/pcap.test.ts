@@ -8,7 +8,12 @@ import { sharedPcapsDir } from '../../shared/repo-root.js';
 
 const DIR = sharedPcapsDir();
 
-interface ManifestRow { file: string; format: string; packets: number; first_ts: string }
+interface ManifestRow {
+  file: string;
+  format: string;
+  packets: number;
+  first_ts: string;
+}
 function manifest(): ManifestRow[] {
   const lines = readFileSync(join(DIR, 'MANIFEST.tsv'), 'utf8').trim().split('\n');
   const head = lines[0]!.split('\t');
@@ -23,7 +28,8 @@ function readAll(path: string) {
   const r = PcapReader.open(path);
   if (isPcapError(r)) throw new Error(r.message);
   const frames: { len: number; wire: number; ts: number; ifIndex: number; first: number }[] = [];
-  while (r.next()) frames.push({ len: r.capLen, wire: r.wireLen, ts: r.tsMs, ifIndex: r.ifIndex, first: r.buf[r.off]! });
+  while (r.next())
+    frames.push({ len: r.capLen, wire: r.wireLen, ts: r.tsMs, ifIndex: r.ifIndex, first: r.buf[r.off]! });
   return { r, frames };
 }
 

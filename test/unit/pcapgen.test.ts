@@ -8,7 +8,12 @@ import { CASES, buildCase } from '../../scripts/pcapgen/cases.js';
 import { runOffline } from '../../dp/offline/run.js';
 import { PcapWriter } from '../../shared/pcap/writer.js';
 
-const sink = () => new Writable({ write(_c, _e, cb) { cb(); } });
+const sink = () =>
+  new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
 
 describe('pcapgen', () => {
   it('is deterministic: same seed, same bytes; another seed, other bytes', () => {
@@ -21,7 +26,12 @@ describe('pcapgen', () => {
       const [a, b, c] = ['a', 'b', 'c'].map((n) => readFileSync(join(tmp, `${n}.pcap`)));
       expect(a!.equals(b!)).toBe(true);
       expect(a!.equals(c!)).toBe(false);
-      for (const cs of CASES) expect(Buffer.concat(buildCase(cs.name, 3).map((f) => f.bytes)).equals(Buffer.concat(buildCase(cs.name, 3).map((f) => f.bytes)))).toBe(true);
+      for (const cs of CASES)
+        expect(
+          Buffer.concat(buildCase(cs.name, 3).map((f) => f.bytes)).equals(
+            Buffer.concat(buildCase(cs.name, 3).map((f) => f.bytes)),
+          ),
+        ).toBe(true);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -33,12 +43,21 @@ describe('pcapgen', () => {
       const file = join(tmp, 'mix.pcap');
       const r = writeBenchMix(file, { tcpFlows: 200, dnsPairs: 300, udpStreams: 10, udpStreamPackets: 50 });
       let text = '';
-      const out = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+      const out = new Writable({
+        write(c, _e, cb) {
+          text += c.toString();
+          cb();
+        },
+      });
       const s = await runOffline({ inputs: [file], out });
       expect(s.packets).toBe(r.packets);
       expect(s.sessions).toMatchObject({ tcp: 200, udp: 310, icmp: 0, ip: 0 });
       expect(s.malformed).toEqual({});
-      const tcpEnds = text.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'session.end' && e.proto === 'tcp');
+      const tcpEnds = text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.type === 'session.end' && e.proto === 'tcp');
       expect(tcpEnds.every((e) => e.reason === 'fin' && e.tcpState === 'closed')).toBe(true);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,11 @@ import { compileRules, PolicyTable, type WireRule } from '../../dp/policy/policy
 import type { PolicyMatch, PolicyQuery } from '../../dp/policy/rule-index.js';
 
 const q = (ingress: boolean, proto: number, sip: string, dip: string, dport: number): PolicyQuery => ({
-  ingress, proto, sip: parseAddr(sip, 'sip'), dip: parseAddr(dip, 'dip'), dport,
+  ingress,
+  proto,
+  sip: parseAddr(sip, 'sip'),
+  dip: parseAddr(dip, 'dip'),
+  dport,
 });
 const out = (): PolicyMatch => ({ action: -1, ruleId: -1, order: 0 });
 
@@ -53,25 +57,61 @@ describe('policy lookup', () => {
   });
   it('IPv6 rules and ranges', () => {
     const t6 = new PolicyTable();
-    t6.setPolicy([1], PolicyAction.DENY, 0, compileRules([
-      { id: 7, sip: '2001:db8::1', sipr: '2001:db8::ff', dip: '2001:db8::10', port: 22, proto: 6, action: 2, ingress: true },
-    ]));
+    t6.setPolicy(
+      [1],
+      PolicyAction.DENY,
+      0,
+      compileRules([
+        {
+          id: 7,
+          sip: '2001:db8::1',
+          sipr: '2001:db8::ff',
+          dip: '2001:db8::10',
+          port: 22,
+          proto: 6,
+          action: 2,
+          ingress: true,
+        },
+      ]),
+    );
     expect(t6.lookup(1, q(true, 6, '2001:db8::20', '2001:db8::10', 22), out()).ruleId).toBe(7);
     expect(t6.lookup(1, q(true, 6, '2001:db8::1:0', '2001:db8::10', 22), out()).ruleId).toBe(0);
   });
   it('stays correct with thousands of rules (first match in order)', () => {
     const many: WireRule[] = [];
     for (let i = 0; i < 5000; i++) {
-      many.push({ id: 20000 + i, sip: `198.19.${(i >> 8) & 255}.${i & 255}`, dip: web, port: 1000 + (i % 3000), proto: 6, action: 2, ingress: true });
+      many.push({
+        id: 20000 + i,
+        sip: `198.19.${(i >> 8) & 255}.${i & 255}`,
+        dip: web,
+        port: 1000 + (i % 3000),
+        proto: 6,
+        action: 2,
+        ingress: true,
+      });
     }
-    many.push({ id: 1, sip: '198.18.0.0', sipr: '198.19.255.255', dip: web, port: 0, portr: 65535, proto: 0, action: PolicyAction.VIOLATE, ingress: true });
+    many.push({
+      id: 1,
+      sip: '198.18.0.0',
+      sipr: '198.19.255.255',
+      dip: web,
+      port: 0,
+      portr: 65535,
+      proto: 0,
+      action: PolicyAction.VIOLATE,
+      ingress: true,
+    });
     const tm = new PolicyTable();
     tm.setPolicy([1], PolicyAction.DENY, 0, compileRules(many));
     expect(tm.lookup(1, q(true, 6, '198.19.3.5', web, 1000 + (773 % 3000)), out()).ruleId).toBe(20773);
     expect(tm.lookup(1, q(true, 6, '198.19.3.5', web, 9999), out()).ruleId).toBe(1);
   });
   it('rejects bad rules naming the field', () => {
-    expect(() => compileRules([{ id: 1, sip: '1.2.3', dip: web, action: 2, ingress: true }])).toThrow(/rules\[0\]\.sip/);
-    expect(() => compileRules([{ id: 1, sip: host, dip: web, port: 90, portr: 80, action: 2, ingress: true }])).toThrow(/rules\[0\]\.portr/);
+    expect(() => compileRules([{ id: 1, sip: '1.2.3', dip: web, action: 2, ingress: true }])).toThrow(
+      /rules\[0\]\.sip/,
+    );
+    expect(() => compileRules([{ id: 1, sip: host, dip: web, port: 90, portr: 80, action: 2, ingress: true }])).toThrow(
+      /rules\[0\]\.portr/,
+    );
   });
 });

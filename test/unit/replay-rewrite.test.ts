@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { SHARED_PCAPS } from '../replay-runner/case-file.js';
 import {
-  LIVE_HOST_V4, LIVE_HOST_V6, LIVE_WORKLOAD_V4, LIVE_WORKLOAD_V6, adjustChecksum, l4Checksum, readCapture, rewriteFrame,
+  LIVE_HOST_V4,
+  LIVE_HOST_V6,
+  LIVE_WORKLOAD_V4,
+  LIVE_WORKLOAD_V6,
+  adjustChecksum,
+  l4Checksum,
+  readCapture,
+  rewriteFrame,
 } from '../replay-runner/live/rewrite.js';
 
 const HOST_MAC = '02:aa:00:00:00:01';
@@ -23,9 +30,23 @@ function ipv4HeaderOk(f: Buffer): boolean {
 }
 
 const CASES = [
-  { file: 'tcp-http-get-full-session.pcap', client: '192.168.2.3', server: '209.85.225.105', host: 7, wl: 5, v6: false },
+  {
+    file: 'tcp-http-get-full-session.pcap',
+    client: '192.168.2.3',
+    server: '209.85.225.105',
+    host: 7,
+    wl: 5,
+    v6: false,
+  },
   { file: 'dns-udp-a-aaaa-mx.pcap', client: '10.16.1.11', server: '8.8.8.8', host: 3, wl: 3, v6: false },
-  { file: 'ipv6-tcp-http-atomic-fragments.pcap', client: '2001:db8:1::2', server: '2001:db8:1::1', host: 18, wl: 19, v6: true },
+  {
+    file: 'ipv6-tcp-http-atomic-fragments.pcap',
+    client: '2001:db8:1::2',
+    server: '2001:db8:1::1',
+    host: 18,
+    wl: 19,
+    v6: true,
+  },
 ];
 
 describe('live replay rewrite', () => {
@@ -36,7 +57,12 @@ describe('live replay rewrite', () => {
       let wl = 0;
       let verified = 0;
       frames.forEach((f, i) => {
-        const r = rewriteFrame(f.bytes, i + 1, { client: c.client, server: c.server, hostMac: HOST_MAC, workloadMac: WL_MAC });
+        const r = rewriteFrame(f.bytes, i + 1, {
+          client: c.client,
+          server: c.server,
+          hostMac: HOST_MAC,
+          workloadMac: WL_MAC,
+        });
         if (r === null) return;
         const b = r.bytes;
         expect(b.length).toBe(f.bytes.length);
@@ -79,7 +105,14 @@ describe('live replay rewrite', () => {
 
   it('frames of other hosts, ARP and VLAN-tagged frames are not replayed', () => {
     const frames = readCapture(join(SHARED_PCAPS, 'arp-request-reply-icmp.pcap'));
-    const out = frames.map((f, i) => rewriteFrame(f.bytes, i + 1, { client: '198.51.100.1', server: '198.51.100.2', hostMac: HOST_MAC, workloadMac: WL_MAC }));
+    const out = frames.map((f, i) =>
+      rewriteFrame(f.bytes, i + 1, {
+        client: '198.51.100.1',
+        server: '198.51.100.2',
+        hostMac: HOST_MAC,
+        workloadMac: WL_MAC,
+      }),
+    );
     expect(out.every((x) => x === null)).toBe(true);
   });
 });

@@ -88,18 +88,29 @@ describe('replay runner', () => {
   });
 
   it('a bad case file is rejected naming the field', () => {
-    expect(() => loadCase(writeCase('bad-mode', BROKEN.replace('mode: protect', 'mode: protekt')))).toThrow(/case\.yaml: mode: /);
-    expect(() => loadCase(writeCase('bad-pcap', BROKEN.replace('tcp-http-get-full-session.pcap', 'nope.pcap')))).toThrow(/pcap: no such capture .*nope\.pcap/);
-    expect(() => loadCase(writeCase('bad-rule', `${BROKEN}policy:\n  rules:\n    - {id: 1, action: allow, colour: red}\n`))).toThrow(/policy\.rules\[0\]/);
+    expect(() => loadCase(writeCase('bad-mode', BROKEN.replace('mode: protect', 'mode: protekt')))).toThrow(
+      /case\.yaml: mode: /,
+    );
+    expect(() =>
+      loadCase(writeCase('bad-pcap', BROKEN.replace('tcp-http-get-full-session.pcap', 'nope.pcap'))),
+    ).toThrow(/pcap: no such capture .*nope\.pcap/);
+    expect(() =>
+      loadCase(writeCase('bad-rule', `${BROKEN}policy:\n  rules:\n    - {id: 1, action: allow, colour: red}\n`)),
+    ).toThrow(/policy\.rules\[0\]/);
   });
 
   it('a rule the policy compiler rejects fails the case with the rule path', async () => {
-    const c = loadCase(writeCase('bad-range', `${BROKEN}policy:\n  rules:\n    - {id: 1, sip: 10.0.0.1, sipr: "::1", action: allow}\n`));
+    const c = loadCase(
+      writeCase('bad-range', `${BROKEN}policy:\n  rules:\n    - {id: 1, sip: 10.0.0.1, sipr: "::1", action: allow}\n`),
+    );
     await expect(runCase(c)).rejects.toThrow(/policy\.rules\[0\]/);
   });
 
   it('protect: the drop pcap holds exactly the denied frames (all to TCP 22), summary.dropped of them', async () => {
-    const c = loadCase(writeCase('ssh-denied', `description: "only HTTP allowed: the GET sent to the SSH port is denied"
+    const c = loadCase(
+      writeCase(
+        'ssh-denied',
+        `description: "only HTTP allowed: the GET sent to the SSH port is denied"
 pcap: nsec-pcap-http-to-ssh-port-rst.pcap
 mode: protect
 policy:
@@ -109,7 +120,9 @@ checks:
   - event: policy.deny
     where: {serverPort: 22}
     count: 0
-`));
+`,
+      ),
+    );
     const run = await runCase(c, { keep: true });
     if (run.keptDir) kept.push(run.keptDir);
     const r = PcapReader.open(run.dropPcap);
@@ -129,14 +142,18 @@ checks:
   });
 
   it('every shared capture has at least one case, and every case folder a README', () => {
-    const captures = readdirSync(SHARED_PCAPS).filter((f) => /\.(pcap|pcapng)$/.test(f)).sort();
+    const captures = readdirSync(SHARED_PCAPS)
+      .filter((f) => /\.(pcap|pcapng)$/.test(f))
+      .sort();
     expect(captures.length).toBeGreaterThanOrEqual(40);
     const cases = caseDirs().map((d) => loadCase(d));
     const covered = new Set(cases.map((c) => c.spec.pcap).filter((p): p is string => p !== undefined));
     expect(captures.filter((f) => !covered.has(f))).toEqual([]);
     expect(cases.filter((c) => !existsSync(join(c.dir, 'README.md'))).map((c) => c.name)).toEqual([]);
     // Learn, monitor and protect verdicts all appear on real traffic, and at least five live cases exist.
-    expect(new Set(cases.filter((c) => c.pcapPath !== null).map((c) => c.mode))).toEqual(new Set(['learn', 'monitor', 'protect']));
+    expect(new Set(cases.filter((c) => c.pcapPath !== null).map((c) => c.mode))).toEqual(
+      new Set(['learn', 'monitor', 'protect']),
+    );
     expect(cases.filter((c) => c.spec.live).length).toBeGreaterThanOrEqual(5);
   });
 
@@ -145,12 +162,22 @@ checks:
     const { mode, config } = loadPolicyFile(file);
     expect(mode).toBe('protect');
     const drops = join(tmp, 'nmap-drops.pcap');
-    const s = await runOffline({ inputs: [join(SHARED_PCAPS, 'nmap-scan-arp-syn-rst.pcap')], out: join(tmp, 'nmap.jsonl'), dropPcap: drops, mode: offlineEngineMode(mode), policy: offlinePolicy(mode, config) });
+    const s = await runOffline({
+      inputs: [join(SHARED_PCAPS, 'nmap-scan-arp-syn-rst.pcap')],
+      out: join(tmp, 'nmap.jsonl'),
+      dropPcap: drops,
+      mode: offlineEngineMode(mode),
+      policy: offlinePolicy(mode, config),
+    });
     const run = await runCase(loadCase(join(CASES_DIR_FOR_TEST, 'nmap-scan-protect-allow-dns')));
     expect(run.ok).toBe(true);
     expect([s.forwarded, s.dropped]).toEqual([run.summary.forwarded, run.summary.dropped]);
     // The same through runOffline's policyFile (what `dp -p --policy FILE` passes).
-    const viaFile = await runOffline({ inputs: [join(SHARED_PCAPS, 'nmap-scan-arp-syn-rst.pcap')], out: join(tmp, 'nmap2.jsonl'), policyFile: file });
+    const viaFile = await runOffline({
+      inputs: [join(SHARED_PCAPS, 'nmap-scan-arp-syn-rst.pcap')],
+      out: join(tmp, 'nmap2.jsonl'),
+      policyFile: file,
+    });
     expect([viaFile.mode, viaFile.forwarded, viaFile.dropped]).toEqual(['inline', s.forwarded, s.dropped]);
     const bad = join(tmp, 'bad-policy.yaml');
     writeFileSync(bad, 'mode: protect\npolicy:\n  rules:\n    - {id: 1, action: alow}\n');

@@ -30,7 +30,13 @@ function udp(da: Buffer, sa: Buffer, sport: number, payload = 'x'): Buffer {
 
 function setup(): { pipeline: Pipeline; sent: Buffer[] } {
   const registry = new EndpointRegistry();
-  const { ep } = registry.add({ iface: 'vth', mac: '02:11:22:33:44:55', ucmac: '4e:65:75:56:00:b4', bcmac: 'ff:ff:ff:00:00:b4', oldmac: '' });
+  const { ep } = registry.add({
+    iface: 'vth',
+    mac: '02:11:22:33:44:55',
+    ucmac: '4e:65:75:56:00:b4',
+    bcmac: 'ff:ff:ff:00:00:b4',
+    oldmac: '',
+  });
   ep.tap = false;
   return { pipeline: new Pipeline(registry, new Engine(), Verdict.Forward), sent: [] };
 }
@@ -62,7 +68,14 @@ describe('Pipeline.onBatch', () => {
       ring.set(f, off);
       desc.set([off, f.length, f.length], 3 * i);
     });
-    const b: FrameBatch = { ring, desc, verdicts: new Uint8Array(frames.length).fill(9), maxFrame: MAX_FRAME, cursor: 0, send: () => true };
+    const b: FrameBatch = {
+      ring,
+      desc,
+      verdicts: new Uint8Array(frames.length).fill(9),
+      maxFrame: MAX_FRAME,
+      cursor: 0,
+      send: () => true,
+    };
     batch.pipeline.onBatch(b, frames.length);
 
     const forwarded = frames.filter((_, i) => b.verdicts[i] === 1).map((f) => f.toString('hex'));
@@ -85,7 +98,14 @@ describe('Pipeline.onBatch', () => {
     const f = udp(UCMAC, PEER, 2000);
     const ring = new Uint8Array(256);
     ring.set(f, 66);
-    const b: FrameBatch = { ring, desc: Int32Array.from([66, f.length, f.length + 100]), verdicts: new Uint8Array(1), maxFrame: MAX_FRAME, cursor: 0, send: () => true };
+    const b: FrameBatch = {
+      ring,
+      desc: Int32Array.from([66, f.length, f.length + 100]),
+      verdicts: new Uint8Array(1),
+      maxFrame: MAX_FRAME,
+      cursor: 0,
+      send: () => true,
+    };
     pipeline.onBatch(b, 1);
     expect(b.verdicts[0]).toBe(0);
     expect(pipeline.counters.oversize).toBe(1);

@@ -23,7 +23,10 @@ async function saved(): Promise<{ dir: string; path: string }> {
 async function expectIntact(path: string, reason: RegExp): Promise<void> {
   const s = new RuleStore(path);
   await s.load();
-  expect(s.list().map((r) => `${r.from}>${r.to}:${r.port}@${r.side}`)).toEqual(['client>web:8080@both', 'web>db:5432@egress']);
+  expect(s.list().map((r) => `${r.from}>${r.to}:${r.port}@${r.side}`)).toEqual([
+    'client>web:8080@both',
+    'web>db:5432@egress',
+  ]);
   expect(s.modes).toEqual({ web: 'protect', db: 'protect' });
   expect(s.recovered?.reason).toMatch(reason);
   expect(s.recovered?.movedTo && existsSync(s.recovered.movedTo)).toBe(true);
@@ -45,7 +48,10 @@ describe('the rules file: finding 12 (an empty file failed open) and 13 (an inva
   it('a file cut short in the middle of a rule', async () => {
     const { dir, path } = await saved();
     const text = readFileSync(path, 'utf8');
-    writeFileSync(path, text.slice(0, text.indexOf('web>db') > 0 ? text.indexOf('web>db') : Math.floor(text.length * 0.6)));
+    writeFileSync(
+      path,
+      text.slice(0, text.indexOf('web>db') > 0 ? text.indexOf('web>db') : Math.floor(text.length * 0.6)),
+    );
     await expectIntact(path, /cut short|YAML|rules/);
     rmSync(dir, { recursive: true, force: true });
   });

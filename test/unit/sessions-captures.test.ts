@@ -14,16 +14,25 @@ import { sharedPcapsDir } from '../../shared/repo-root.js';
 
 const DIR = sharedPcapsDir();
 
-interface Row { file: string; tcp: number; udp: number }
-const rows: Row[] = readFileSync(join(DIR, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => {
-  const c = l.split('\t');
-  return { file: c[0]!, tcp: Number(c[12]), udp: Number(c[13]) };
-});
+interface Row {
+  file: string;
+  tcp: number;
+  udp: number;
+}
+const rows: Row[] = readFileSync(join(DIR, 'MANIFEST.tsv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => {
+    const c = l.split('\t');
+    return { file: c[0]!, tcp: Number(c[12]), udp: Number(c[13]) };
+  });
 
 /** Where our session count differs from tshark's pair count, and why. */
 const SESSION_COUNTS: Record<string, { tcp?: number; udp?: number; why: string }> = {
   'mixed-office-traffic-retrans-ooo.pcap': {
-    tcp: 78, udp: 41,
+    tcp: 78,
+    udp: 41,
     why: 'nine clients got a challenge ACK to their SYN, sent RST, and retried the same port 3 s later: a SYN on a reset tuple is a new session (port reuse); one handshake-only connection idled past the 30 s active-no-data timeout before its FIN (then a bare ACK is picked up mid-stream); one NetBIOS broadcast pair was silent > 30 s (UDP idle timeout)',
   },
   'ftp-data-lan-many-flows.pcap': {
@@ -43,9 +52,17 @@ const PAIR_COUNTS: Record<string, { udp: number; why: string }> = {
 
 async function run(file: string) {
   let text = '';
-  const out = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  const out = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
   const summary = await runOffline({ inputs: [join(DIR, file)], out });
-  const events = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const events = text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { summary, events };
 }
 
@@ -81,18 +98,24 @@ describe('malformed captures are reported, not crashed on', () => {
   const cases: [string, (s: OfflineSummary) => void][] = [
     ['malformed-tcp-short-header.pcap', (s) => expect(s.malformed['decoder.tcp.pkt_too_small']).toBe(2)],
     ['malformed-ipv4-total-length-too-big.pcap', (s) => expect(s.malformed['decoder.ipv4.trunc_pkt']).toBe(1)],
-    ['malformed-icmp-fuzz-oversized.pcap', (s) => {
-      expect(s.malformed['decoder.ipv4.trunc_pkt']).toBeGreaterThan(0);
-      expect(s.counters.oversizeFrames).toBeGreaterThan(0);
-    }],
+    [
+      'malformed-icmp-fuzz-oversized.pcap',
+      (s) => {
+        expect(s.malformed['decoder.ipv4.trunc_pkt']).toBeGreaterThan(0);
+        expect(s.counters.oversizeFrames).toBeGreaterThan(0);
+      },
+    ],
     // tshark flags the same 5 frames: "IPv4 total length exceeds packet length".
     ['tcp-retransmissions-gaps.pcap', (s) => expect(s.malformed['decoder.ipv4.trunc_pkt']).toBe(5)],
     // Frame 5 rewrites bytes 48..72 that frame 3 already carried: overlapping fragments.
     ['ipv4-fragments-tiny-tcp.pcap', (s) => expect(s.malformed['defrag.overlap']).toBe(1)],
-    ['malformed-tcp-snaplen-truncated.pcap', (s) => {
-      expect(s.malformed).toEqual({});
-      expect(s.counters.truncatedCaptures).toBe(24);
-    }],
+    [
+      'malformed-tcp-snaplen-truncated.pcap',
+      (s) => {
+        expect(s.malformed).toEqual({});
+        expect(s.counters.truncatedCaptures).toBe(24);
+      },
+    ],
   ];
   for (const [file, check] of cases) {
     it(file, async () => {
@@ -115,7 +138,12 @@ describe('malformed captures are reported, not crashed on', () => {
 
   it('a whole directory in one run: every file read, sorted, nothing thrown', async () => {
     let n = 0;
-    const out = new Writable({ write(_c, _e, cb) { n++; cb(); } });
+    const out = new Writable({
+      write(_c, _e, cb) {
+        n++;
+        cb();
+      },
+    });
     const s = await runOffline({ inputs: [DIR, '/nonexistent-dir'], out });
     expect(s.files.map((f) => f.file)).toEqual(['/nonexistent-dir', ...rows.map((r) => join(DIR, r.file)).sort()]);
     expect(s.fileErrors).toBe(2);

@@ -3,7 +3,12 @@ import { isTollgateError } from '../../shared/errors.js';
 import { loadLabSpec, parseLabSpec, parseLabSpecText, requireWorkload } from '../../agent/topology/spec.js';
 import { namespacesWith } from '../helpers/netns.js';
 
-const wl = (over: Record<string, unknown> = {}) => ({ name: 'web', ip: '198.18.0.10/24', mac: '02:00:00:00:00:0a', ...over });
+const wl = (over: Record<string, unknown> = {}) => ({
+  name: 'web',
+  ip: '198.18.0.10/24',
+  mac: '02:00:00:00:00:0a',
+  ...over,
+});
 const spec = (workloads: unknown[], over: Record<string, unknown> = {}) => ({ prefix: 'tgunit-', workloads, ...over });
 
 function rejection(input: unknown): { field: string | undefined; message: string } {
@@ -29,14 +34,34 @@ describe('lab spec validation', () => {
   });
 
   it.each([
-    ['duplicate names', spec([wl(), wl({ ip: '198.18.0.11/24', mac: '02:00:00:00:00:0b' })]), 'workloads[1].name', /duplicate workload name/],
-    ['duplicate IPs', spec([wl(), wl({ name: 'db', mac: '02:00:00:00:00:0b' })]), 'workloads[1].ip', /duplicate address/],
+    [
+      'duplicate names',
+      spec([wl(), wl({ ip: '198.18.0.11/24', mac: '02:00:00:00:00:0b' })]),
+      'workloads[1].name',
+      /duplicate workload name/,
+    ],
+    [
+      'duplicate IPs',
+      spec([wl(), wl({ name: 'db', mac: '02:00:00:00:00:0b' })]),
+      'workloads[1].ip',
+      /duplicate address/,
+    ],
     ['IP equal to the host address', spec([wl({ ip: '198.18.0.1/24' })]), 'workloads[0].ip', /duplicate address/],
     ['duplicate MACs', spec([wl(), wl({ name: 'db', ip: '198.18.0.11/24' })]), 'workloads[1].mac', /duplicate MAC/],
     ['bad CIDR', spec([wl({ ip: '198.18.0.300/24' })]), 'workloads[0].ip', /invalid CIDR/],
     ['missing prefix length', spec([wl({ ip: '198.18.0.10' })]), 'workloads[0].ip', /invalid CIDR/],
-    ['a multicast address', spec([wl({ ip: '224.0.0.5/24' })]), 'workloads[0].ip', /not a unicast host address \(multicast\)/],
-    ['a loopback host address', spec([], { hostSide: { address: '127.0.0.1/8' } }), 'hostSide.address', /not a unicast host address \(loopback\)/],
+    [
+      'a multicast address',
+      spec([wl({ ip: '224.0.0.5/24' })]),
+      'workloads[0].ip',
+      /not a unicast host address \(multicast\)/,
+    ],
+    [
+      'a loopback host address',
+      spec([], { hostSide: { address: '127.0.0.1/8' } }),
+      'hostSide.address',
+      /not a unicast host address \(loopback\)/,
+    ],
     ['network address', spec([wl({ ip: '198.18.0.0/24' })]), 'workloads[0].ip', /network or broadcast/],
     ['bad MAC', spec([wl({ mac: '02:00:00:00:0a' })]), 'workloads[0].mac', /invalid MAC/],
     ['multicast MAC', spec([wl({ mac: '01:00:5e:00:00:01' })]), 'workloads[0].mac', /multicast/],
@@ -60,14 +85,18 @@ describe('lab spec validation', () => {
   });
 
   it('parses YAML and rejects broken YAML with a clear error', () => {
-    const s = parseLabSpecText('prefix: tgy-\nworkloads:\n  - {name: a1, ip: 198.19.0.5/16, mac: "02:aa:00:00:00:01", mode: protect}\nhostSide: {address: 198.19.0.1/16}\n');
+    const s = parseLabSpecText(
+      'prefix: tgy-\nworkloads:\n  - {name: a1, ip: 198.19.0.5/16, mac: "02:aa:00:00:00:01", mode: protect}\nhostSide: {address: 198.19.0.1/16}\n',
+    );
     expect(s.workloads[0]).toMatchObject({ name: 'a1', mode: 'protect', gateway: '198.19.0.1', prefixLength: 16 });
     expect(() => parseLabSpecText('workloads: [oops')).toThrow(/not valid YAML/);
   });
 
   it('names the field for an unknown workload', () => {
     const s = parseLabSpec(spec([wl()]));
-    expect(() => requireWorkload(s, 'db', 'mode.workload')).toThrow(/^mode\.workload: unknown workload "db" \(known: web\)/);
+    expect(() => requireWorkload(s, 'db', 'mode.workload')).toThrow(
+      /^mode\.workload: unknown workload "db" \(known: web\)/,
+    );
   });
 
   it('changes nothing on the machine when rejecting (validation runs before any command)', () => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ServicePair, SteeredPort } from '../../agent/steering/backend.js';
-import { attachPortLines, catchAllRule, serviceLines, unicastRule, vbrPref, vbrRules } from '../../agent/steering/u32-rules.js';
+import {
+  attachPortLines,
+  catchAllRule,
+  serviceLines,
+  unicastRule,
+  vbrPref,
+  vbrRules,
+} from '../../agent/steering/u32-rules.js';
 import { checkPort } from '../../agent/steering/validate.js';
 import { expectationsOf } from '../../agent/steering/apply.js';
 import { isTollgateError } from '../../shared/errors.js';
@@ -8,8 +15,15 @@ import { isTollgateError } from '../../shared/errors.js';
 // vex ifindex 0x1234 → ucmac 4e:65:75:56:12:34; the workload MAC 02:42:ac:11:00:02.
 const pair: ServicePair = { agentNs: 'enf', vbr: 'vbr-neuv', vth: 'vth-neuv', vbrIfindex: 10000000 };
 const port: SteeredPort = {
-  workload: 'web', agentNs: 'enf', vex: 'vex3039-eth0', vin: 'vin3039-eth0', vexIfindex: 0x1234, vinIfindex: 0x1235,
-  wlMac: '02:42:ac:11:00:02', ucMac: '4e:65:75:56:12:34', mode: 'inline',
+  workload: 'web',
+  agentNs: 'enf',
+  vex: 'vex3039-eth0',
+  vin: 'vin3039-eth0',
+  vexIfindex: 0x1234,
+  vinIfindex: 0x1235,
+  wlMac: '02:42:ac:11:00:02',
+  ucMac: '4e:65:75:56:12:34',
+  mode: 'inline',
 };
 
 // NeuVector's FwdPortPair rules for this port, written out from the reference table (§3).
@@ -25,15 +39,18 @@ const NV_INLINE = [
 ];
 
 // TapPortPair: the unchanged frame first to the peer, then rewrite + mirror to vbr; vbr drops.
-const NV_TAP_VEX_IP = 'filter add dev vex3039-eth0 parent ffff: pref 10001 protocol ip u32 match u8 0 1 at -14 match u16 0x0242 0xffff at -14 match u32 0xac110002 0xffffffff at -12 action mirred egress mirror dev vin3039-eth0 pipe action pedit munge offset -14 u16 set 0x4e65 munge offset -12 u32 set 0x75561234 pipe action mirred egress mirror dev vbr-neuv';
-const NV_TAP_VIN_IP = 'filter add dev vin3039-eth0 parent ffff: pref 10001 protocol ip u32 match u8 0 1 at -14 match u32 0x0242ac11 0xffffffff at -8 match u16 0x0002 0xffff at -4 action mirred egress mirror dev vex3039-eth0 pipe action pedit munge offset -8 u32 set 0x4e657556 munge offset -4 u16 set 0x1234 pipe action mirred egress mirror dev vbr-neuv';
+const NV_TAP_VEX_IP =
+  'filter add dev vex3039-eth0 parent ffff: pref 10001 protocol ip u32 match u8 0 1 at -14 match u16 0x0242 0xffff at -14 match u32 0xac110002 0xffffffff at -12 action mirred egress mirror dev vin3039-eth0 pipe action pedit munge offset -14 u16 set 0x4e65 munge offset -12 u32 set 0x75561234 pipe action mirred egress mirror dev vbr-neuv';
+const NV_TAP_VIN_IP =
+  'filter add dev vin3039-eth0 parent ffff: pref 10001 protocol ip u32 match u8 0 1 at -14 match u32 0x0242ac11 0xffffffff at -8 match u16 0x0002 0xffff at -4 action mirred egress mirror dev vex3039-eth0 pipe action pedit munge offset -8 u32 set 0x4e657556 munge offset -4 u16 set 0x1234 pipe action mirred egress mirror dev vbr-neuv';
 const NV_TAP_VBR = [
   'filter add dev vbr-neuv parent ffff: pref 4660 protocol all u32 match u16 0x4e65 0xffff at -14 match u32 0x75561234 0xffffffff at -12 action drop',
   'filter add dev vbr-neuv parent ffff: pref 4661 protocol all u32 match u32 0x4e657556 0xffffffff at -8 match u16 0x1234 0xffff at -4 action drop',
 ];
 
 // Our additions to NeuVector's set: IPv6 and 802.1Q-tagged unicast rules.
-const withoutIpv6 = (lines: string[]) => lines.filter((l) => !l.includes('protocol ipv6') && !l.includes('protocol 802.1Q'));
+const withoutIpv6 = (lines: string[]) =>
+  lines.filter((l) => !l.includes('protocol ipv6') && !l.includes('protocol 802.1Q'));
 
 describe('u32 rule generator (NeuVector tc.go rule set)', () => {
   it('inline: NeuVector FwdPortPair lines exactly, plus our IPv6 rules', () => {
@@ -70,7 +87,10 @@ describe('u32 rule generator (NeuVector tc.go rule set)', () => {
       const lines = attachPortLines(port, pair, mode);
       const tagged = lines.filter((l) => l.includes('protocol 802.1Q'));
       expect(tagged).toHaveLength(4);
-      for (const [pref, inner, plain] of [[9999, '0x0800', 'pref 10001 protocol ip'], [9998, '0x86dd', 'pref 10000 protocol ipv6']] as const) {
+      for (const [pref, inner, plain] of [
+        [9999, '0x0800', 'pref 10001 protocol ip'],
+        [9998, '0x86dd', 'pref 10000 protocol ipv6'],
+      ] as const) {
         const mine = tagged.filter((l) => l.includes(`pref ${pref} `));
         expect(mine).toHaveLength(2);
         for (const l of mine) {
@@ -132,7 +152,10 @@ describe('u32 rule generator (NeuVector tc.go rule set)', () => {
       'qdisc del dev vin clsact',
     ]);
     expect(e.get('vex')!.qdisc).toBe(true);
-    expect([...e.get('vex')!.prefs]).toEqual([[9001, false], [10001, true]]);
+    expect([...e.get('vex')!.prefs]).toEqual([
+      [9001, false],
+      [10001, true],
+    ]);
     expect(e.get('vin')!.qdisc).toBe(false);
   });
 });

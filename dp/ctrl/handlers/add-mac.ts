@@ -16,5 +16,8 @@ export function addMac(msg: CtrlMessage<'ctrl_add_mac'>, state: DpState): void {
   });
   // Events name the endpoint by its MAC: a replaced record must not keep the old one.
   state.events?.forget(ep.id);
-  state.log.info({ mac: ep.mac, ucmac: ep.ucmac, id: ep.id, tap: ep.tap, inherited: inheritedFrom?.mac }, 'endpoint added');
+  state.log.info(
+    { mac: ep.mac, ucmac: ep.ucmac, id: ep.id, tap: ep.tap, inherited: inheritedFrom?.mac },
+    'endpoint added',
+  );
 }

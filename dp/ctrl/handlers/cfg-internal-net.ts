@@ -10,7 +10,10 @@ export function cfgInternalNet(msg: CtrlMessage<'ctrl_cfg_internal_net'>, state:
   state.fastPath?.removeAll();
   // The policy's internal/external test uses the same list (IPv4 as ::ffff:a.b.c.d ranges).
   state.policy.setInternalNets(
-    state.internalNets.subnets.map((n) => ({ lo: setV4(newAddr(), n.net), hi: setV4(newAddr(), (n.net | ~n.mask) >>> 0) })),
+    state.internalNets.subnets.map((n) => ({
+      lo: setV4(newAddr(), n.net),
+      hi: setV4(newAddr(), (n.net | ~n.mask) >>> 0),
+    })),
   );
   state.log.info({ subnets: state.internalNets.subnets.length }, 'internal nets committed');
 }

@@ -15,7 +15,8 @@ export function cfgMac(msg: CtrlMessage<'ctrl_cfg_mac'>, state: DpState): void {
     return ep;
   });
   // --- fast path: a mode switch takes the endpoints' flows out of the kernel first (dp/fastpath/) ---
-  if (state.fastPath && msg.tap !== undefined) state.fastPath.removeEndpoints(eps.filter((e) => e.tap !== msg.tap).map((e) => e.id));
+  if (state.fastPath && msg.tap !== undefined)
+    state.fastPath.removeEndpoints(eps.filter((e) => e.tap !== msg.tap).map((e) => e.id));
   // A mode change is a policy input: the endpoints' sessions are decided again (and a
   // session denied while tapped is cut on its next packet once inline).
   const moved = eps.filter((ep) => msg.tap !== undefined && ep.tap !== msg.tap).map((ep) => ep.id);
@@ -26,7 +27,13 @@ export function cfgMac(msg: CtrlMessage<'ctrl_cfg_mac'>, state: DpState): void {
       const apps = (ep.apps ??= new Map());
       for (const [k, a] of apps) if (a.source === 'ctrl') apps.delete(k);
       for (const a of msg.apps) {
-        apps.set(appKey(a.ip_proto, a.port), { ipProto: a.ip_proto, port: a.port, app: a.app, server: a.server, source: 'ctrl' });
+        apps.set(appKey(a.ip_proto, a.port), {
+          ipProto: a.ip_proto,
+          port: a.port,
+          app: a.app,
+          server: a.server,
+          source: 'ctrl',
+        });
       }
     }
   }

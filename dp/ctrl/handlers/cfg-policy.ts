@@ -9,9 +9,14 @@ import type { DpState } from '../state.js';
 export function cfgPolicy(msg: CtrlMessage<'ctrl_cfg_policy'>, state: DpState): void {
   // --- fast path: a committing chunk first takes these endpoints' flows out of the
   // kernel, so none of them is forwarded there under the old decision (dp/fastpath/) ---
-  if (state.fastPath && (msg.cmd === 3 || (msg.flag & 2) !== 0)) state.fastPath.removeEndpoints(endpointIds(msg.mac, state));
+  if (state.fastPath && (msg.cmd === 3 || (msg.flag & 2) !== 0))
+    state.fastPath.removeEndpoints(endpointIds(msg.mac, state));
   const ids = state.policyChunks.apply(msg, state.policy, (mac) => state.registry.byMac(mac)?.id);
-  if (ids) state.log.info({ endpoints: ids.length, cmd: msg.cmd, defact: msg.defact, rules: msg.rules?.length ?? 0 }, 'policy committed');
+  if (ids)
+    state.log.info(
+      { endpoints: ids.length, cmd: msg.cmd, defact: msg.defact, rules: msg.rules?.length ?? 0 },
+      'policy committed',
+    );
 }
 
 export function cfgPolicyRejected(state: DpState): void {

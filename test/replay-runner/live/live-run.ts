@@ -30,7 +30,14 @@ import type { ReplayCase } from '../case-file.js';
 import { caseInput, parseJsonl } from '../run-case.js';
 import type { Ev } from '../checks.js';
 import {
-  LIVE_HOST_V4, LIVE_HOST_V6, LIVE_WORKLOAD_V4, LIVE_WORKLOAD_V6, readCapture, rewriteFrame, type RewrittenFrame, type Side,
+  LIVE_HOST_V4,
+  LIVE_HOST_V6,
+  LIVE_WORKLOAD_V4,
+  LIVE_WORKLOAD_V6,
+  readCapture,
+  rewriteFrame,
+  type RewrittenFrame,
+  type Side,
 } from './rewrite.js';
 
 const INJECT = fileURLToPath(new URL('./inject.py', import.meta.url));
@@ -51,7 +58,9 @@ export async function liveUp(): Promise<LiveEnv> {
   const partial: Partial<LiveEnv> = { lab };
   try {
     const web = lab.workload('web');
-    const link = JSON.parse((await lab.exec('host', ['ip', '-j', 'link', 'show', 'br0'])).stdout) as Array<{ address: string }>;
+    const link = JSON.parse((await lab.exec('host', ['ip', '-j', 'link', 'show', 'br0'])).stdout) as Array<{
+      address: string;
+    }>;
     const hostMac = link[0]!.address;
     const records: EventRecord[] = [];
     const eventsPath = `/tmp/tg-replay-${process.pid}-${Math.random().toString(16).slice(2, 8)}.events`;
@@ -59,14 +68,28 @@ export async function liveUp(): Promise<LiveEnv> {
     const events = new EventConsumer(`ipc://${eventsPath}`, (r) => records.push(r));
     await events.start();
     partial.events = events;
-    const dp = await startDp({ netns: lab.agentNs, ctrl: tempSockPath('replay'), args: ['--events', `ipc://${eventsPath}`, '--report-interval', '0.2'] });
+    const dp = await startDp({
+      netns: lab.agentNs,
+      ctrl: tempSockPath('replay'),
+      args: ['--events', `ipc://${eventsPath}`, '--report-interval', '0.2'],
+    });
     partial.dp = dp;
     const cli = new DpClient(dp.ctrl);
     partial.cli = cli;
     for (const m of [
       { ctrl_cfg_internal_net: { flag: 3, subnet_addr: [{ ip: '198.18.0.0', mask: '255.254.0.0' }] } },
       { ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } },
-      { ctrl_add_mac: { iface: 'vth', mac: web.mac, ucmac: web.ucMac, bcmac: `ff:ff:ff:00:${web.ucMac.slice(12)}`, oldmac: '', pmac: '', pips: null } },
+      {
+        ctrl_add_mac: {
+          iface: 'vth',
+          mac: web.mac,
+          ucmac: web.ucMac,
+          bcmac: `ff:ff:ff:00:${web.ucMac.slice(12)}`,
+          oldmac: '',
+          pmac: '',
+          pips: null,
+        },
+      },
       { ctrl_cfg_mac: { tap: false, macs: [web.mac] } },
     ]) {
       const r = await cli.call(m);
@@ -122,7 +145,8 @@ async function inject(plan: InjectPlan): Promise<{ received: Record<Side, string
   return JSON.parse(out) as { received: Record<Side, string[]>; missing: number[] };
 }
 
-const ADDRS_HEX = (): string[] => [...LIVE_ADDRS].map((a) => Buffer.from(ipaddr.parse(a).toByteArray()).toString('hex'));
+const ADDRS_HEX = (): string[] =>
+  [...LIVE_ADDRS].map((a) => Buffer.from(ipaddr.parse(a).toByteArray()).toString('hex'));
 
 /**
  * On this kernel a fresh packet capture misses the very first frame it is offered (see
@@ -131,13 +155,27 @@ const ADDRS_HEX = (): string[] => [...LIVE_ADDRS].map((a) => Buffer.from(ipaddr.
  */
 async function warmUp(env: Omit<LiveEnv, 'records' | 'eventsPath'>): Promise<void> {
   const web = env.lab.workload('web');
-  const hex = frame(ipv4(LIVE_HOST_V4, LIVE_WORKLOAD_V4, 17, udp(LIVE_HOST_V4, LIVE_WORKLOAD_V4, 9, 9, Buffer.from('tollgate replay warm-up'))), {
-    src: Buffer.from(env.hostMac.replaceAll(':', ''), 'hex'), dst: Buffer.from(web.mac.replaceAll(':', ''), 'hex'),
-  }).toString('hex');
+  const hex = frame(
+    ipv4(
+      LIVE_HOST_V4,
+      LIVE_WORKLOAD_V4,
+      17,
+      udp(LIVE_HOST_V4, LIVE_WORKLOAD_V4, 9, 9, Buffer.from('tollgate replay warm-up')),
+    ),
+    {
+      src: Buffer.from(env.hostMac.replaceAll(':', ''), 'hex'),
+      dst: Buffer.from(web.mac.replaceAll(':', ''), 'hex'),
+    },
+  ).toString('hex');
   for (let i = 0; i < 5; i++) {
     const r = await inject({
-      host: { ns: env.lab.hostNs, iface: web.hostPeer }, workload: { ns: web.ns, iface: 'eth0' },
-      frames: [{ side: 'host', hex, expect: true }], addrs: ADDRS_HEX(), waitMs: 1000, gapMs: 0, settleMs: 0,
+      host: { ns: env.lab.hostNs, iface: web.hostPeer },
+      workload: { ns: web.ns, iface: 'eth0' },
+      frames: [{ side: 'host', hex, expect: true }],
+      addrs: ADDRS_HEX(),
+      waitMs: 1000,
+      gapMs: 0,
+      settleMs: 0,
     });
     if (r.missing.length === 0) return;
   }
@@ -177,7 +215,13 @@ export function liveRules(c: ReplayCase): WireRule[] {
   });
 }
 
-function flowKey(r: { client: unknown; server: unknown; serverPort: unknown; proto: unknown; action: unknown }): string {
+function flowKey(r: {
+  client: unknown;
+  server: unknown;
+  serverPort: unknown;
+  proto: unknown;
+  action: unknown;
+}): string {
   const icmp = r.proto === 1 || r.proto === 58;
   return `${String(r.proto)} ${String(r.client)} -> ${String(r.server)}:${icmp ? 0 : String(r.serverPort)} action ${String(r.action)}`;
 }
@@ -195,7 +239,12 @@ export async function runLiveCase(env: LiveEnv, c: ReplayCase): Promise<LiveResu
   const pcap = join(workDir, 'rewritten.pcap');
   const w = new PcapWriter(pcap);
   captured.forEach((f, i) => {
-    const r = rewriteFrame(f.bytes, i + 1, { client: live.client, server: live.server, hostMac: env.hostMac, workloadMac: web.mac });
+    const r = rewriteFrame(f.bytes, i + 1, {
+      client: live.client,
+      server: live.server,
+      hostMac: env.hostMac,
+      workloadMac: web.mac,
+    });
     if (!r) return;
     frames.push(r);
     w.write(r.bytes, 0, r.bytes.length, f.tsMs);
@@ -209,14 +258,23 @@ export async function runLiveCase(env: LiveEnv, c: ReplayCase): Promise<LiveResu
   const verdicts: number[] = [];
   const offlineOut = join(workDir, 'offline.jsonl');
   await runOffline({
-    inputs: [pcap], out: offlineOut, mode: 'inline',
+    inputs: [pcap],
+    out: offlineOut,
+    mode: 'inline',
     policy: offlinePolicy('protect', { defaultAction: defact, rules, icmpPolicy: c.spec.policy.icmpPolicy }),
     ingressOf: (i) => frames[i - 1]!.side === 'host',
     onVerdict: (i, v) => (verdicts[i - 1] = v),
   });
   const offlineEvents = parseJsonl(offlineOut);
-  const offlineFlows = [...new Set(offlineEvents.filter((e) => e.type === 'session.start' || e.type === 'policy.deny')
-    .map((e) => flowKey({ client: e.client, server: e.server, serverPort: e.serverPort, proto: e.ipProto, action: e.action })))].sort();
+  const offlineFlows = [
+    ...new Set(
+      offlineEvents
+        .filter((e) => e.type === 'session.start' || e.type === 'policy.deny')
+        .map((e) =>
+          flowKey({ client: e.client, server: e.server, serverPort: e.serverPort, proto: e.ipProto, action: e.action }),
+        ),
+    ),
+  ].sort();
 
   // The dp: this case's policy, no sessions left from an earlier case, events flushed.
   const icmp = await env.cli.call({ ctrl_enable_icmp_policy: { enable_icmp_policy: c.spec.policy.icmpPolicy } });
@@ -229,24 +287,49 @@ export async function runLiveCase(env: LiveEnv, c: ReplayCase): Promise<LiveResu
   const plan: InjectPlan = {
     host: { ns: env.lab.hostNs, iface: web.hostPeer },
     workload: { ns: web.ns, iface: 'eth0' },
-    frames: frames.map((f, i) => ({ side: f.side, hex: f.bytes.toString('hex'), expect: verdicts[i] === Verdict.Forward })),
+    frames: frames.map((f, i) => ({
+      side: f.side,
+      hex: f.bytes.toString('hex'),
+      expect: verdicts[i] === Verdict.Forward,
+    })),
     addrs: ADDRS_HEX(),
-    waitMs: 2000, gapMs: 30, settleMs: 400,
+    waitMs: 2000,
+    gapMs: 30,
+    settleMs: 400,
   };
   writeFileSync(join(workDir, 'plan.json'), JSON.stringify(plan));
   const res = await inject(plan);
 
   await flushes(env, 2);
 
-  const liveFlows = [...new Set(env.records.slice(mark)
-    .filter((r): r is Extract<EventRecord, { type: 'connection' | 'violation' }> => r.type === 'connection' || r.type === 'violation')
-    .filter((r) => LIVE_ADDRS.has(r.client) && LIVE_ADDRS.has(r.server))
-    .filter((r) => r.type === 'violation' || r.sessions > 0 || r.violates > 0)
-    .map((r) => flowKey(r)))].sort();
+  const liveFlows = [
+    ...new Set(
+      env.records
+        .slice(mark)
+        .filter(
+          (r): r is Extract<EventRecord, { type: 'connection' | 'violation' }> =>
+            r.type === 'connection' || r.type === 'violation',
+        )
+        .filter((r) => LIVE_ADDRS.has(r.client) && LIVE_ADDRS.has(r.server))
+        .filter((r) => r.type === 'violation' || r.sessions > 0 || r.violates > 0)
+        .map((r) => flowKey(r)),
+    ),
+  ].sort();
 
   const expected: Record<Side, string[]> = { host: [], workload: [] };
   frames.forEach((f, i) => {
-    if (verdicts[i] === Verdict.Forward) expected[f.side === 'host' ? 'workload' : 'host'].push(f.bytes.toString('hex'));
+    if (verdicts[i] === Verdict.Forward)
+      expected[f.side === 'host' ? 'workload' : 'host'].push(f.bytes.toString('hex'));
   });
-  return { frames, verdicts, expected, received: res.received, missing: res.missing, offlineFlows, liveFlows, offlineEvents, workDir };
+  return {
+    frames,
+    verdicts,
+    expected,
+    received: res.received,
+    missing: res.missing,
+    offlineFlows,
+    liveFlows,
+    offlineEvents,
+    workDir,
+  };
 }
