@@ -126,7 +126,7 @@ if (process.argv[1]?.endsWith('bench-agent-scale.js')) {
     throw new Error(`--containers must be 1..240, got ${process.argv[i + 1]}`);
   runScaleBench(n).then(
     (rows) => {
-      process.stdout.write(formatScaleRows(rows).join('\n') + '\n');
+      process.stdout.write(`${formatScaleRows(rows).join('\n')}\n`);
       process.exit(0);
     },
     (e) => {

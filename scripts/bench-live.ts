@@ -108,7 +108,7 @@ function dpIoLabel(): string {
 }
 
 const tcBatch = (lab: BenchLab, lines: string[]) =>
-  lab.exec(lab.agentNs, ['tc', '-batch', '-'], { input: lines.join('\n') + '\n' });
+  lab.exec(lab.agentNs, ['tc', '-batch', '-'], { input: `${lines.join('\n')}\n` });
 
 /** A match-all u32 filter that redirects every frame arriving on `from` out of `to`. */
 const redirect = (from: string, to: string): string[] => [

@@ -150,5 +150,5 @@ if (isMain) {
   const runs = get('--runs');
   const pcap = get('--pcap');
   const rows = runOfflineBench({ ...(pcap ? { pcap } : {}), ...(runs ? { runs: Number(runs) } : {}) });
-  process.stdout.write(formatOfflineTable(rows) + '\n');
+  process.stdout.write(`${formatOfflineTable(rows)}\n`);
 }

@@ -66,5 +66,5 @@ if (isMain) {
   const pcap = get('--pcap');
   const runs = get('--runs');
   const row = runProcessBench({ ...(pcap ? { pcap } : {}), ...(runs ? { runs: Number(runs) } : {}) });
-  process.stdout.write(JSON.stringify(row, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(row, null, 2)}\n`);
 }

@@ -310,6 +310,6 @@ export function formatBenchTable(r: BenchReport, rows = benchRows(r)): string {
     notes.push(
       `fast path / no fast path, same run: TCP ${(fastTcp / dpTcp).toFixed(2)}, 64-byte UDP ${(med('dpfast', 'udpKpps') / med('dp', 'udpKpps')).toFixed(2)}`,
     );
-  if (notes.length) out.push('', notes.join('; ') + '.');
+  if (notes.length) out.push('', `${notes.join('; ')}.`);
   return out.join('\n');
 }

@@ -180,13 +180,13 @@ async function main(): Promise<number> {
     wallSecs: (Date.now() - t0) / 1000,
   };
   const rows = benchRows(report);
-  process.stdout.write(formatBenchTable(report, rows) + '\n');
+  process.stdout.write(`${formatBenchTable(report, rows)}\n`);
   if (args.json) {
     const { offline: _o, live: _l, policy: _p, memory: _m, process: _pr, ...meta } = report;
-    writeFileSync(args.json, JSON.stringify({ ...meta, at: new Date(t0).toISOString(), rows }, null, 2) + '\n');
+    writeFileSync(args.json, `${JSON.stringify({ ...meta, at: new Date(t0).toISOString(), rows }, null, 2)}\n`);
     log(`bench: rows written to ${args.json}`);
   }
-  if (scale.length) process.stdout.write('\n' + formatScaleRows(scale).join('\n') + '\n');
+  if (scale.length) process.stdout.write(`\n${formatScaleRows(scale).join('\n')}\n`);
   const failed = live.filter((r) => r.error);
   for (const r of failed) log(`bench: ${r.path} failed: ${r.error}`);
   return failed.length ? 1 : 0;

@@ -17,7 +17,7 @@ import { POLICY_ACTION_NAMES } from '../shared/policy-actions.js';
 import { PodmanLab } from './fixtures/runtime-lab.js';
 
 const ok = (b: boolean) => (b ? '\x1b[32m✓ passes\x1b[0m' : '\x1b[31m✗ blocked\x1b[0m');
-const say = (s = '') => process.stdout.write(s + '\n');
+const say = (s = '') => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PAGE = 'tollgate test page';
 

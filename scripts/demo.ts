@@ -29,7 +29,7 @@ import { runtimeUnavailable } from './fixtures/runtime-lab.js';
 const keep = process.argv.includes('--keep');
 const netcat = fileURLToPath(new URL('../../scripts/demo/netcat.py', import.meta.url));
 const ok = (b: boolean) => (b ? '\x1b[32m✓ passes\x1b[0m' : '\x1b[31m✗ blocked\x1b[0m');
-const say = (s = '') => process.stdout.write(s + '\n');
+const say = (s = '') => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const prefix = newRunPrefix('tgdemo');

@@ -13,7 +13,7 @@ export function repoRoot(): string {
     if (existsSync(join(dir, 'bin', 'dp.js')) && existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
-  throw new Error('cannot find the Tollgate checkout (bin/dp.js) above ' + fileURLToPath(import.meta.url));
+  throw new Error(`cannot find the Tollgate checkout (bin/dp.js) above ${fileURLToPath(import.meta.url)}`);
 }
 
 /** argv that runs this checkout's dp (node + bin/dp.js). */

@@ -32,5 +32,5 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 }
 
 export function print(lines: readonly string[]): void {
-  if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+  if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -3,7 +3,6 @@ import { formatStatus, labStatus } from '../topology/status.js';
 import { labNamespaces, loadLabSpec } from '../topology/spec.js';
 import { apiSocketPath } from '../daemon/api.js';
 import { callApi } from '../daemon/api-commands.js';
-import type { DaemonStatus } from '../daemon/daemon.js';
 import { formatDaemonStatus } from './daemon-commands.js';
 import { action, print } from './common.js';
 

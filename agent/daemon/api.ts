@@ -68,12 +68,12 @@ export class ApiServer {
       if (typeof req.cmd !== 'string') throw new TollgateError('EBADREQ', 'request needs a string "cmd"');
       const args = req.args && typeof req.args === 'object' ? (req.args as Record<string, unknown>) : {};
       const result = await this.handler(req.cmd, args);
-      sock.write(JSON.stringify({ id, ok: true, result }) + '\n');
+      sock.write(`${JSON.stringify({ id, ok: true, result })}\n`);
     } catch (e) {
       const error = isTollgateError(e)
         ? { code: e.code, message: e.message }
         : { code: 'EINTERNAL', message: errorMessage(e) };
-      sock.write(JSON.stringify({ id, ok: false, error }) + '\n');
+      sock.write(`${JSON.stringify({ id, ok: false, error })}\n`);
     }
   }
 
@@ -108,7 +108,7 @@ export function callDaemon(
       clearTimeout(timer);
       reject(new TollgateError('ENODAEMON', `no agent daemon at ${path} (${e.message}); start one with "agent run"`));
     });
-    sock.on('connect', () => sock.write(JSON.stringify({ id: 1, cmd, args }) + '\n'));
+    sock.on('connect', () => sock.write(`${JSON.stringify({ id: 1, cmd, args })}\n`));
     sock.on('data', (d: string) => {
       buf += d;
       const nl = buf.indexOf('\n');

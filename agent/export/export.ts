@@ -21,7 +21,7 @@ function multiDoc(objects: readonly object[], skipped: readonly SkippedRule[], w
   const head = [`# Tollgate: ${objects.length} ${what} object(s) from the learned and user rules.`];
   for (const s of skipped) head.push(`# rule ${s.ruleId} not exported: ${s.reason}`);
   const body = objects.map((o) => YAML.stringify(o)).join('---\n');
-  return head.join('\n') + '\n' + body;
+  return `${head.join('\n')}\n${body}`;
 }
 
 export function exportPolicy(format: string, src: PolicySource, group?: string): string {

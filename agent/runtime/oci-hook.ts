@@ -98,7 +98,7 @@ export function installHook(dir: string, agentName: string): string {
   try {
     mkdirSync(dir, { recursive: true });
     const p = join(dir, hookFileName(agentName));
-    writeFileSync(`${p}.tmp`, JSON.stringify(hookConfig(agentName), null, 2) + '\n');
+    writeFileSync(`${p}.tmp`, `${JSON.stringify(hookConfig(agentName), null, 2)}\n`);
     renameSync(`${p}.tmp`, p);
     return p;
   } catch (e) {

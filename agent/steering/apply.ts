@@ -86,10 +86,10 @@ export async function runCommands(cmds: readonly string[][]): Promise<void> {
     else
       await run(['bpftool', 'batch', 'file', '-'], {
         input:
-          cmds
+          `${cmds
             .slice(i, j)
             .map((x) => x.slice(1).join(' '))
-            .join('\n') + '\n',
+            .join('\n')}\n`,
       });
     i = j;
   }
@@ -100,7 +100,7 @@ export async function applySteeringPlan(agentNs: string, plan: SteeringPlan): Pr
   await runCommands(plan.prepare);
   if (plan.tc.length) {
     try {
-      await runIn(agentNs, ['tc', '-batch', '-'], { input: plan.tc.join('\n') + '\n' });
+      await runIn(agentNs, ['tc', '-batch', '-'], { input: `${plan.tc.join('\n')}\n` });
     } catch (e) {
       throw new TollgateError('ESTEERAPPLY', `tc batch in ${agentNs} failed: ${(e as Error).message}`);
     }

@@ -127,7 +127,7 @@ export async function probeSteering(): Promise<SteeringProbe> {
     u32 = mirred && pedit && gact;
 
     const obj = bpfObjectPath();
-    if (!existsSync(obj)) detail['bpf'] = `BPF object ${obj} is missing (run scripts/setup.sh)`;
+    if (!existsSync(obj)) detail.bpf = `BPF object ${obj} is missing (run scripts/setup.sh)`;
     else {
       bpf = await attempt(detail, 'bpf', async () => {
         await run(['mkdir', '-p', pinDir]);
@@ -137,7 +137,7 @@ export async function probeSteering(): Promise<SteeringProbe> {
       });
     }
   } catch (e) {
-    detail['namespace'] = errorMessage(e);
+    detail.namespace = errorMessage(e);
   } finally {
     await run(['ip', 'netns', 'del', ns], { allowFail: true });
     await run(['rm', '-rf', pinDir], { allowFail: true });

@@ -43,7 +43,7 @@ export async function execute(cmds: readonly Command[]): Promise<void> {
   while (i < cmds.length) {
     const c = cmds[i]!;
     if (c.batch) {
-      if (c.batch.length) await runIn(c.ns, [...c.argv, '-batch', '-'], { input: c.batch.join('\n') + '\n' });
+      if (c.batch.length) await runIn(c.ns, [...c.argv, '-batch', '-'], { input: `${c.batch.join('\n')}\n` });
       i++;
       continue;
     }
@@ -61,7 +61,7 @@ export async function execute(cmds: readonly Command[]): Promise<void> {
       j++;
     }
     if (lines.length === 1) await runIn(c.ns, c.argv);
-    else await runIn(c.ns, ['ip', '-batch', '-'], { input: lines.join('\n') + '\n' });
+    else await runIn(c.ns, ['ip', '-batch', '-'], { input: `${lines.join('\n')}\n` });
     i = j;
   }
 }

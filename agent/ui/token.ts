@@ -15,7 +15,7 @@ export class UiToken {
 
   write(): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    writeFileSync(this.path, this.value + '\n', { mode: 0o600 });
+    writeFileSync(this.path, `${this.value}\n`, { mode: 0o600 });
     chmodSync(this.path, 0o600);
   }
 

@@ -108,7 +108,7 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
     if (!ok) await once(out, 'drain');
   };
   const write = (ev: object): void => {
-    pending += JSON.stringify(ev) + '\n';
+    pending += `${JSON.stringify(ev)}\n`;
   };
   const sessionStarts = opts.sessionStarts ?? true;
   const emit = (ev: EngineEvent): void => {

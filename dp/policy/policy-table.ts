@@ -148,7 +148,7 @@ export class PolicyTable {
    */
   versionOf(epId: number): number {
     const v = this.epVersion.get(epId) ?? 0;
-    return v > this.globalVersion ? v : this.globalVersion;
+    return Math.max(v , this.globalVersion);
   }
 
   /** An empty or never-set list means everything is internal (NeuVector). */

@@ -43,7 +43,7 @@ if (o.mix) {
     process.exit(2);
   }
   const r = writeBenchMix(o.out, { seed: o.seed });
-  process.stdout.write(JSON.stringify({ out: o.out, ...r }) + '\n');
+  process.stdout.write(`${JSON.stringify({ out: o.out, ...r })}\n`);
 } else if (o.case || o.allCases) {
   const names = o.allCases ? CASES.map((c) => c.name) : [o.case!];
   const w = new PcapWriter(o.out);
@@ -60,7 +60,7 @@ if (o.mix) {
     t0 += 120_000; // cases 2 minutes apart so their sessions never mix
   }
   w.close();
-  process.stdout.write(JSON.stringify({ out: o.out, cases: names, packets: w.packets }) + '\n');
+  process.stdout.write(`${JSON.stringify({ out: o.out, cases: names, packets: w.packets })}\n`);
 } else {
   process.stderr.write('pcapgen: one of --mix, --case, --all-cases, --list\n');
   process.exit(2);

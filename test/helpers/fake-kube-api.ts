@@ -46,7 +46,7 @@ export class FakeKubeApi {
         query: Object.fromEntries(url.searchParams),
         auth: req.headers.authorization,
       });
-      const plural = url.pathname.startsWith(this.prefix + '/') ? url.pathname.slice(this.prefix.length + 1) : '';
+      const plural = url.pathname.startsWith(`${this.prefix}/`) ? url.pathname.slice(this.prefix.length + 1) : '';
       if (req.method !== 'GET' || !plural || plural.includes('/')) {
         res
           .writeHead(404, { 'content-type': 'application/json' })
@@ -81,11 +81,11 @@ export class FakeKubeApi {
         code: 410,
       };
       this.goneAnswers++;
-      res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
+      res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
       return;
     }
     for (const e of this.history)
-      if (e.plural === plural && e.rv > from) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
+      if (e.plural === plural && e.rv > from) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
     const w = { plural, res };
     this.watches.add(w);
     res.on('close', () => this.watches.delete(w));
@@ -94,7 +94,7 @@ export class FakeKubeApi {
   private emit(plural: string, type: Event['type'], object: Obj): void {
     const e: Event = { rv: this.rv, plural, type, object };
     this.history.push(e);
-    for (const w of this.watches) if (w.plural === plural) w.res.write(JSON.stringify({ type, object }) + '\n');
+    for (const w of this.watches) if (w.plural === plural) w.res.write(`${JSON.stringify({ type, object })}\n`);
   }
 
   /** Creates or replaces an object (ADDED / MODIFIED to watchers). */

@@ -150,12 +150,12 @@ export function taggedFrameHex(dst: string, src: string, kind: 'ipv4' | 'arp'): 
   const mac = (m: string) => m.replace(/:/g, '');
   const tag = '8100' + '0064';
   if (kind === 'arp') {
-    const arp = '0001' + '0800' + '06' + '04' + '0001' + mac(src) + 'c6120101' + '000000000000' + 'c612010a';
-    return mac(dst) + mac(src) + tag + '0806' + arp + '00'.repeat(18);
+    const arp = `0001080006040001${mac(src)}c6120101000000000000c612010a`;
+    return `${mac(dst) + mac(src) + tag}0806${arp}${'00'.repeat(18)}`;
   }
   const ip = '4500' + '001c' + '0000' + '0000' + '4011' + '0000' + 'c6120101' + 'c612010a';
   const udp = '9c40' + '9c40' + '0008' + '0000';
-  return mac(dst) + mac(src) + tag + '0800' + ip + udp + '00'.repeat(18);
+  return `${mac(dst) + mac(src) + tag}0800${ip}${udp}${'00'.repeat(18)}`;
 }
 
 /** Sends raw frames (hex) out of `dev` in `ns`. */

@@ -76,7 +76,7 @@
   window.cy = cy;
 
   function nodeData(n) {
-    var label = n.kind === 'group' ? n.name + '\n[' + (n.mode || 'not local') + ']' : n.name;
+    var label = n.kind === 'group' ? `${n.name}\n[${n.mode || 'not local'}]` : n.name;
     return {
       id: n.id,
       kind: n.kind,
@@ -88,8 +88,8 @@
   }
 
   function edgeData(e) {
-    var l4 = e.proto + (e.port ? '/' + e.port : '');
-    var label = e.kind === 'rule' ? l4 + ' · ' + e.hits + ' hits' : '✗ ' + l4 + ' ×' + e.count + ' (' + e.action + ')';
+    var l4 = e.proto + (e.port ? `/${e.port}` : '');
+    var label = e.kind === 'rule' ? `${l4} · ${e.hits} hits` : `✗ ${l4} ×${e.count} (${e.action})`;
     var d = { id: e.id, kind: e.kind, source: e.source, target: e.target, label: label, proto: e.proto, port: e.port };
     if (e.kind === 'rule') {
       d.ruleId = e.ruleId;
@@ -159,7 +159,7 @@
   var es = new EventSource('/api/events');
   es.addEventListener('graph', (ev) => {
     apply(JSON.parse(ev.data));
-    statusEl.textContent = 'live · updated ' + new Date().toLocaleTimeString();
+    statusEl.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
   });
   es.addEventListener('violation', (ev) => {
     var e = JSON.parse(ev.data);
@@ -181,7 +181,7 @@
   function send(method, url, body) {
     return fetch(url, {
       method: method,
-      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + state.token },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${state.token}` },
       body: body ? JSON.stringify(body) : undefined,
     }).then((r) =>
       r.json().then((j) => {
@@ -199,23 +199,23 @@
     var n = ev.target.data();
     panel.innerHTML = '';
     var h = document.createElement('h2');
-    h.textContent = 'Group ' + n.name + ': ' + (n.mode || 'not a local group');
+    h.textContent = `Group ${n.name}: ${n.mode || 'not a local group'}`;
     panel.appendChild(h);
     if (!n.mode) return;
     ['learn', 'monitor', 'protect'].forEach((mode) => {
       var b = document.createElement('button');
       b.textContent = mode;
-      b.id = 'mode-' + mode;
+      b.id = `mode-${mode}`;
       b.disabled = mode === n.mode;
       b.addEventListener('click', () => {
-        say('switching ' + n.name + ' to ' + mode + '…');
-        send('POST', '/api/groups/' + encodeURIComponent(n.name) + '/mode', { mode: mode }).then(
+        say(`switching ${n.name} to ${mode}…`);
+        send('POST', `/api/groups/${encodeURIComponent(n.name)}/mode`, { mode: mode }).then(
           (r) => {
-            say(n.name + ': ' + r.from + ' → ' + r.to);
+            say(`${n.name}: ${r.from} → ${r.to}`);
             state.lastMode = r;
           },
           (e) => {
-            say('mode switch refused: ' + e.message, true);
+            say(`mode switch refused: ${e.message}`, true);
           },
         );
       });
@@ -241,14 +241,14 @@
       ', ' +
       d.hits +
       ' hits)';
-    if (!window.confirm('Delete ' + what + '?\nIn protect mode the sessions it allowed are cut.')) return;
-    send('DELETE', '/api/rules/' + d.ruleId).then(
+    if (!window.confirm(`Delete ${what}?\nIn protect mode the sessions it allowed are cut.`)) return;
+    send('DELETE', `/api/rules/${d.ruleId}`).then(
       () => {
-        say('deleted ' + what);
+        say(`deleted ${what}`);
         state.lastDeleted = d.ruleId;
       },
       (e) => {
-        say('delete refused: ' + e.message, true);
+        say(`delete refused: ${e.message}`, true);
       },
     );
   });
