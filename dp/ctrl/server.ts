@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, type Stats, unlinkSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 import type { Logger } from '../../shared/log.js';
@@ -182,7 +182,7 @@ export class CtrlServer {
  * removes a directory's contents.
  */
 export function clearSocketPath(path: string): void {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch (e) {

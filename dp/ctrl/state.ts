@@ -40,6 +40,7 @@ export type Reply = Record<string, unknown>;
  * (objects or ready JSON text), or a lazy sequence of JSON texts (built as they are sent;
  * its building must change nothing).
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that replies nothing returns nothing
 export type HandlerOutput = void | Reply | readonly (Reply | string)[] | LazyReplies;
 
 /** Reply datagrams built on demand (a streamed list). */

@@ -117,7 +117,9 @@ export class RingPort implements FrameBatch {
     const out: Record<string, number> = {};
     if (!this.closed) this.native.kernelStats();
     const s = this.native.stats;
-    RING_STATS.forEach((n, i) => (out[n] = s[i]!));
+    RING_STATS.forEach((n, i) => {
+      out[n] = s[i]!;
+    });
     return out;
   }
 

@@ -1,5 +1,5 @@
 /** Expands offline inputs: files as given, directories walked recursively for captures, sorted. */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CAPTURE_EXT = /\.(pcap|pcapng|cap)$/i;
@@ -8,7 +8,7 @@ export function listCaptureFiles(inputs: readonly string[]): { files: string[]; 
   const files: string[] = [];
   const missing: string[] = [];
   for (const input of inputs) {
-    let st;
+    let st: Stats;
     try {
       st = statSync(input);
     } catch {

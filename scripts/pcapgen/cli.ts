@@ -49,7 +49,7 @@ if (o.mix) {
   const w = new PcapWriter(o.out);
   let t0 = 0;
   for (const n of names) {
-    let frames;
+    let frames: ReturnType<typeof buildCase>;
     try {
       frames = buildCase(n, o.seed);
     } catch (e) {

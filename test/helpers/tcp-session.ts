@@ -28,10 +28,12 @@ export class TcpSession {
       while ((nl = buf.indexOf('\n')) >= 0) {
         this.lines.push(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
-        this.waiters.splice(0).forEach((w) => w());
+        for (const w of this.waiters.splice(0)) w();
       }
     });
-    this.proc.on('exit', () => this.waiters.splice(0).forEach((w) => w()));
+    this.proc.on('exit', () => {
+      for (const w of this.waiters.splice(0)) w();
+    });
   }
 
   /** 15 s, times TG_TEST_WAIT_SCALE (see tcp-session.py): the client's own waits are scaled too. */

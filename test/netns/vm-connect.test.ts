@@ -198,8 +198,14 @@ describe.skipIf(!isRoot)('agent vm connect/disconnect (Kata-style veth↔tap)', 
       let err = '';
       const w1 = process.stdout.write.bind(process.stdout);
       const w2 = process.stderr.write.bind(process.stderr);
-      process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-      process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+      process.stdout.write = ((s: string) => {
+        out += s;
+        return true;
+      }) as typeof process.stdout.write;
+      process.stderr.write = ((s: string) => {
+        err += s;
+        return true;
+      }) as typeof process.stderr.write;
       process.exitCode = 0;
       try {
         await program.parseAsync(['vm', ...args], { from: 'user' });

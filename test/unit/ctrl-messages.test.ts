@@ -55,7 +55,12 @@ const macBuf = (s: string) => Buffer.from(s.split(':').map((h) => parseInt(h, 16
 /** Feeds `n` UDP flows (one frame each, ingress) for the EP of ucmac through the live pipeline. */
 function feedFlows(n: number, ucmac: string): number {
   const sent: Buffer[] = [];
-  const sink = { send: (b: Buffer, len: number) => (sent.push(Buffer.from(b.subarray(0, len))), true) };
+  const sink = {
+    send: (b: Buffer, len: number) => {
+      sent.push(Buffer.from(b.subarray(0, len)));
+      return true;
+    },
+  };
   for (let i = 0; i < n; i++) {
     const f = udpFrame(i, macBuf(ucmac), macBuf('02:99:00:00:00:01'));
     rt.pipeline.onFrame(f, f.length, false, 1522, sink);

@@ -66,7 +66,12 @@ let cli: DpClient;
 /** Runs frames toward (ingress) or from (egress) the workload of `ucmac` through the pipeline; returns what went out. */
 function wire(frames: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
-  const sink = { send: (b: Buffer, len: number) => (out.push(Buffer.from(b.subarray(0, len))), true) };
+  const sink = {
+    send: (b: Buffer, len: number) => {
+      out.push(Buffer.from(b.subarray(0, len)));
+      return true;
+    },
+  };
   for (const f of frames) rt.pipeline.onFrame(f, f.length, false, 1522, sink);
   return out;
 }

@@ -68,7 +68,10 @@ describe('finding 17: dp -p exit status', () => {
   });
 
   it('a changed version field is refused, even with --partial-ok', async () => {
-    const v = variant('version.pcap', (b) => (b.writeUInt16LE(3, 4), b));
+    const v = variant('version.pcap', (b) => {
+      b.writeUInt16LE(3, 4);
+      return b;
+    });
     for (const partialOk of [false, true]) {
       const r = await status(v, partialOk);
       expect(r.code).toBe(1);
@@ -77,7 +80,10 @@ describe('finding 17: dp -p exit status', () => {
   });
 
   it('an impossible snaplen is remarked: it fails unless --partial-ok', async () => {
-    const snap = variant('snap.pcap', (b) => (b.writeUInt32LE(0, 16), b));
+    const snap = variant('snap.pcap', (b) => {
+      b.writeUInt32LE(0, 16);
+      return b;
+    });
     expect(await status(snap)).toEqual({ code: 1, text: `${snap}: pcap.bad_snaplen` });
     expect((await status(snap, true)).code).toBe(0);
   });

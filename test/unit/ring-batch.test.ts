@@ -56,7 +56,12 @@ const MAX_FRAME = 1522;
 describe('Pipeline.onBatch', () => {
   it('gives the verdicts and counters onFrame gives, for frames at offsets in one buffer', () => {
     const one = setup();
-    const sink: FrameSink = { send: (b, len) => (one.sent.push(Buffer.from(b.subarray(0, len))), true) };
+    const sink: FrameSink = {
+      send: (b, len) => {
+        one.sent.push(Buffer.from(b.subarray(0, len)));
+        return true;
+      },
+    };
     for (const f of frames) one.pipeline.onFrame(f, f.length, false, MAX_FRAME, sink);
 
     const batch = setup();
