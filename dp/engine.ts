@@ -768,7 +768,7 @@ export class Engine {
     const t = this.t;
     const hw = t.highWater;
     let h = this.hand;
-    const n = Math.min(hw , EVICT_SCAN);
+    const n = Math.min(hw, EVICT_SCAN);
     for (let i = 0; i < n; i++) {
       if (h >= hw) h = 0;
       if (

@@ -85,11 +85,10 @@ export async function runCommands(cmds: readonly string[][]): Promise<void> {
     if (j - i === 1) await run(c);
     else
       await run(['bpftool', 'batch', 'file', '-'], {
-        input:
-          `${cmds
-            .slice(i, j)
-            .map((x) => x.slice(1).join(' '))
-            .join('\n')}\n`,
+        input: `${cmds
+          .slice(i, j)
+          .map((x) => x.slice(1).join(' '))
+          .join('\n')}\n`,
       });
     i = j;
   }

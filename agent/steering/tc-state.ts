@@ -63,12 +63,12 @@ export async function readIngressMany(ns: string, devs: readonly string[]): Prom
     for (const d of present) out.set(d, await readIngressOne(ns, d));
     return out;
   }
-  present.forEach((d, i) =>
+  for (const [i, d] of present.entries()) {
     out.set(
       d,
       ingressFrom(parseJsonArray<TcQdiscJson>(answers[2 * i]!), parseJsonArray<TcFilterJson>(answers[2 * i + 1]!)),
-    ),
-  );
+    );
+  }
   return out;
 }
 

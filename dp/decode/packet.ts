@@ -80,7 +80,7 @@ export class PacketView {
   reset(buf: Uint8Array, off: number, capLen: number, wireLen: number): void {
     this.frameOff = off;
     this.capLen = capLen;
-    this.wireLen = Math.max(wireLen , capLen);
+    this.wireLen = Math.max(wireLen, capLen);
     this.capEnd = off + capLen;
     this.vlanCount = 0;
     this.vlanId = 0;

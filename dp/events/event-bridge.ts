@@ -4,7 +4,7 @@
  * sample of the packet, and every interval a counters record goes out. Everything is
  * flushed to the publisher on a timer; the data path only hands over events.
  */
-import { isViolation, } from '../../shared/policy-actions.js';
+import { isViolation } from '../../shared/policy-actions.js';
 import { EVENT_SCHEMA_VERSION, type CountersRecord } from '../../shared/events/schema.js';
 import type { Logger } from '../../shared/log.js';
 import type { EngineEvent } from '../engine-types.js';

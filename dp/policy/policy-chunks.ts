@@ -67,7 +67,7 @@ export class PolicyChunks {
         );
       }
       try {
-        msg.rules.forEach((r, i) => p.index.add(compileRule(r, have + i, `rules[${i}]`)));
+        for (const [i, r] of msg.rules.entries()) p.index.add(compileRule(r, have + i, `rules[${i}]`));
       } catch (e) {
         this.pending = undefined;
         throw e;

@@ -50,7 +50,7 @@ const EXTERNAL_V6 = parseAddr('::', 'ext');
 
 export function compileRules(rules: readonly WireRule[], field = 'rules'): RuleIndex {
   const b = new RuleIndexBuilder();
-  rules.forEach((r, i) => b.add(compileRule(r, i, `${field}[${i}]`)));
+  for (const [i, r] of rules.entries()) b.add(compileRule(r, i, `${field}[${i}]`));
   return b.build();
 }
 
@@ -148,7 +148,7 @@ export class PolicyTable {
    */
   versionOf(epId: number): number {
     const v = this.epVersion.get(epId) ?? 0;
-    return Math.max(v , this.globalVersion);
+    return Math.max(v, this.globalVersion);
   }
 
   /** An empty or never-set list means everything is internal (NeuVector). */

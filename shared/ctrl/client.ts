@@ -19,6 +19,7 @@ import { createUnixDgramSocket, type UnixDgramSocket } from '../unix-dgram.js';
 import type { CtrlRequest } from './schemas.js';
 
 /** One reply datagram, parsed: `{"dp_ok": {...}}`, `{"dp_error": {...}}`, `{"dp_stats_device": {...}}`, ... */
+// biome-ignore lint/suspicious/noExplicitAny: replies are loose JSON read field by field by each caller
 export type DpReply = Record<string, any>;
 
 /** What a request may carry: a message the schemas type, or raw text / bytes (tests send malformed ones). */

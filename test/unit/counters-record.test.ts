@@ -74,7 +74,12 @@ async function nextCounters(): Promise<CountersRecord> {
 describe('the counters record', () => {
   it("carries the live path's noWorkload and rxBytes under their names, the engine's as engine.<name>", async () => {
     const sent: Buffer[] = [];
-    const sink = { send: (b: Buffer, len: number) => (sent.push(Buffer.from(b.subarray(0, len))), true) };
+    const sink = {
+      send: (b: Buffer, len: number) => {
+        sent.push(Buffer.from(b.subarray(0, len)));
+        return true;
+      },
+    };
     const l3 = ipv4('198.19.0.5', '198.18.0.10', 17, udp('198.19.0.5', '198.18.0.10', 40000, 53, Buffer.alloc(40)));
     // Two frames to a steering MAC no endpoint owns (dropped before the engine), one to the workload.
     const stray = frame(l3, { dst: parseMac(STRAY_UC), src: parseMac(PEER_MAC) });

@@ -168,16 +168,14 @@ describe('control socket robustness (real dp process)', () => {
         else if (op === 2) return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]); // insert
         return Buffer.from(t.replace(/"[a-z_]+":/, `"${'k'.repeat(byte % 7)}":`)); // rename a key
       });
-    const randomJson = fc
-      .jsonValue()
-      .map((v) =>
-        Buffer.from(
-          JSON.stringify({
-            [`ctrl_${['add_mac', 'cfg_mac', 'keep_alive', 'cfg_internal_net', 'stats_macs', 'x'][JSON.stringify(v).length % 6]}`]:
-              v,
-          }),
-        ),
-      );
+    const randomJson = fc.jsonValue().map((v) =>
+      Buffer.from(
+        JSON.stringify({
+          [`ctrl_${['add_mac', 'cfg_mac', 'keep_alive', 'cfg_internal_net', 'stats_macs', 'x'][JSON.stringify(v).length % 6]}`]:
+            v,
+        }),
+      ),
+    );
     const anyJson = fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null'));
     const bytes = fc.uint8Array({ minLength: 0, maxLength: 300 }).map((a) => Buffer.from(a));
     const datagrams = fc.sample(fc.oneof(mutated, randomJson, anyJson, bytes), { numRuns: 10_000, seed: 42 });
