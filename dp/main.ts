@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { createLogger, type Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
-import type { DpRuntime as DpRuntimeClass } from './ctrl/runtime.js';
+import type { DpRuntime as DpRuntimeClass } from './runtime.js';
 import { loadEngine } from './engine-loader.js';
 import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
 import type { CtrlServer } from './ctrl/server.js';
@@ -163,7 +163,7 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
   const { createEngine, forwardVerdict } = await loadEngine();
   // Loaded here, not at the top: `dp -p` never needs the control runtime (its module graph
   // costs an offline run about a third of a second and ~15 MiB; docs/BENCHMARKS.md).
-  const { DpRuntime } = (await import('./ctrl/runtime.js')) as { DpRuntime: typeof DpRuntimeClass };
+  const { DpRuntime } = (await import('./runtime.js')) as { DpRuntime: typeof DpRuntimeClass };
   const intervalMs = reportIntervalMs(opts, log);
   if (intervalMs === undefined) return 2;
   const fastPath = fastPathConfig(opts, log);

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { DpRuntime } from '../ctrl/runtime.js';
+import { DpRuntime } from '../runtime.js';
 import { dispatchDatagram } from '../ctrl/dispatch.js';
 import { loadEngine } from '../engine-loader.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';

@@ -133,7 +133,7 @@ export const FAST_PATH_COUNTERS = {
 
 /**
  * Device keys of the counters record that are not a counter object's field: NeuVector's
- * names for live-path counts, and the event stream's own health (dp/ctrl/runtime.ts).
+ * names for live-path counts, and the event stream's own health (dp/runtime.ts).
  */
 export const RECORD_COUNTERS = {
   rx: { merge: 'sum', doc: "NeuVector's name for the live path's `rxPackets`" },

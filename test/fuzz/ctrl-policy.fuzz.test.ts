@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { parseMac } from '../../shared/mac.js';

@@ -19,7 +19,7 @@ import type { AllowRule } from '../../agent/learn/rule.js';
 import { MODES, type WorkloadMode } from '../../shared/policy-actions.js';
 import { isCtrlName, schemas, type CtrlRequest } from '../../shared/ctrl/schemas.js';
 import { DP_MSG_SIZE } from '../../dp/ctrl/limits.js';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { tempSockPath } from '../helpers/dp-client.js';

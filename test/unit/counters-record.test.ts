@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Pull } from 'zeromq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import type { DeviceCounters } from '../../dp/stats/counters.js';

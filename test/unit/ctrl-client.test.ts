@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DpClient } from '../../shared/ctrl/client.js';
 import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { tempSockPath } from '../helpers/dp-client.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { DpClient, tempSockPath } from '../helpers/dp-client.js';
 

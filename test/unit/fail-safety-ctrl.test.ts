@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { CtrlServer } from '../../dp/ctrl/server.js';
 import { CtrlCounters } from '../../dp/ctrl/counters.js';
 import { dispatchDatagramStream } from '../../dp/ctrl/dispatch.js';

@@ -34,7 +34,7 @@ import type { EventRecord } from '../../shared/events/schema.js';
 import type { EngineEvent } from '../../dp/engine-types.js';
 import type { FileErrorEvent, OfflineSummary } from '../../dp/offline/run.js';
 import { deviceMetric } from '../../agent/metrics/names.js';
-import { DpRuntime } from '../../dp/ctrl/runtime.js';
+import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
 import { Engine, Verdict } from '../../dp/engine.js';
 import { loadCase } from '../replay-runner/case-file.js';
