@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { createLogger, type Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import type { DpRuntime as DpRuntimeClass } from './runtime.js';
-import { loadEngine } from './engine-loader.js';
 import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
 import type { CtrlServer } from './ctrl/server.js';
 import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
@@ -125,7 +124,8 @@ async function main(): Promise<number> {
 }
 
 async function runOfflineMode(opts: Opts, log: Logger): Promise<number> {
-  const { runOffline } = await loadEngine();
+  // Loaded only for -p, so a live dp never pays for the pcap reader.
+  const { runOffline } = await import('./offline/run.js');
   const summary = await runOffline({
     inputs: [opts.pcap!],
     out: opts.out,
@@ -160,7 +160,6 @@ function reportIntervalMs(opts: Opts, log: Logger): number | undefined {
 }
 
 async function runLive(opts: Opts, log: Logger): Promise<number> {
-  const { createEngine, forwardVerdict } = await loadEngine();
   // Loaded here, not at the top: `dp -p` never needs the control runtime (its module graph
   // costs an offline run about a third of a second and ~15 MiB; docs/BENCHMARKS.md).
   const { DpRuntime } = (await import('./runtime.js')) as { DpRuntime: typeof DpRuntimeClass };
@@ -170,8 +169,6 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
   if (fastPath === null) return 2;
   const rt = new DpRuntime({
     ctrlPath: opts.ctrl,
-    createEngine,
-    forwardVerdict,
     log,
     ...(opts.events ? { eventsEndpoint: opts.events } : {}),
     reportIntervalMs: intervalMs,

@@ -2,33 +2,8 @@ import { isNeuvMac, macToNumber } from '../shared/mac.js';
 import { namesOf, PIPELINE_COUNTERS, zeroed, type PipelineCounterName } from '../shared/names/counters.js';
 import type { Endpoint } from './endpoints/endpoint.js';
 import type { EndpointRegistry } from './endpoints/registry.js';
+import type { Engine } from './engine.js';
 import { Verdict } from './engine-types.js';
-
-/**
- * What the pipeline needs from the engine (dp/engine.ts, helper C): one verdict per
- * frame, a periodic tick, and session housekeeping for the control handlers.
- */
-export interface EngineApi {
-  process(buf: Buffer, len: number, nowMs: number, ep: Endpoint, ingress: boolean): number;
-  /** One frame at buf[off .. off+capLen) whose wire length was wireLen. */
-  processAt(
-    buf: Uint8Array,
-    off: number,
-    capLen: number,
-    wireLen: number,
-    nowMs: number,
-    ep: Endpoint,
-    ingress: boolean,
-  ): number;
-  tick(nowMs: number): void;
-  readonly counters: object;
-  sessionCount(): unknown;
-  listSessions(max?: number): readonly unknown[];
-  /** The same records one at a time (a listing of the whole table streams). */
-  sessionRecords(max?: number): Iterable<unknown>;
-  clearSessions(filterId?: number): unknown;
-  purgeEndpoint(epId: number): unknown;
-}
 
 /** Where a forwarded frame goes: the same service port it came from, unchanged. */
 export interface FrameSink {
@@ -89,8 +64,7 @@ export class Pipeline {
 
   constructor(
     private readonly registry: EndpointRegistry,
-    private readonly engine: EngineApi,
-    private readonly forwardVerdict: number,
+    private readonly engine: Engine,
   ) {}
 
   /** Engine inject hook: sends a frame it built out of the current frame's port. */
@@ -188,7 +162,7 @@ export class Pipeline {
       c.tapPackets++;
       return false;
     }
-    if (verdict !== this.forwardVerdict) {
+    if (verdict !== Verdict.Forward) {
       // Held: the engine kept a copy and sends it itself once allowed; not a drop. The
       // engine already counts the endpoint's drops (drop_packets).
       if (verdict !== Verdict.Held) c.dropPackets++;

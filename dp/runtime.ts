@@ -2,7 +2,7 @@ import type { Logger } from '../shared/log.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import { ServicePorts, type IoBackend } from './io/live.js';
 import type { RingTx } from './io/ring-port.js';
-import { Pipeline, type EngineApi } from './pipeline.js';
+import { Pipeline } from './pipeline.js';
 import { CtrlCounters } from './ctrl/counters.js';
 import { InternalNets } from './ctrl/internal-net.js';
 import { CtrlServer } from './ctrl/server.js';
@@ -14,7 +14,7 @@ import { PolicyChunks } from './policy/policy-chunks.js';
 import { policyHook } from './policy/engine-hook.js';
 import { EventBridge } from './events/event-bridge.js';
 import { EventPublisher } from './events/publisher.js';
-import type { EngineOptions } from './engine.js';
+import { Engine } from './engine.js';
 import { openFastPath, type FastPathConfig } from './fastpath/open.js';
 import { deviceRecord } from './events/counters-record.js';
 import type { DeviceCounters } from './stats/counters.js';
@@ -22,15 +22,12 @@ import type { FailSafeOptions } from './verdict/fail-safe.js';
 
 export interface DpRuntimeOptions {
   ctrlPath: string;
-  /** A ready engine (tests), or a factory that gets the runtime's policy, event and inject hooks. */
-  engine?: EngineApi;
-  createEngine?: (opts: EngineOptions) => EngineApi;
+  /** A ready engine (tests); without one the runtime builds it with its policy, event and inject hooks. */
+  engine?: Engine;
   /** ZeroMQ endpoint of the agent's event PULL socket; no events without it. */
   eventsEndpoint?: string;
   /** Event flush interval (ms). */
   reportIntervalMs?: number;
-  /** The engine's Verdict.Forward value. */
-  forwardVerdict: number;
   log: Logger;
   /** false: no service ports can be opened (control-only tests). Default true. */
   live?: boolean;
@@ -75,7 +72,8 @@ const TICK_MS = 1000;
 export class DpRuntime {
   readonly state: DpState;
   readonly pipeline: Pipeline;
-  readonly server: CtrlServer;
+  /** The control socket; a data worker has none (the main thread serves control, dp/workers/pool.ts). */
+  readonly server: CtrlServer | undefined;
   private timers: NodeJS.Timeout[] = [];
 
   private readonly publisher: EventPublisher | undefined;
@@ -99,7 +97,7 @@ export class DpRuntime {
     const fastPath = opts.fastPath ? openFastPath(opts.fastPath, opts.log) : undefined;
     const engine =
       opts.engine ??
-      opts.createEngine!({
+      new Engine({
         policy: policyHook(policy),
         emit: (ev) => bridge?.onEngineEvent(ev),
         inject: (f, len) => pipelineRef?.inject(f, len),
@@ -109,7 +107,7 @@ export class DpRuntime {
         sessionIdStride: opts.workers ?? 1,
         sessionIdOffset: (opts.worker ?? 0) + 1,
       });
-    this.pipeline = new Pipeline(registry, engine, opts.forwardVerdict);
+    this.pipeline = new Pipeline(registry, engine);
     pipelineRef = this.pipeline;
     if (fastPath) this.pipeline.afterFrames = () => fastPath.flush();
     bridge = new EventBridge(
@@ -152,22 +150,25 @@ export class DpRuntime {
       fastPath,
     };
     const state = this.state;
-    this.server = new CtrlServer(opts.ctrlPath, {
-      get log() {
-        return state.log;
-      },
-      ctrlCounters: state.ctrlCounters,
-      dispatch: (buf) => {
-        // Entries queued by the last frames go in before any configuration changes.
-        state.fastPath?.flush();
-        return dispatchDatagramStream(buf, state);
-      },
-    });
+    this.server =
+      opts.worker !== undefined
+        ? undefined
+        : new CtrlServer(opts.ctrlPath, {
+            get log() {
+              return state.log;
+            },
+            ctrlCounters: state.ctrlCounters,
+            dispatch: (buf) => {
+              // Entries queued by the last frames go in before any configuration changes.
+              state.fastPath?.flush();
+              return dispatchDatagramStream(buf, state);
+            },
+          });
   }
 
   start(): void {
     // A data worker's control datagrams come from the main thread (dp/workers/pool.ts).
-    if (this.worker === undefined) this.server.start();
+    this.server?.start();
     const clock = setInterval(() => {
       this.pipeline.nowMs = Date.now();
     }, CLOCK_MS);
@@ -229,7 +230,7 @@ export class DpRuntime {
     } catch (e) {
       this.state.log.error({ err: e }, 'fast path close failed');
     }
-    this.server.stop();
+    this.server?.stop();
     this.publisher?.close();
   }
 }

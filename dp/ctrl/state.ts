@@ -1,7 +1,8 @@
 import type { Logger } from '../../shared/log.js';
 import type { EndpointRegistry } from '../endpoints/registry.js';
 import type { ServicePorts } from '../io/live.js';
-import type { EngineApi, PipelineCounters } from '../pipeline.js';
+import type { Engine } from '../engine.js';
+import type { PipelineCounters } from '../pipeline.js';
 import type { CtrlCounters } from './counters.js';
 import type { InternalNets } from './internal-net.js';
 import type { PolicyTable } from '../policy/policy-table.js';
@@ -12,7 +13,7 @@ import type { FastPath } from '../fastpath/fast-path.js';
 /** Everything the control handlers may read or change: the dp's configuration and live parts. */
 export interface DpState {
   registry: EndpointRegistry;
-  engine: EngineApi;
+  engine: Engine;
   /** Open service ports; absent when the dp runs without live I/O (unit tests, offline). */
   ports: ServicePorts | undefined;
   internalNets: InternalNets;

@@ -11,7 +11,6 @@ import { createLogger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { DpRuntime } from '../runtime.js';
 import { dispatchDatagram } from '../ctrl/dispatch.js';
-import { loadEngine } from '../engine-loader.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 const port = parentPort!;
@@ -20,11 +19,8 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 async function run(): Promise<void> {
   const log = createLogger('dp', init.logLevel as LevelWithSilent).child({ worker: init.worker });
-  const { createEngine, forwardVerdict } = await loadEngine();
   const rt = new DpRuntime({
     ctrlPath: '',
-    createEngine,
-    forwardVerdict,
     log,
     ...(init.eventsEndpoint ? { eventsEndpoint: init.eventsEndpoint } : {}),
     reportIntervalMs: init.reportIntervalMs,

@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
-import { Engine, Verdict } from '../../dp/engine.js';
+import type { Engine } from '../../dp/engine.js';
 import { parseMac } from '../../shared/mac.js';
 import { TCP, fragmentIpv4, frame, icmp4, ipv4, tcp, udp } from '../../scripts/pcapgen/frames.js';
 
@@ -129,8 +129,6 @@ describe('fuzz: control datagrams with policy on, frames in between', () => {
     const log = pino({ level: 'silent' });
     const rt = new DpRuntime({
       ctrlPath: '/nonexistent',
-      createEngine: (o) => new Engine(o),
-      forwardVerdict: Verdict.Forward,
       log,
       live: false,
     });

@@ -126,8 +126,6 @@ describe("the agent's control messages", () => {
   it('a policy too large for one datagram is chunked START..END, and a dp commits it', () => {
     const rt = new DpRuntime({
       ctrlPath: tempSockPath('agentmsg'),
-      createEngine: (o) => new Engine(o),
-      forwardVerdict: Verdict.Forward,
       log: pino({ level: 'silent' }),
       live: false,
     });

@@ -33,8 +33,6 @@ beforeAll(async () => {
   // A report interval far beyond the test: the record is flushed by the test, once.
   rt = new DpRuntime({
     ctrlPath: tempSockPath('ctrrec'),
-    createEngine: (o) => new Engine(o),
-    forwardVerdict: Verdict.Forward,
     log: pino({ level: 'silent' }),
     live: false,
     eventsEndpoint: endpoint,

@@ -16,8 +16,6 @@ let rt: DpRuntime;
 beforeAll(() => {
   rt = new DpRuntime({
     ctrlPath: tempSockPath('ctrlcli'),
-    createEngine: (o) => new Engine(o),
-    forwardVerdict: Verdict.Forward,
     log: pino({ level: 'silent' }),
     live: false,
   });
@@ -28,7 +26,7 @@ afterAll(() => rt?.stop());
 
 describe('the dp control client', () => {
   it('hands every one of many overlapping requests its own replies', async () => {
-    const c = new DpClient(rt.server.path, 'overlap');
+    const c = new DpClient(rt.server!.path, 'overlap');
     c.open();
     try {
       const seqs = Array.from({ length: 50 }, (_, i) => 1000 + i);
@@ -47,7 +45,7 @@ describe('the dp control client', () => {
   });
 
   it('keeps replies to datagrams sent outside a request for sync(), never for a request', async () => {
-    const c = new DpClient(rt.server.path, 'raw');
+    const c = new DpClient(rt.server!.path, 'raw');
     c.open();
     try {
       await c.sendRaw('{"ctrl_keep_alive":{"seq_num":41},"ctrl_keep_alive2":{}}');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { DpRuntime } from '../../dp/runtime.js';
-import { Engine, Verdict } from '../../dp/engine.js';
+import { Engine } from '../../dp/engine.js';
 import { DpClient, tempSockPath } from '../helpers/dp-client.js';
 
 /**
@@ -21,7 +21,7 @@ const log = pino(
   }),
 );
 const engine = new Engine();
-const rt = new DpRuntime({ ctrlPath: tempSockPath('msg'), engine, forwardVerdict: Verdict.Forward, log, live: false });
+const rt = new DpRuntime({ ctrlPath: tempSockPath('msg'), engine, log, live: false });
 let cli: DpClient;
 
 const MAC = '02:00:00:00:01:01';
@@ -70,7 +70,7 @@ function feedFlows(n: number, ucmac: string): number {
 
 beforeAll(() => {
   rt.start();
-  cli = new DpClient(rt.server.path);
+  cli = new DpClient(rt.server!.path);
 });
 afterAll(() => {
   cli.close();

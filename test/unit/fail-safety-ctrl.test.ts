@@ -14,7 +14,7 @@ import { DpRuntime } from '../../dp/runtime.js';
 import { CtrlServer } from '../../dp/ctrl/server.js';
 import { CtrlCounters } from '../../dp/ctrl/counters.js';
 import { dispatchDatagramStream } from '../../dp/ctrl/dispatch.js';
-import { Engine, Verdict } from '../../dp/engine.js';
+import type { Engine } from '../../dp/engine.js';
 import { MAX_POLICY_RULES } from '../../dp/ctrl/limits.js';
 import { DpClient, type DpReply } from '../../shared/ctrl/client.js';
 import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
@@ -88,14 +88,12 @@ beforeAll(async () => {
   // One endpoint holds all 100,000 sessions of the listing test: its quota is raised for that.
   rt = new DpRuntime({
     ctrlPath: tempSockPath('fsafe'),
-    createEngine: (o) => new Engine(o),
-    forwardVerdict: Verdict.Forward,
     log,
     live: false,
     failSafe: { sessionsPerEndpoint: 120_000 },
   });
   rt.start();
-  cli = new DpClient(rt.server.path, 'fsafe');
+  cli = new DpClient(rt.server!.path, 'fsafe');
   cli.open();
   await ok(addMac(WEB_MAC, WEB_UC));
   await ok({ ctrl_cfg_mac: { tap: false, macs: [WEB_MAC] } });

@@ -134,8 +134,6 @@ describe('counter names', () => {
   it('the replies dp -n N merges have exactly the fields the table says', () => {
     const rt = new DpRuntime({
       ctrlPath: tempSockPath('names'),
-      createEngine: (o) => new Engine(o),
-      forwardVerdict: Verdict.Forward,
       log: pino({ level: 'silent' }),
       live: false,
     });

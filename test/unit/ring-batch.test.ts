@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, Verdict } from '../../dp/engine.js';
+import { Engine } from '../../dp/engine.js';
 import { EndpointRegistry } from '../../dp/endpoints/registry.js';
 import { Pipeline, type FrameBatch, type FrameSink } from '../../dp/pipeline.js';
 
@@ -38,7 +38,7 @@ function setup(): { pipeline: Pipeline; sent: Buffer[] } {
     oldmac: '',
   });
   ep.tap = false;
-  return { pipeline: new Pipeline(registry, new Engine(), Verdict.Forward), sent: [] };
+  return { pipeline: new Pipeline(registry, new Engine()), sent: [] };
 }
 
 /** Frames of every kind the classifier tells apart. */
