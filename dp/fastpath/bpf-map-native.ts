@@ -1,8 +1,4 @@
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { errorMessage } from '../../shared/errors.js';
+import { NativeAddon } from '../../shared/native/addon.js';
 
 /** What native/bpf_map.c exports. */
 export interface BpfMapModule {
@@ -39,36 +35,13 @@ export const ENOENT = 2;
 export const ENOMEM = 12;
 export const E2BIG = 7;
 
-let loaded: BpfMapModule | null | undefined;
-let loadError = '';
-
-function addonPath(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const p = join(dir, 'native', 'build', 'Release', 'bpf_map.node');
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
+const addon = new NativeAddon<BpfMapModule>('bpf_map');
 
 /** The addon, or null when it is not built (then the dp runs without the fast path). */
 export function bpfMapAddon(): BpfMapModule | null {
-  if (loaded !== undefined) return loaded;
-  const p = addonPath();
-  if (!p) {
-    loadError = 'native/build/Release/bpf_map.node not built (scripts/setup.sh builds it)';
-    return (loaded = null);
-  }
-  try {
-    loaded = createRequire(import.meta.url)(p) as BpfMapModule;
-  } catch (e) {
-    loadError = `cannot load ${p}: ${errorMessage(e)}`;
-    loaded = null;
-  }
-  return loaded;
+  return addon.get();
 }
 
 export function bpfMapLoadError(): string {
-  return loadError;
+  return addon.error;
 }

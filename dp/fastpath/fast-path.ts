@@ -24,17 +24,11 @@ import {
   FLOW_KEY_SIZE,
   FLOW_MAP_NAME,
   FLOW_VAL_SIZE,
-  V_BYTES_IN,
-  V_BYTES_OUT,
-  V_LAST_NS,
-  V_PKTS_IN,
-  V_PKTS_OUT,
-  V_SERIAL,
-  V_SLOT,
   portOfUcmac,
+  readFlowCounts,
   towardWorkloadIndex,
-  u64,
   writeFlowKey,
+  writeFlowValue,
 } from './flow-entry.js';
 import type { FastPathHook } from './hook.js';
 
@@ -83,6 +77,8 @@ export class FastPath implements FastPathHook {
   private pendingN = 0;
   private readonly keys = new Uint8Array(FLOW_KEY_SIZE * CHUNK);
   private readonly kdv = new DataView(this.keys.buffer);
+  /** One entry's kernel counts, read by readFlowCounts (reused: no allocation per entry). */
+  private readonly cnt = new Float64Array(5);
   private readonly vals = new Uint8Array(FLOW_VAL_SIZE * CHUNK);
   private readonly vdv = new DataView(this.vals.buffer);
   private readonly errs = new Int32Array(CHUNK);
@@ -164,12 +160,7 @@ export class FastPath implements FastPathHook {
         if (this.st[s] !== PENDING || t.inUse[s] !== 1) continue;
         this.st[s] = IN_MAP; // settled below
         writeFlowKey(this.kdv, n * FLOW_KEY_SIZE, t, s, this.port[s]!);
-        const v = n * FLOW_VAL_SIZE;
-        this.vals.fill(0, v, v + FLOW_VAL_SIZE);
-        this.vdv.setUint32(v + V_LAST_NS, now % 0x1_0000_0000, true);
-        this.vdv.setUint32(v + V_LAST_NS + 4, Math.floor(now / 0x1_0000_0000), true);
-        this.vdv.setUint32(v + V_SLOT, s, true);
-        this.vdv.setUint32(v + V_SERIAL, t.serial[s]!, true);
+        writeFlowValue(this.vals, this.vdv, n * FLOW_VAL_SIZE, now, s, t.serial[s]!);
         this.batch[n++] = s;
       }
       if (n === 0) continue;
@@ -276,17 +267,8 @@ export class FastPath implements FastPathHook {
       const s = this.batch[j]!;
       writeFlowKey(this.kdv, j * FLOW_KEY_SIZE, t, s, this.port[s]!);
     }
-    this.a.op(
-      this.fd,
-      remove ? MapOp.LookupAndDelete : MapOp.Lookup,
-      this.keys,
-      FLOW_KEY_SIZE,
-      this.vals,
-      FLOW_VAL_SIZE,
-      n,
-      0,
-      this.errs,
-    );
+    const op = remove ? MapOp.LookupAndDelete : MapOp.Lookup;
+    this.a.op(this.fd, op, this.keys, FLOW_KEY_SIZE, this.vals, FLOW_VAL_SIZE, n, 0, this.errs);
     const mono = this.a.monoNs();
     const c = this.counters;
     let removed = 0;
@@ -299,13 +281,13 @@ export class FastPath implements FastPathHook {
         c.fastPathActive--;
         continue;
       }
-      const v = j * FLOW_VAL_SIZE;
-      const dv = this.vdv;
       const b = s << 2;
-      const pIn = u64(dv, v + V_PKTS_IN),
-        bIn = u64(dv, v + V_BYTES_IN),
-        pOut = u64(dv, v + V_PKTS_OUT),
-        bOut = u64(dv, v + V_BYTES_OUT);
+      const cnt = this.cnt;
+      readFlowCounts(this.vdv, j * FLOW_VAL_SIZE, cnt);
+      const pIn = cnt[0]!,
+        bIn = cnt[1]!,
+        pOut = cnt[2]!,
+        bOut = cnt[3]!;
       const dpIn = pIn - this.base[b]!,
         dbIn = bIn - this.base[b + 1]!,
         dpOut = pOut - this.base[b + 2]!,
@@ -325,7 +307,7 @@ export class FastPath implements FastPathHook {
       c.fastPathPackets += dpIn + dpOut;
       c.fastPathBytes += dbIn + dbOut;
       if (dpIn + dpOut > 0) {
-        const last = nowMs - (mono - u64(dv, v + V_LAST_NS)) / 1e6;
+        const last = nowMs - (mono - cnt[4]!) / 1e6;
         if (last > t.lastMs[s]!) t.lastMs[s] = Math.min(last, nowMs);
       }
       if (remove) {

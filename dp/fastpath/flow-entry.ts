@@ -19,13 +19,13 @@ const K_WL_PORT = 40;
 const K_PEER_PORT = 42;
 
 /** struct flow_val offsets (u64 counters as little-endian, this project runs on x86_64). */
-export const V_PKTS_IN = 0;
-export const V_BYTES_IN = 8;
-export const V_PKTS_OUT = 16;
-export const V_BYTES_OUT = 24;
-export const V_LAST_NS = 32;
-export const V_SLOT = 40;
-export const V_SERIAL = 44;
+const V_PKTS_IN = 0;
+const V_BYTES_IN = 8;
+const V_PKTS_OUT = 16;
+const V_BYTES_OUT = 24;
+const V_LAST_NS = 32;
+const V_SLOT = 40;
+const V_SERIAL = 44;
 
 /** The workload's port number in a key: the low 16 bits of its unique MAC (4e:65:75:56:HH:LL). */
 export function portOfUcmac(ucmacNum: number): number {
@@ -54,6 +54,37 @@ export function writeFlowKey(dv: DataView, off: number, t: SessionTable, s: numb
 /** Index into SessionTable pkts/bytes of the direction toward the workload (0 = client → server). */
 export function towardWorkloadIndex(t: SessionTable, s: number): number {
   return (t.flags[s]! & SF_INGRESS) !== 0 ? 0 : 1;
+}
+
+/**
+ * Writes a new entry's value at vals[off..off+FLOW_VAL_SIZE): no counts yet, last seen
+ * `nowNs` (CLOCK_MONOTONIC), and the session's slot and serial, which the kernel keeps.
+ */
+export function writeFlowValue(
+  vals: Uint8Array,
+  dv: DataView,
+  off: number,
+  nowNs: number,
+  s: number,
+  serial: number,
+): void {
+  vals.fill(0, off, off + FLOW_VAL_SIZE);
+  dv.setUint32(off + V_LAST_NS, nowNs % 0x1_0000_0000, true);
+  dv.setUint32(off + V_LAST_NS + 4, Math.floor(nowNs / 0x1_0000_0000), true);
+  dv.setUint32(off + V_SLOT, s, true);
+  dv.setUint32(off + V_SERIAL, serial, true);
+}
+
+/**
+ * The value at off into out: [pkts in, bytes in, pkts out, bytes out, last seen ns]
+ * (in = toward the workload).
+ */
+export function readFlowCounts(dv: DataView, off: number, out: Float64Array): void {
+  out[0] = u64(dv, off + V_PKTS_IN);
+  out[1] = u64(dv, off + V_BYTES_IN);
+  out[2] = u64(dv, off + V_PKTS_OUT);
+  out[3] = u64(dv, off + V_BYTES_OUT);
+  out[4] = u64(dv, off + V_LAST_NS);
 }
 
 /** A u64 counter as a JS number (exact below 2^53). */

@@ -1,8 +1,4 @@
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { errorMessage } from '../../shared/errors.js';
+import { NativeAddon } from '../../shared/native/addon.js';
 
 /** Ring geometry and fan-out of one packet socket (native/packet_ring.c open()). */
 export interface RingOptions {
@@ -73,37 +69,13 @@ export const RING_STATS = [
 export type RingStatName = (typeof RING_STATS)[number];
 export const RingStat = Object.fromEntries(RING_STATS.map((n, i) => [n, i])) as Record<RingStatName, number>;
 
-let loaded: RingModule | null | undefined;
-let loadError = '';
-
-/** native/build/Release/packet_ring.node, found from dp/io (sources under vitest) or dist/dp/io. */
-function addonPath(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const p = join(dir, 'native', 'build', 'Release', 'packet_ring.node');
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
+const addon = new NativeAddon<RingModule>('packet_ring');
 
 /** The addon, or null when it is not built (then the dp uses cap); see ringLoadError(). */
 export function ringAddon(): RingModule | null {
-  if (loaded !== undefined) return loaded;
-  const p = addonPath();
-  if (!p) {
-    loadError = 'native/build/Release/packet_ring.node not built (scripts/setup.sh builds it)';
-    return (loaded = null);
-  }
-  try {
-    loaded = createRequire(import.meta.url)(p) as RingModule;
-  } catch (e) {
-    loadError = `cannot load ${p}: ${errorMessage(e)}`;
-    loaded = null;
-  }
-  return loaded;
+  return addon.get();
 }
 
 export function ringLoadError(): string {
-  return loadError;
+  return addon.error;
 }
