@@ -21,7 +21,6 @@ import { isCtrlName, schemas, type CtrlRequest } from '../../shared/ctrl/schemas
 import { DP_MSG_SIZE } from '../../dp/ctrl/limits.js';
 import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
-import { Engine, Verdict } from '../../dp/engine.js';
 import { tempSockPath } from '../helpers/dp-client.js';
 
 const mac = (i: number): string =>

@@ -9,7 +9,6 @@ import { Pull } from 'zeromq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
-import { Engine, Verdict } from '../../dp/engine.js';
 import type { DeviceCounters } from '../../dp/stats/counters.js';
 import { decodeEvent } from '../../shared/events/codec.js';
 import type { CountersRecord, EventRecord } from '../../shared/events/schema.js';

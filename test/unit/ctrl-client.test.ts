@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DpClient } from '../../shared/ctrl/client.js';
 import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
 import { DpRuntime } from '../../dp/runtime.js';
-import { Engine, Verdict } from '../../dp/engine.js';
 import { tempSockPath } from '../helpers/dp-client.js';
 
 let rt: DpRuntime;

@@ -36,7 +36,6 @@ import type { FileErrorEvent, OfflineSummary } from '../../dp/offline/run.js';
 import { deviceMetric } from '../../agent/metrics/names.js';
 import { DpRuntime } from '../../dp/runtime.js';
 import { dispatchDatagram } from '../../dp/ctrl/dispatch.js';
-import { Engine, Verdict } from '../../dp/engine.js';
 import { loadCase } from '../replay-runner/case-file.js';
 import { tempSockPath } from '../helpers/dp-client.js';
 
