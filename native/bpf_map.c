@@ -17,67 +17,35 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <node_api.h>
+#include "napi_util.h"
 
 static long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
 }
 
-#define CHECK(call)                                                                       \
-  do {                                                                                    \
-    if ((call) != napi_ok) {                                                              \
-      napi_throw_error(env, NULL, "bpf_map: N-API call failed: " #call);                  \
-      return NULL;                                                                        \
-    }                                                                                     \
-  } while (0)
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
-
-static napi_value num(napi_env env, double v) {
-  napi_value r;
-  napi_create_double(env, v, &r);
-  return r;
-}
-
-static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  napi_typedarray_type t;
-  size_t n, off;
-  void *d;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &t, &n, &d, &ab, &off) != napi_ok) return -1;
-  size_t el = (t == napi_int32_array || t == napi_uint32_array) ? 4 : (t == napi_uint8_array ? 1 : 0);
-  if (!el) return -1;
-  *data = d;
-  *len = n * el;
-  return 0;
-}
+/* bpf_map errors carry no code (dp/fastpath/bpf-map-native.ts reads the errno text). */
+static napi_value throw_errno(napi_env env, const char *what, int err) { return throw_errno_as(env, NULL, what, err); }
 
 /* open(pathOrId): fd of a pinned map (string path) or of a map by id (number). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 1, 1, argv, NULL, "bpf_map.open: 1 argument expected")) return NULL;
   napi_valuetype vt;
-  CHECK(napi_typeof(env, argv[0], &vt));
+  NAPI_CALL(env, napi_typeof(env, argv[0], &vt));
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   long fd;
   if (vt == napi_string) {
     char path[512];
     size_t n;
-    CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n));
+    NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n));
     if (n >= sizeof path - 1) return throw_errno(env, "map path too long", ENAMETOOLONG);
     a.pathname = (uint64_t)(uintptr_t)path;
     fd = sys_bpf(BPF_OBJ_GET, &a);
     if (fd < 0) return throw_errno(env, path, errno);
   } else {
     uint32_t id;
-    CHECK(napi_get_value_uint32(env, argv[0], &id));
+    NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &id));
     a.map_id = id;
     fd = sys_bpf(BPF_MAP_GET_FD_BY_ID, &a);
     if (fd < 0) return throw_errno(env, "map id", errno);
@@ -87,11 +55,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 /* info(fd): { type, keySize, valueSize, maxEntries, id, name }. */
 static napi_value js_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 1, 1, argv, NULL, "bpf_map.info: 1 argument expected")) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
   struct bpf_map_info mi;
   memset(&mi, 0, sizeof mi);
   union bpf_attr a;
@@ -101,13 +68,13 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   a.info.info = (uint64_t)(uintptr_t)&mi;
   if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) < 0) return throw_errno(env, "map info", errno);
   napi_value o, name;
-  CHECK(napi_create_object(env, &o));
+  NAPI_CALL(env, napi_create_object(env, &o));
   napi_set_named_property(env, o, "type", num(env, mi.type));
   napi_set_named_property(env, o, "keySize", num(env, mi.key_size));
   napi_set_named_property(env, o, "valueSize", num(env, mi.value_size));
   napi_set_named_property(env, o, "maxEntries", num(env, mi.max_entries));
   napi_set_named_property(env, o, "id", num(env, mi.id));
-  CHECK(napi_create_string_utf8(env, mi.name, strnlen(mi.name, sizeof mi.name), &name));
+  NAPI_CALL(env, napi_create_string_utf8(env, mi.name, strnlen(mi.name, sizeof mi.name), &name));
   napi_set_named_property(env, o, "name", name);
   return o;
 }
@@ -119,23 +86,18 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
  * delete). errs[i] = 0 or errno. Returns the number of entries that succeeded.
  */
 static napi_value js_op(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
   napi_value argv[9];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) {
-    napi_throw_type_error(env, NULL, "bpf_map.op: 9 arguments expected");
-    return NULL;
-  }
+  if (!get_args(env, info, 9, 9, argv, NULL, "bpf_map.op: 9 arguments expected")) return NULL;
   int32_t fd, cmd;
   uint32_t ks, vs, n, flags;
   uint8_t *keys = NULL, *vals = NULL, *errs = NULL;
   size_t klen = 0, vlen = 0, elen = 0;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
-  CHECK(napi_get_value_int32(env, argv[1], &cmd));
-  CHECK(napi_get_value_uint32(env, argv[3], &ks));
-  CHECK(napi_get_value_uint32(env, argv[5], &vs));
-  CHECK(napi_get_value_uint32(env, argv[6], &n));
-  CHECK(napi_get_value_uint32(env, argv[7], &flags));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &cmd));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &ks));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[5], &vs));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[6], &n));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[7], &flags));
   if (get_bytes(env, argv[2], &keys, &klen) || get_bytes(env, argv[4], &vals, &vlen) ||
       get_bytes(env, argv[8], &errs, &elen)) {
     napi_throw_type_error(env, NULL, "bpf_map.op: keys/values must be Uint8Array, errs Int32Array");
@@ -177,16 +139,15 @@ static napi_value js_op(napi_env env, napi_callback_info info) {
  * max keys into out; returns how many.
  */
 static napi_value js_keys(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 4, 4, argv, NULL, "bpf_map.keys: 4 arguments expected")) return NULL;
   int32_t fd;
   uint32_t ks, max;
   uint8_t *out;
   size_t olen;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
-  CHECK(napi_get_value_uint32(env, argv[2], &ks));
-  CHECK(napi_get_value_uint32(env, argv[3], &max));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &ks));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &max));
   if (get_bytes(env, argv[1], &out, &olen) || (size_t)max * ks > olen || ks == 0 || ks > 512) {
     napi_throw_range_error(env, NULL, "bpf_map.keys: bad buffer or key size");
     return NULL;
@@ -217,11 +178,10 @@ static napi_value js_mono(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 1, 1, argv, NULL, "bpf_map.close: 1 argument expected")) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
   if (fd >= 0) close(fd);
   return NULL;
 }

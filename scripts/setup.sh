@@ -87,10 +87,14 @@ fi
 # dp uses cap) and bpf_map (the dp's writes to the fast-path verdict map; without it the
 # dp runs without the fast path). One node-gyp project builds both.
 # node-gyp ships inside npm; Node's headers are in /usr/include/node (nodedir=/usr).
-RING_SRC=(native/packet_ring.c native/binding.gyp native/bpf_map.c native/l4_csum.c native/l4_csum.h)
 RING_OBJ=native/build/Release/packet_ring.node
 MAP_OBJ=native/build/Release/bpf_map.node
-if [[ -f ${RING_SRC[0]} ]] && [[ ! -f $RING_OBJ || ! -f $MAP_OBJ || ${RING_SRC[0]} -nt $RING_OBJ || ${RING_SRC[1]} -nt $RING_OBJ || ${RING_SRC[2]} -nt $MAP_OBJ || ${RING_SRC[3]} -nt $RING_OBJ || ${RING_SRC[4]} -nt $RING_OBJ ]]; then
+# Rebuilt when any source (C, headers, binding.gyp) is newer than either addon.
+native_stale() {
+  [[ ! -f $RING_OBJ || ! -f $MAP_OBJ ]] && return 0
+  [[ -n $(find native -maxdepth 1 \( -name '*.c' -o -name '*.h' -o -name binding.gyp \) \( -newer "$RING_OBJ" -o -newer "$MAP_OBJ" \) -print -quit) ]]
+}
+if [[ -f native/packet_ring.c ]] && native_stale; then
   log "building $RING_OBJ and $MAP_OBJ"
   NODE_GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
   [[ -f $NODE_GYP ]] || NODE_GYP=/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
