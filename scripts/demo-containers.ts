@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import { Daemon, defaultStateDir } from '../agent/daemon/daemon.js';
 import { DockerApiRuntime } from '../agent/runtime/docker-api.js';
 import { downEnforcer } from '../agent/topology/down.js';
-import { formatRules, formatWorkloads } from '../agent/cli/daemon-commands.js';
+import { formatRules, formatWorkloads } from '../agent/cli/format-status.js';
 import { createLogger } from '../shared/log.js';
 import { POLICY_ACTION_NAMES } from '../shared/policy-actions.js';
 import { PodmanLab } from './fixtures/runtime-lab.js';

@@ -17,7 +17,7 @@ import { Daemon } from '../agent/daemon/daemon.js';
 import { downLab } from '../agent/topology/down.js';
 import { labNamespaces, parseLabSpec, type LabSpec } from '../agent/topology/spec.js';
 import { DEFAULT_LAB } from '../agent/topology/default-lab.js';
-import { formatRules } from '../agent/cli/daemon-commands.js';
+import { formatRules } from '../agent/cli/format-status.js';
 import { createLogger } from '../shared/log.js';
 import { netnsArgv, run } from '../shared/exec.js';
 import { newRunPrefix } from '../shared/run-id.js';

@@ -3,7 +3,7 @@ import { formatStatus, labStatus } from '../topology/status.js';
 import { labNamespaces, loadLabSpec } from '../topology/spec.js';
 import { apiSocketPath } from '../daemon/api.js';
 import { callApi } from '../daemon/api-commands.js';
-import { formatDaemonStatus } from './daemon-commands.js';
+import { formatDaemonStatus } from './format-status.js';
 import { action, print } from './common.js';
 
 export function registerStatus(program: Command): void {
