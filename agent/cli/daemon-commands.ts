@@ -4,7 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { labNamespaces, loadLabSpec, type Mode, type SteeringChoice } from '../topology/spec.js';
 import { apiSocketPath } from '../daemon/api.js';
 import { callApi } from '../daemon/api-commands.js';
-import { Daemon, defaultStateDir, } from '../daemon/daemon.js';
+import { Daemon, defaultStateDir } from '../daemon/daemon.js';
 import { openRuntime, RUNTIME_CHOICES } from '../runtime/detect.js';
 import { parseSelectors } from '../runtime/identity.js';
 import { offlineDecision, parseOciState } from '../runtime/oci-hook.js';
