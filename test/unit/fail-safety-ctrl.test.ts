@@ -66,12 +66,8 @@ let cli: DpClient;
 /** Runs frames toward (ingress) or from (egress) the workload of `ucmac` through the pipeline; returns what went out. */
 function wire(frames: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
-  const sink = {
-    send: (b: Buffer, len: number) => {
-      out.push(Buffer.from(b.subarray(0, len)));
-      return true;
-    },
-  };
+  // push() returns the new length, never 0: every frame is sent.
+  const sink = { send: (b: Buffer, len: number) => out.push(Buffer.from(b.subarray(0, len))) > 0 };
   for (const f of frames) rt.pipeline.onFrame(f, f.length, false, 1522, sink);
   return out;
 }
