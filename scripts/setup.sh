@@ -68,7 +68,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" \
 fi
 
 # --- 3. TypeScript build ---------------------------------------------------------
-if [[ ! -f dist/.tsbuildinfo ]] || [[ -n $(find agent dp shared scripts tsconfig.json -newer dist/.tsbuildinfo \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null) ]]; then
+if [[ ! -f dist/.tsbuildinfo ]] || [[ -n $(find agent dp shared scripts benchmarks tsconfig.json -newer dist/.tsbuildinfo \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null) ]]; then
   log "compiling TypeScript"
   npx tsc -p tsconfig.json
   touch dist/.tsbuildinfo
