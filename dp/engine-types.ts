@@ -113,7 +113,7 @@ export interface PolicyDecision {
 }
 
 /**
- * Policy seam (issue 4). The engine asks once per new session and again whenever
+ * Policy seam (served by dp/policy/engine-hook.ts). The engine asks once per new session and again whenever
  * version(ep) differs from the version the session was decided under. Actions are
  * NeuVector's DP_POLICY_ACTION_* (shared/policy-actions.ts); DENY (7) drops on inline
  * endpoints. Without a hook every session is OPEN (0), rule 0.

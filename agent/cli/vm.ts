@@ -3,7 +3,7 @@ import { errorMessage, isTollgateError } from '../../shared/errors.js';
 import { connectVm, disconnectVm, listVms, setVmRateLimit } from '../vm/index.js';
 
 /**
- * `agent vm connect | disconnect | limit | list`: the VM workload commands of issue 6.
+ * `agent vm connect | disconnect | limit | list`: the VM workload commands (agent/vm/README.md).
  * Results are JSON on stdout (one object per command); errors go to stderr as
  * `error <CODE> <field>: message` with exit code 1, never a stack trace.
  *

@@ -2,8 +2,8 @@ import { parseMac } from '../../shared/mac.js';
 import type { ServicePair, SteeredPort, SteeringMode } from './backend.js';
 
 /**
- * NeuVector's u32 + pedit + mirred rule set (agent/pipe/tc.go FwdPortPair/TapPortPair,
- * reference §3), as pure functions producing `tc -batch` lines. All filters sit on the
+ * NeuVector's u32 + pedit + mirred rule set (agent/pipe/tc.go FwdPortPair/TapPortPair in
+ * NeuVector's source; README "Steering backends"), as pure functions producing `tc -batch` lines. All filters sit on the
  * plain ingress qdisc (parent ffff:); u32 and pedit offsets are relative to the L3
  * header, so -14 is the destination MAC and -8 the source MAC.
  *

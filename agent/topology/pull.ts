@@ -21,7 +21,7 @@ import type { SteeringBackend } from '../steering/index.js';
 import { existsSync } from 'node:fs';
 
 /**
- * Pulling a workload's port inline, NeuVector's way (reference §3): the original eth0
+ * Pulling a workload's port inline, NeuVector's way (docs/ARCHITECTURE.md "The packet path"): the original eth0
  * (still plugged into the network) is renamed vex-<label> and moved to the enforcer
  * namespace; a new eth0↔vin-<label> veth pair takes its place, eth0 keeping the MAC,
  * MTU, queue length, addresses, routes and permanent neighbours. The workload sees

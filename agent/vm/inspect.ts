@@ -7,7 +7,7 @@ import { findLink, mustRun, resolveNetns, validateIfname } from './links.js';
 import { loadVm, saveVm, type VmRecord } from './state.js';
 
 /**
- * Inspection of a VM workload (issue 6, deliverable 3): the Kata connection already has
+ * Inspection of a VM workload (agent/vm/README.md): the Kata connection already has
  * the shape of a steered port. In the VM's namespace
  *
  *     CNI ─ veth (eth0) ══ tc ══ tap ─ VMM ─ guest
@@ -26,7 +26,7 @@ import { loadVm, saveVm, type VmRecord } from './state.js';
  * the tests do) or be moved into the enforcer namespace, where the dp captures on it:
  * `ip -n VMNS link add vbr type veth peer name vth-<vm> netns ENFORCER`. Several VMs then
  * give the dp several vth ports (or a bridge joining them to one vth) — the dp-side choice
- * belongs to issue 4's daemon; this module only needs `pair` for the VM's namespace.
+ * belongs to the daemon (agent/daemon/); this module only needs `pair` for the VM's namespace.
  *
  * Rate limits keep working: the HTB on the tap and the veth's egress hook sit on root
  * qdiscs, steering on ingress, and a bpf/mirred redirect enqueues on the target's root.

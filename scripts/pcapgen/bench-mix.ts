@@ -1,5 +1,5 @@
 /**
- * The benchmark mix (issue 3): ~1M packets over 10k TCP flows carrying HTTP-like
+ * The benchmark mix (docs/BENCHMARKS.md): ~1M packets over 10k TCP flows carrying HTTP-like
  * request/response exchanges, 25k DNS query/response pairs and 200 UDP media streams,
  * all in 198.18.0.0/15, interleaved with up to 512 flows active at once. Deterministic
  * for a seed. Written straight to a pcap so memory stays flat.

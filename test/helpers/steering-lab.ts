@@ -4,7 +4,7 @@ import type { ServicePair, SteeredPort, SteeringMode } from '../../agent/steerin
 import { HELPERS_DIR, startIn, type NsProcess } from './reflector.js';
 
 /**
- * The smallest lab the steering tests need, built directly (helper A's topology code is
+ * The smallest lab the steering tests need, built directly (agent/topology/ is
  * not a dependency of these tests):
  *   host ns:     br0 198.18.0.1/24 ── hveth
  *   agent ns:    vex (peer of hveth), vin (peer of the workload's eth0), vbr ↔ vth

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One TCP connection attempt, for the protect-mode VM test (issue 6).
+"""One TCP connection attempt, for the protect-mode VM test (test/netns/vm-protect.test.ts).
 
     vm-protect-connect.py --host H --port P [--timeout S] [--payload N]
 

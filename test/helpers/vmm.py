@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""VMM stand-in for the VM workload tests (issue 6).
+"""VMM stand-in for the VM workload tests (test/netns/vm-*.test.ts).
 
 A real VMM (qemu, cloud-hypervisor, firecracker) opens the tap that `agent vm connect`
 made with TUNSETIFF(IFF_TAP | IFF_NO_PI [| IFF_MULTI_QUEUE]) and copies frames between

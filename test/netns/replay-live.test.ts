@@ -1,5 +1,5 @@
 /**
- * Live replay through the real inline path (issue 5): every case under test/replay with
+ * Live replay through the real inline path (test/replay/README.md): every case under test/replay with
  * a `live:` block (TCP allowed and denied, UDP/DNS, ICMP, IPv6, IPv4 fragments) is
  * rewritten onto a protect-mode lab and injected from both sides in capture order.
  * Allowed frames must arrive byte-identical, denied ones must not, and the dp's reported

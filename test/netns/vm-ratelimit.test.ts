@@ -17,7 +17,7 @@ import {
 } from '../helpers/vm-lab.js';
 
 /**
- * Functional check of the limiter (allowed by issue 6): iperf3 through the connection
+ * Functional check of the limiter (agent/vm/README.md "Rate limits"): iperf3 through the connection
  * lands within ±15% of a 50 Mbit/s limit in each direction, and removing the limit
  * restores far more than that. Not a performance assertion.
  */

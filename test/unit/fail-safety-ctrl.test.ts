@@ -2,7 +2,7 @@
  * Correctness and fail-safety through the control socket of an in-process dp (real
  * DpRuntime: real socket, registry, policy table, engine with its policy hook, pipeline),
  * driven by the agent's own dp client; frames go through the live pipeline's verdict path.
- * One describe per finding of the review.
+ * One describe per fail-safety property (docs/ARCHITECTURE.md "Fail-safe choices").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';

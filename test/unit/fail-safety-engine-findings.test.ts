@@ -1,6 +1,6 @@
 /**
  * Correctness and fail-safety of the engine the live dp runs (dp/engine.ts with the real
- * policy table behind dp/policy/engine-hook.ts), one describe per finding of the review:
+ * policy table behind dp/policy/engine-hook.ts), one describe per fail-safety property (docs/ARCHITECTURE.md):
  * fragments, sessions decided while tapped, packets without a session, re-evaluation,
  * IPv6 fragments and counters. Session ids across workers, limits without a policy and
  * the allocation measurement: fail-safety-engine.test.ts.

@@ -1,6 +1,6 @@
 /**
  * Correctness and fail-safety of the engine the live dp runs (dp/engine.ts with the real
- * policy table behind dp/policy/engine-hook.ts), one describe per finding of the review:
+ * policy table behind dp/policy/engine-hook.ts), one describe per fail-safety property (docs/ARCHITECTURE.md):
  * session ids across workers and limits without a policy (findings 1-6 are in
  * fail-safety-engine-findings.test.ts), and the allocation measurement.
  */

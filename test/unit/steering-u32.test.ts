@@ -26,7 +26,7 @@ const port: SteeredPort = {
   mode: 'inline',
 };
 
-// NeuVector's FwdPortPair rules for this port, written out from the reference table (§3).
+// NeuVector's FwdPortPair rules for this port, written out from NeuVector's agent/pipe/tc.go.
 const NV_INLINE = [
   'qdisc add dev vin3039-eth0 ingress',
   'qdisc add dev vex3039-eth0 ingress',
