@@ -210,7 +210,7 @@ export class ContainerSync {
   ): Promise<{ c: ContainerInfo; ws: Workload[] }[]> {
     const { enroller, log } = this.x;
     try {
-      await enroller.steerNew(pulled.flatMap((p) => p.ws));
+      await enroller.steering.steerNew(pulled.flatMap((p) => p.ws));
       return pulled;
     } catch (e) {
       log.warn(
@@ -221,7 +221,7 @@ export class ContainerSync {
     const out = [];
     for (const p of pulled) {
       try {
-        await enroller.steerNew(p.ws);
+        await enroller.steering.steerNew(p.ws);
         out.push(p);
       } catch (e) {
         log.warn(

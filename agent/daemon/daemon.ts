@@ -11,41 +11,40 @@
  */
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { labNamespaces, type LabSpec, type Mode } from '../topology/spec.js';
-import { applyLab, isLabPort } from '../topology/reconcile.js';
-import { readLabState } from '../topology/lab-state.js';
+import { applyLab } from '../topology/reconcile.js';
 import { openSteering } from '../topology/steering-bridge.js';
 import { pinDirFor } from '../topology/names.js';
-import { ensureEnforcer, internalNetsOf, killStaleDp, registerLabWorkloads } from './enforcer.js';
+import { adoptPorts, dpArgv, ensureEnforcer, internalNetsOf, killStaleDp, registerLabWorkloads } from './enforcer.js';
 import type { SteeringBackend } from '../steering/index.js';
 import { RuleStore } from '../learn/rule-store.js';
 import { EventConsumer } from '../learn/event-consumer.js';
 import { DpSupervisor } from './dp-supervisor.js';
 import type { DpClient } from '../../shared/ctrl/client.js';
 import { ApiServer, API_DIR, apiSocketPath } from './api.js';
-import { isApiCommand, parseApiArgs, API_COMMANDS, type ApiImplementation } from './api-commands.js';
+import { apiHandler } from './api-handlers.js';
 import { desiredDpMessages, internalNetMessage } from './dp-state.js';
 import { policyMessages } from '../policy/compile.js';
 import { TollgateError } from '../../shared/errors.js';
-import { MODES } from '../../shared/policy-actions.js';
-import { dpCommand } from '../../shared/repo-root.js';
-import { fastPathDpArgs } from '../steering/bpf-flows.js';
 import type { Logger } from '../../shared/log.js';
 import { RuntimeFollower } from '../runtime/follower.js';
 import { installHook } from '../runtime/oci-hook.js';
 import { installWrapper } from '../runtime/oci-wrapper.js';
 import { WorkloadRegistry } from './workloads.js';
 import { Enroller } from './enrol.js';
-import { netnsInode } from './container-port.js';
 import { Serializer } from './serial.js';
 import { EventState } from './event-state.js';
 import { ModeSwitcher } from './mode-switch.js';
 import { ContainerSync, UNIDENTIFIED_GROUP } from './container-sync.js';
 import { RulesApi } from './rules-api.js';
 import type { DaemonOptions } from './options.js';
-import type { DaemonStatus, WorkloadStatus } from './status.js';
-import { exportPolicy } from '../export/export.js';
-import { importPolicy } from '../export/import.js';
-import { parseTollgateYaml } from '../export/tollgate-yaml.js';
+import {
+  observeViewOf,
+  statusOf,
+  workloadStatusOf,
+  type DaemonStatus,
+  type ShownParts,
+  type WorkloadStatus,
+} from './status.js';
 import { ObserveHub } from '../observe/hub.js';
 import { startObservers, type Observers } from '../observe/start.js';
 import type { DaemonView } from '../observe/view.js';
@@ -173,17 +172,11 @@ export class Daemon {
     // 1. Rules and persisted modes first: a corrupt file stops us before anything changes.
     await this.store.load();
     const rec = this.store.recovered;
+    const why = 'the rules file was unusable: enforcing the last good rules and modes instead (never learn mode)';
     if (rec)
       this.log.error(
-        {
-          rulesFile: this.store.path,
-          reason: rec.reason,
-          movedTo: rec.movedTo,
-          lastGood: this.store.lastGoodPath,
-          rules: this.store.list().length,
-          modes: this.store.modes,
-        },
-        'the rules file was unusable: enforcing the last good rules and modes instead (never falling back to learn mode)',
+        { rulesFile: this.store.path, ...rec, lastGood: this.store.lastGoodPath, modes: this.store.modes },
+        why,
       );
     // 2. The enforcer namespace, steering, lab topology (idempotent).
     this.backend = await openSteering(this.spec?.steering ?? this.o.steering ?? 'auto', pinDirFor(this.agentNs));
@@ -193,28 +186,13 @@ export class Daemon {
     } else await ensureEnforcer(this.agentNs, this.backend);
     if (this.spec) await registerLabWorkloads(this.spec, this.agentNs, this.registry);
     // 3. Ports already here: adopt those whose workload lives, sweep the rest.
-    const running = this.o.runtime ? await this.o.runtime.list().catch(() => null) : null;
-    const alive = (id: string, inode: number): boolean | undefined => {
-      if (!running) return undefined;
-      const c = running.find((x) => x.id === id);
-      if (!c) return false;
-      try {
-        return netnsInode(`/proc/${c.pid}/ns/net`) === inode;
-      } catch {
-        return false;
-      }
-    };
-    const labState = this.spec ? await readLabState(this.spec) : undefined;
-    const adopted = await this.enroller.adopt(alive, (label, m) =>
-      this.spec && labState ? isLabPort(this.spec, labState, label, m) : false,
-    );
-    for (const w of adopted) {
-      await this.enroller.steer(w, this.modeOf(w.group));
-      this.log.info(
-        { workload: w.name, port: w.key, group: w.group, container: w.containerId?.slice(0, 12) },
-        'adopted',
-      );
-    }
+    await adoptPorts({
+      enroller: this.enroller,
+      runtime: this.o.runtime,
+      spec: this.spec,
+      modeOf: (g) => this.modeOf(g),
+      log: this.log,
+    });
     this.internalNets = await internalNetsOf(this.spec, this.o.runtime, this.o.internalNets ?? []);
     // 4. Events, then the dp (its replay needs the workloads), then the API; all under the root-only dir.
     mkdirSync(API_DIR, { recursive: true, mode: 0o700 });
@@ -231,31 +209,11 @@ export class Daemon {
     this.consumer = new EventConsumer(this.eventsEndpoint, (r) => this.events.onRecord(r));
     await killStaleDp(this.agentNs);
     await this.consumer.start();
-    const dpArgs = [
-      '--report-interval',
-      String(this.o.reportInterval ?? 2),
-      ...(await fastPathDpArgs(this.backend, this.o.fastPath !== false)),
-      ...(this.o.dpArgs ?? []),
-    ];
     this.supervisor = new DpSupervisor({
       agentNs: this.agentNs,
       ctrlPath: this.ctrlPath,
       eventsEndpoint: this.eventsEndpoint,
-      // `ip netns exec <agent-ns> dp`, with this checkout's dp rather than whichever is on PATH.
-      command: [
-        'ip',
-        'netns',
-        'exec',
-        this.agentNs,
-        ...dpCommand(),
-        '-n',
-        '1',
-        '--ctrl',
-        this.ctrlPath,
-        '--events',
-        this.eventsEndpoint,
-        ...dpArgs,
-      ],
+      command: await dpArgv(this.agentNs, this.ctrlPath, this.eventsEndpoint, this.backend, this.o),
       log: this.log.child({ part: 'dp-supervisor' }),
       replay: (c) => this.replay(c),
       ...(this.o.dpStartTimeout !== undefined ? { startTimeoutMs: this.o.dpStartTimeout * 1000 } : {}),
@@ -263,7 +221,19 @@ export class Daemon {
     });
     this.supervisor.on('keepalive', (s: number) => this.hub.keepAlive(s));
     await this.supervisor.start();
-    this.api = new ApiServer(this.apiPath, (cmd, args) => this.handle(cmd, args));
+    // The API (api-handlers.ts): one handler per command of API_COMMANDS.
+    const handle = apiHandler({
+      status: () => this.status(),
+      workloads: () => this.workloadStatus(),
+      modes: this.modes,
+      rules: this.rules,
+      store: this.store,
+      containers: this.containers,
+      consumer: () => this.consumer,
+      supervisor: () => this.supervisor,
+      stop: () => this.stop(),
+    });
+    this.api = new ApiServer(this.apiPath, handle);
     await this.api.start();
     this.kube = await startInClusterWatch(this.rules.policyTarget(), this.log.child({ part: 'kubernetes' }));
     // 5. The runtime: hook first (so no container starts unseen from now on), then list + events.
@@ -328,117 +298,34 @@ export class Daemon {
 
   /** What metrics and the graph page read (agent/observe/view.ts): groups with their members. */
   observeView(): DaemonView {
-    return {
-      groups: () => {
-        const labels = this.rules.groupLabels();
-        return this.registry.groups().map((g) => ({
-          name: g,
-          mode: this.modeOf(g),
-          workloads: this.registry.members(g).map((w) => ({ name: w.name, ip: w.ip, mac: w.mac })),
-          labels: labels[g] ?? {},
-        }));
-      },
-      rules: () => this.store.list(),
-      dp: () => ({ healthy: this.supervisor?.healthy ?? false, restarts: this.supervisor?.restarts ?? 0 }),
-      eventsReceived: () => this.consumer?.received ?? 0,
-    };
+    return observeViewOf(() => this.shown());
   }
 
   workloadStatus(): WorkloadStatus[] {
-    return this.registry.all().map((w) => {
-      const mode = this.modeOf(w.group);
-      return {
-        name: w.name,
-        port: w.key,
-        container: w.containerId ?? null,
-        group: w.group,
-        ip: w.ip,
-        mac: w.mac,
-        ucmac: w.ucmac,
-        mode,
-        steeringMode: MODES[mode].tap ? 'tap' : 'inline',
-        source: w.source,
-        since: w.since,
-        reason: w.reason,
-      };
-    });
+    return workloadStatusOf(this.registry, (g) => this.modeOf(g));
   }
 
   status(): DaemonStatus {
-    const s = this.supervisor;
-    const f = this.follower;
-    const groups = new Set([...this.registry.groups(), ...Object.keys(this.store.modes)]);
-    const ev = this.events;
+    return statusOf(this.shown());
+  }
+
+  /** The parts `agent status`, metrics and the graph page read (status.ts). */
+  private shown(): ShownParts {
     return {
-      lab: this.agentNs,
       name: this.name,
       agentNs: this.agentNs,
       steering: this.backend?.kind ?? 'none',
-      runtime: this.o.runtime
-        ? {
-            kind: this.o.runtime.kind,
-            socket: this.o.runtime.socketPath,
-            connected: f?.connected ?? false,
-            lastError: f?.lastError ?? null,
-            reconnects: f?.reconnects ?? 0,
-          }
-        : null,
-      dp: {
-        pid: s?.pid,
-        healthy: s?.healthy ?? false,
-        restarts: s?.restarts ?? 0,
-        lastKeepAlive: s?.lastKeepAlive ? new Date(s.lastKeepAlive).toISOString() : null,
-      },
-      workloads: this.workloadStatus(),
-      groups: [...groups]
-        .sort()
-        .map((g) => ({ name: g, mode: this.modeOf(g), members: this.registry.members(g).length })),
+      runtime: this.o.runtime ?? null,
+      follower: this.follower,
+      supervisor: this.supervisor,
+      registry: this.registry,
+      store: this.store,
+      modeOf: (g) => this.modeOf(g),
       internalNets: this.internalNets,
-      rules: this.store.list().length,
-      events: {
-        received: this.consumer?.received ?? 0,
-        violations: ev.violationCount,
-        eventsDroppedByDp: ev.lastCounters?.eventsDropped ?? 0,
-      },
-      counters: ev.lastCounters,
-      recentViolations: ev.recentViolations(20),
+      eventsReceived: this.consumer?.received ?? 0,
+      events: this.events,
+      groupLabels: () => this.rules.groupLabels(),
     };
-  }
-
-  /** The daemon's API: one handler per command of API_COMMANDS, with its arguments already checked. */
-  private readonly commands: ApiImplementation = {
-    status: () => this.status(),
-    workloads: () => this.workloadStatus(),
-    mode: (a) => this.modes.set((a.group ?? a.workload)!, a.mode),
-    rules: (a) =>
-      a.group ? this.store.list().filter((r) => r.from === a.group || r.to === a.group) : this.store.list(),
-    'rule-delete': (a) => this.rules.removeRule(a.id),
-    'hook-enrol': (a) => this.containers.hookEnrol(a),
-    'rules-export': (a) => exportPolicy(a.format, this.rules.policySource(), a.group),
-    'rules-import': (a) => importPolicy(this.rules.policyTarget(), parseTollgateYaml(a.text, a.source), a.source),
-    'pause-events': () => {
-      this.consumer?.pause();
-      return { paused: true };
-    },
-    'resume-events': () => {
-      this.consumer?.resume();
-      return { paused: false };
-    },
-    'dp-restart': async () => {
-      await this.supervisor?.restart('requested');
-      return { restarts: this.supervisor?.restarts };
-    },
-    stop: () => {
-      setImmediate(() => void this.stop().then(() => process.exit(0)));
-      return { stopping: true };
-    },
-  };
-
-  private async handle(cmd: string, args: Record<string, unknown>): Promise<unknown> {
-    if (!isApiCommand(cmd))
-      throw new TollgateError('EBADCMD', `unknown command "${cmd}" (${Object.keys(API_COMMANDS).join(', ')})`);
-    const h = this.commands[cmd] as (a: unknown) => unknown;
-    return h(parseApiArgs(cmd, args));
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,14 @@
  * (east-west) nets, and a dp that a killed agent left running there.
  */
 import ipaddr from 'ipaddr.js';
-import { labNamespaces, type LabSpec } from '../topology/spec.js';
+import { labNamespaces, type LabSpec, type Mode } from '../topology/spec.js';
+import { isLabPort } from '../topology/reconcile.js';
+import { readLabState } from '../topology/lab-state.js';
+import type { Logger } from '../../shared/log.js';
+import type { Enroller } from './enrol.js';
+import type { DaemonOptions } from './options.js';
+import { dpCommand } from '../../shared/repo-root.js';
+import { fastPathDpArgs } from '../steering/bpf-flows.js';
 import { servicePair } from '../topology/steering-bridge.js';
 import { netnsPath, VBR, VBR_IFINDEX, vexName, vinName } from '../topology/names.js';
 import { planCreateNamespace, planServicePair, serviceMtu } from '../topology/agent-ns.js';
@@ -94,4 +101,54 @@ export async function killStaleDp(agentNs: string): Promise<void> {
       }
     }
   }
+}
+
+/**
+ * Ports already in the enforcer when the daemon starts (it was restarted, or `agent pull`
+ * made them): adopted and steered in their group's mode when their workload lives, swept
+ * when it does not. Lab ports belong to the lab's reconcile, not to adoption.
+ */
+export async function adoptPorts(x: {
+  enroller: Enroller;
+  runtime: ContainerRuntime | null | undefined;
+  spec: LabSpec | undefined;
+  modeOf(group: string): Mode;
+  log: Logger;
+}): Promise<void> {
+  const running = x.runtime ? await x.runtime.list().catch(() => null) : null;
+  const alive = (id: string, inode: number): boolean | undefined => {
+    if (!running) return undefined;
+    const c = running.find((r) => r.id === id);
+    if (!c) return false;
+    try {
+      return netnsInode(`/proc/${c.pid}/ns/net`) === inode;
+    } catch {
+      return false;
+    }
+  };
+  const spec = x.spec;
+  const labState = spec ? await readLabState(spec) : undefined;
+  const adopted = await x.enroller.adopt(alive, (label, m) =>
+    spec && labState ? isLabPort(spec, labState, label, m) : false,
+  );
+  for (const w of adopted) {
+    await x.enroller.steering.steer(w, x.modeOf(w.group));
+    x.log.info({ workload: w.name, port: w.key, group: w.group, container: w.containerId?.slice(0, 12) }, 'adopted');
+  }
+}
+
+/** `ip netns exec <agent-ns> dp …`, with this checkout's dp rather than whichever is on PATH. */
+export async function dpArgv(
+  agentNs: string,
+  ctrlPath: string,
+  eventsEndpoint: string,
+  backend: SteeringBackend | null,
+  o: Pick<DaemonOptions, 'reportInterval' | 'fastPath' | 'dpArgs'>,
+): Promise<string[]> {
+  return [
+    ...['ip', 'netns', 'exec', agentNs, ...dpCommand(), '-n', '1', '--ctrl', ctrlPath, '--events', eventsEndpoint],
+    ...['--report-interval', String(o.reportInterval ?? 2)],
+    ...(await fastPathDpArgs(backend, o.fastPath !== false)),
+    ...(o.dpArgs ?? []),
+  ];
 }

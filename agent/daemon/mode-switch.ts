@@ -64,7 +64,7 @@ export class ModeSwitcher {
    */
   async apply(ws: readonly Workload[], from: Mode, to: Mode): Promise<Record<string, number>> {
     const ms = await this.switchPorts(ws, from, to);
-    await timed(ms, 'markMs', () => this.x.enroller.mark(ws, to));
+    await timed(ms, 'markMs', () => this.x.enroller.steering.mark(ws, to));
     return ms;
   }
 
@@ -86,11 +86,11 @@ export class ModeSwitcher {
     const ms: Record<string, number> = {};
     // Without a healthy dp nothing is sent: the replay of the restarted dp carries the new mode.
     const pushDp = () => timed(ms, 'dpMs', () => enroller.pushMode(ws, to));
-    const steer = () => timed(ms, 'steerMs', () => enroller.steerMany(ws, to));
+    const steer = () => timed(ms, 'steerMs', () => enroller.steering.steerMany(ws, to));
     let drained = false;
     if (MODES[from].tap !== MODES[to].tap)
       await timed(ms, 'drainMs', async () => {
-        drained = await enroller.drain(ws, from);
+        drained = await enroller.steering.drain(ws, from);
       });
     if (drained || (MODES[from].tap && !MODES[to].tap)) {
       await pushDp();
@@ -129,7 +129,7 @@ export class ModeSwitcher {
       // The markers (what `agent down` and adoption read) and the rules file are independent.
       // A marker that cannot be written is only logged: adoption takes a group's mode from the rules file.
       const mark = () =>
-        this.x.enroller
+        this.x.enroller.steering
           .mark(members, mode)
           .catch((e: unknown) => log.warn({ group, err: errorMessage(e) }, 'port markers not updated'));
       await Promise.all([timed(phases, 'markMs', mark), timed(phases, 'saveMs', () => store.save())]);

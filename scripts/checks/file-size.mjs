@@ -9,13 +9,7 @@ import { readFileSync } from 'node:fs';
 const MAX_LINES = 350;
 const SOURCE_EXT = /\.(ts|c|h|mjs|js|py|sh)$/;
 /** Files exempt for now, each with the reason; an entry under the limit fails the check too. */
-const EXEMPT = new Map([
-  ['agent/daemon/daemon.ts', 'being split into lifecycle, event state and mode switching'],
-  ['agent/daemon/enrol.ts', 'split with agent/daemon/daemon.ts'],
-  // One live lab (namespaces, agent, browser) per file: a split must share or duplicate it.
-  ['test/netns/agent-observe.test.ts', 'one live agent lab shared by all its cases'],
-  ['test/netns/vm-protect.test.ts', 'one live VM lab shared by all its cases'],
-]);
+const EXEMPT = new Map([]);
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
   encoding: 'utf8',

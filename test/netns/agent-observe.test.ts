@@ -11,13 +11,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import parseProm, { type PromFamily } from 'parse-prometheus-text-format';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
+import { families, freePort, launchChromium, sum } from '../helpers/observe-tools.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
 import { AgentProcess, waitFor, writeSpec } from '../helpers/agent-proc.js';
 import { startEchoServer, tcpWorks } from '../helpers/tcp-session.js';
@@ -34,20 +33,6 @@ const HOST = '198.18.0.1';
 const WAIT_MS = 60_000;
 const WEB = { name: 'web', ip: '198.18.0.10', mac: '02:74:67:14:00:0a' };
 const DB = { name: 'db', ip: '198.18.0.11', mac: '02:74:67:14:00:0b' };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-const families = (text: string) => new Map<string, PromFamily>(parseProm(text).map((f) => [f.name, f]));
-const sum = (f: PromFamily | undefined, match: Record<string, string> = {}) =>
-  (f?.metrics ?? [])
-    .filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v))
-    .reduce((a, m) => a + Number(m.value ?? m.count ?? 0), 0);
 
 describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { timeout: 240_000 }, () => {
   const prefix = testPrefix();
@@ -151,21 +136,7 @@ describe.skipIf(!isRoot)('metrics and the connection graph on a live agent', { t
   });
 
   it('the page in headless Chromium: groups, rule edges, and a violation edge that appears live', async () => {
-    browser = await puppeteer.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      userDataDir: profile,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(profile);
     page = await browser.newPage();
     await page.setViewport({ width: 1200, height: 760 });
     const offsite: string[] = [];

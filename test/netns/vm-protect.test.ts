@@ -20,6 +20,7 @@ import { bcmacForIfindex, formatMac } from '../../shared/mac.js';
 import { run, runIn } from '../../shared/exec.js';
 import type { ConnectionRecord, EventRecord, ViolationRecord } from '../../shared/events/schema.js';
 import { isRoot, testPrefix } from '../helpers/netns.js';
+import { waitForRecordIn } from '../helpers/event-records.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
 import {
   buildVmLab,
@@ -79,24 +80,8 @@ describe.skipIf(!probe.bpf)('VM workload in protect mode (learned flow passes, n
   });
 
   /** Waits (bounded) for an event record matching `pred`; records seen before count too. */
-  async function waitForRecord<T extends EventRecord>(
-    pred: (r: EventRecord) => r is T,
-    timeoutMs = 15_000,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = records.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline)
-        throw new Error(
-          `no matching event record; got ${records
-            .filter((r) => r.type !== 'counters')
-            .map((r) => JSON.stringify({ ...r, packet: undefined }))
-            .join('\n')}`,
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForRecord = <T extends EventRecord>(pred: (r: EventRecord) => r is T, timeoutMs?: number) =>
+    waitForRecordIn(records, pred, timeoutMs);
 
   interface MacStats {
     tap: boolean[];
