@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { TollgateError } from '../../shared/errors.js';
 import { execute, ip } from '../topology/commands.js';
-import { readLinks, type IpLink } from '../topology/ip-state.js';
+import { readLinks, readLinksNamed, type IpLink } from '../topology/ip-state.js';
 import { freeIfindex, VIN_IFINDEX_BASE, vexName, vinName } from '../topology/names.js';
 import { readOffloads } from '../topology/offload.js';
 import { decodeMarker, type PortMarker } from '../topology/port-marker.js';
@@ -96,7 +96,7 @@ export async function pullContainerPort(t: ContainerPortTarget): Promise<PulledC
   }
   // The ifindex stays reserved while the port lives (Enroller.removePort releases it): a pull that read
   // the enforcer's links before this one finished would otherwise pick the same number.
-  const after = await readLinks(t.agentNs);
+  const after = await readLinksNamed(t.agentNs, [vexName(t.label), vinName(t.label)]);
   const vex = after.find((l) => l.ifname === vexName(t.label));
   const vin = after.find((l) => l.ifname === vinName(t.label));
   if (!vex || !vin)

@@ -13,6 +13,7 @@ import { groupOf, isGroupName, selects } from '../runtime/identity.js';
 import { writeHookState } from '../runtime/oci-hook.js';
 import type { Enroller } from './enrol.js';
 import type { Workload, WorkloadRegistry } from './workloads.js';
+import type { IpLink } from '../topology/ip-state.js';
 import type { Serializer } from './serial.js';
 import { netnsInode } from './container-port.js';
 
@@ -132,7 +133,13 @@ export class ContainerSync {
   }
 
   /** Enrols a container, or (already enrolled by its hook) moves it out of the unidentified group. */
-  private async enrolOrRegroup(c: ContainerInfo, reason: string, deferred = false): Promise<Workload[]> {
+  /** `chunk`: a resync's, whose steering and peer pushes come after it, with the links read before it. */
+  private async enrolOrRegroup(
+    c: ContainerInfo,
+    reason: string,
+    chunk?: { agentLinks: IpLink[] },
+  ): Promise<Workload[]> {
+    const deferred = chunk !== undefined;
     const group = groupOf(c);
     const have = this.x.registry.ofContainer(c.id);
     const inode = netnsInode(`/proc/${c.pid}/ns/net`);
@@ -141,7 +148,11 @@ export class ContainerSync {
       if (have.some((w) => w.group !== group)) await this.regroup(have, group);
       return [];
     }
-    const ws = await this.x.enroller.enrolContainer(c, group, reason, { deferPeers: deferred, deferSteer: deferred });
+    const ws = await this.x.enroller.enrolContainer(c, group, reason, {
+      deferPeers: deferred,
+      deferSteer: deferred,
+      ...(chunk ? { agentLinks: chunk.agentLinks } : {}),
+    });
     if (!deferred) this.writeHookState();
     return ws;
   }
@@ -172,11 +183,12 @@ export class ContainerSync {
       // ethtool), then steer each chunk as one plan. A pulled port is cut off until then.
       for (let i = 0; i < mine.length; i += RESYNC_CHUNK) {
         const queue = mine.slice(i, i + RESYNC_CHUNK);
+        const chunk = { agentLinks: await this.x.enroller.snapshotLinks() };
         const pulled: { c: ContainerInfo; ws: Workload[] }[] = [];
         const worker = async () => {
           for (let c = queue.shift(); c; c = queue.shift()) {
             try {
-              const ws = await this.enrolOrRegroup(c, 'resync', true);
+              const ws = await this.enrolOrRegroup(c, 'resync', chunk);
               if (ws.length) pulled.push({ c, ws });
             } catch (e) {
               this.x.log.warn({ container: c.name, attempt: 1, err: errorMessage(e) }, 'enrolment failed');

@@ -106,6 +106,11 @@ export class Enroller {
     return out;
   }
 
+  /** The enforcer's links now (a resync reads them once per chunk). */
+  snapshotLinks(): Promise<IpLink[]> {
+    return readLinks(this.x.agentNs);
+  }
+
   /**
    * Enrols every interface of a running container, unless it already is enrolled in this
    * very netns. A container enrolled in an older netns (a restart) loses those ports first.
@@ -114,7 +119,12 @@ export class Enroller {
     c: ContainerInfo,
     group: string,
     reason: string,
-    o: { deferPeers?: boolean; deferSteer?: boolean } = {},
+    o: {
+      deferPeers?: boolean;
+      deferSteer?: boolean;
+      /** The enforcer's links read before a resync chunk (its pulls then skip a dump each). */
+      agentLinks?: IpLink[];
+    } = {},
   ): Promise<Workload[]> {
     if (!c.running || c.pid <= 0)
       throw new TollgateError(
@@ -128,7 +138,7 @@ export class Enroller {
     if (have.length && have.every((w) => w.netnsInode === inode)) return have;
     if (have.length) await this.removeContainer(c.id, 'restarted with a new network namespace');
     // One read of the enforcer's links serves the sweep and the first pull (unless the sweep changed them).
-    let agentLinks: IpLink[] | undefined = await readLinks(this.x.agentNs);
+    let agentLinks: IpLink[] | undefined = o.agentLinks ?? (await readLinks(this.x.agentNs));
     if (await this.sweepLabels(c.id, agentLinks)) agentLinks = undefined;
     const ifaces = await containerInterfaces(
       nsPath,

@@ -116,3 +116,13 @@ export async function readInterface(
     neighbours: neigh.map((n) => ({ ...n, dev })),
   };
 }
+
+/** Some links of a namespace by name, with one `ip -json -details -batch` (no dump of the rest). */
+export async function readLinksNamed(ns: string, names: readonly string[]): Promise<IpLink[]> {
+  const input = names.map((n) => `link show dev ${n}\n`).join('');
+  const r = await runIn(ns, ['ip', '-json', '-details', '-force', '-batch', '-'], { input, allowFail: true });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim().startsWith('['))
+    .flatMap((l) => JSON.parse(l) as IpLink[]);
+}
