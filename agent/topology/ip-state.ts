@@ -80,11 +80,6 @@ export async function readRoutes(ns: string, dev: string): Promise<IpRoute[]> {
   return [...v4.map((r) => ({ ...r, dev })), ...v6.map((r) => ({ ...r, dev }))];
 }
 
-export async function readPermanentNeighbours(ns: string, dev: string): Promise<IpNeigh[]> {
-  const all = await runJson<IpNeigh[]>(ns, ['ip', '-json', 'neigh', 'show', 'dev', dev, 'nud', 'permanent']);
-  return all.map((n) => ({ ...n, dev }));
-}
-
 /** Namespace names currently in /run/netns. */
 export async function listNamespaces(): Promise<string[]> {
   const list = await runJson<Array<{ name: string }>>(undefined, ['ip', '-json', 'netns', 'list']);
