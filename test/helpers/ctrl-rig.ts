@@ -11,6 +11,7 @@ import { DpClient, type DpReply } from '../../shared/ctrl/client.js';
 import { parseMac } from '../../shared/mac.js';
 import { frame } from '../../scripts/pcapgen/frames.js';
 import { tempSockPath } from './dp-client.js';
+import { rule } from './engine-rig.js';
 
 export const logs: Record<string, unknown>[] = [];
 export const log = pino(
@@ -34,17 +35,8 @@ export const PEER = '198.19.0.5';
 export const addMac = (mac: string, ucmac: string, oldmac = '') => ({
   ctrl_add_mac: { iface: 'vth', mac, ucmac, bcmac: `ff:ff:ff:00:${ucmac.slice(12)}`, oldmac, pmac: '', pips: null },
 });
-export const anyRule = (id: number, proto: number, port: number, action: number) => ({
-  id,
-  sip: '0.0.0.0',
-  sipr: '255.255.255.255',
-  dip: '0.0.0.0',
-  dipr: '255.255.255.255',
-  proto,
-  port,
-  action,
-  ingress: true,
-});
+/** A rule for any IPv4 peer (engine-rig.ts's `rule`, ingress). */
+export const anyRule = (id: number, proto: number, port: number, action: number) => rule(id, proto, port, action);
 export const policy = (mac: string, defact: number, rules: unknown[]) => ({
   ctrl_cfg_policy: { cmd: 1, flag: 3, defact, dir: 0, mac: [mac], rules },
 });
