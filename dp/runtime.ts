@@ -184,17 +184,16 @@ export class DpRuntime {
         this.state.log.error({ err: e }, 'engine tick failed');
       }
     }, TICK_MS);
-    this.timers = [clock, tick];
-    if (this.publisher) {
-      const flush = setInterval(() => {
-        try {
-          this.state.events?.flush();
-        } catch (e) {
-          this.state.log.error({ err: e }, 'event flush failed');
-        }
-      }, this.reportIntervalMs);
-      this.timers.push(flush);
-    }
+    // Flushed with or without a publisher: without one the interval's reports are
+    // discarded, which is what keeps the aggregator bounded in a dp started without --events.
+    const flush = setInterval(() => {
+      try {
+        this.state.events?.flush();
+      } catch (e) {
+        this.state.log.error({ err: e }, 'event flush failed');
+      }
+    }, this.reportIntervalMs);
+    this.timers = [clock, tick, flush];
   }
 
   private policyErrorsLogged = 0;

@@ -21,6 +21,14 @@ export interface FrameRef {
   len: number;
 }
 
+/**
+ * Distinct connection and violation entries held between flushes. A burst of new flows
+ * (a scan, a flood, 100k clients at once) sends what is held early instead of holding one
+ * entry per flow until the timer: the agent merges reports, so an early report changes
+ * nothing but its timing, and the dp's memory stays bounded whatever the burst.
+ */
+export const MAX_HELD_REPORTS = 1024;
+
 export class EventBridge {
   readonly agg = new ConnectionAggregator();
   private readonly epMac = new Map<number, string>();
@@ -81,6 +89,11 @@ export class EventBridge {
 
   /** Engine listener (called synchronously inside process()). */
   onEngineEvent = (ev: EngineEvent): void => {
+    this.account(ev);
+    if (this.agg.pending >= MAX_HELD_REPORTS) this.sendHeld();
+  };
+
+  private account(ev: EngineEvent): void {
     switch (ev.type) {
       case 'session.start': {
         const s = this.sample(ev, Math.floor(ev.ts / 1000));
@@ -106,19 +119,28 @@ export class EventBridge {
       default:
         return;
     }
-  };
+  }
 
   /** Endpoint removed or re-added: forget its cached MAC. */
   forget(epId: number): void {
     this.epMac.delete(epId);
   }
 
+  /** Sends the connection and violation reports held so far (none without a publisher). */
+  private sendHeld(): number {
+    const records = this.agg.flush();
+    const pub = this.publisher;
+    if (!pub) return 0;
+    for (const r of records) pub.publish(r);
+    this.reports += records.length;
+    return records.length;
+  }
+
   /** Sends everything gathered since the last flush, plus a counters record. */
   flush(nowMs = Date.now()): void {
     const pub = this.publisher;
-    const records = this.agg.flush();
+    const sent = this.sendHeld();
     if (!pub) return;
-    for (const r of records) pub.publish(r);
     const device = this.counters();
     const counters: CountersRecord = {
       type: 'counters',
@@ -129,7 +151,6 @@ export class EventBridge {
       eventsDropped: device.eventsDropped ?? pub.dropped,
     };
     pub.publish(counters);
-    this.reports += records.length;
-    if (records.length) this.log?.debug({ records: records.length }, 'events flushed');
+    if (sent) this.log?.debug({ records: sent }, 'events flushed');
   }
 }
