@@ -181,10 +181,13 @@ export class Engine {
     return n;
   }
 
-  /** Ends every session (offline end of input: reason eof, or fin/rst for finished TCP). */
-  closeAll(reason: SessionEndReason = 'eof'): number {
+  /**
+   * Ends every session (offline end of input: reason eof, or fin/rst for finished TCP), or
+   * at most `max` of them per call, so a caller can write their events out in between.
+   */
+  closeAll(reason: SessionEndReason = 'eof', max = Infinity): number {
     this.frags.clear();
-    return this.sessions.endAll(reason, this.clock[0]!);
+    return this.sessions.endAll(reason, this.clock[0]!, max);
   }
 
   /** Starts a new time base (offline: next capture file, after closeAll). */

@@ -88,7 +88,8 @@ export interface OfflineSummary {
   counters: DeviceCounters;
 }
 
-const BATCH = 65536;
+/** Frames (and, at the end of a file, sessions ended) between writes of the pending events. */
+const BATCH = 4096;
 const FLUSH_CHARS = 1 << 16;
 
 export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> {
@@ -204,7 +205,9 @@ export async function runOffline(opts: OfflineOptions): Promise<OfflineSummary> 
         await flush(false);
         if (!more) break;
       }
-      engine.closeAll('eof');
+      // In slices, written out between them: a capture that ends with 100k open sessions
+      // would otherwise build all their session.end lines into one string.
+      while (engine.closeAll('eof', BATCH) > 0) await flush(false);
       const res: OfflineFileResult = { file, packets: n };
       if (warnings.length) res.warnings = warnings;
       if (skipped > 0) res.skipped = skipped;

@@ -130,11 +130,11 @@ export class SessionLifecycle {
     return n;
   }
 
-  /** Ends every session: finished TCP as fin or rst, the rest with `reason`. */
-  endAll(reason: SessionEndReason, now: number): number {
+  /** Ends every session (at most `max` of them): finished TCP as fin or rst, the rest with `reason`. */
+  endAll(reason: SessionEndReason, now: number, max = Infinity): number {
     const t = this.t;
     let n = 0;
-    for (let s = 0; s < t.highWater; s++) {
+    for (let s = 0; s < t.highWater && n < max; s++) {
       if (t.inUse[s] === 1) {
         this.end(s, this.reasonFor(s, reason), now);
         n++;

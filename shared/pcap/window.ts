@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-const CHUNK = 4 << 20;
+const CHUNK = 1 << 20;
 
 export class FileWindow {
   buf: Buffer;
@@ -19,7 +19,7 @@ export class FileWindow {
 
   constructor(path: string) {
     this.fd = openSync(path, 'r');
-    // Small files get a small window: a directory of captures should not cost 4 MiB each.
+    // Small files get a small window: a directory of captures should not cost 1 MiB each.
     let size = CHUNK;
     try {
       size = Math.min(CHUNK, Math.max(4096, fstatSync(this.fd).size));

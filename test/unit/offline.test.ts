@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 import { runOffline } from '../../dp/offline/run.js';
 import { PcapReader, isPcapError } from '../../shared/pcap/reader.js';
 import { sharedPcapsDir } from '../../shared/repo-root.js';
+import { PcapWriter } from '../../shared/pcap/writer.js';
+import { frame, ipv4, udp } from '../../scripts/pcapgen/frames.js';
 
 const DIR = sharedPcapsDir();
 
@@ -92,6 +94,31 @@ describe('runOffline output targets', () => {
         .split('\n')
         .map((l) => JSON.parse(l));
       expect(lines.at(-1)).toMatchObject({ type: 'summary', packets: 10, sessions: { icmp: 1 } });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('end of a capture with many open sessions', () => {
+  it('ends every one of them (written out in slices, not one string)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tg-off-eof-'));
+    try {
+      const file = join(tmp, 'open.pcap');
+      const w = new PcapWriter(file);
+      const OPEN = 10_000;
+      for (let i = 0; i < OPEN; i++) {
+        const client = `198.19.${i >> 8}.${i & 255}`;
+        const f = frame(ipv4(client, '198.18.0.10', 17, udp(client, '198.18.0.10', 40000, 53, Buffer.alloc(4))));
+        w.write(f, 0, f.length, 1000 + i / 100);
+      }
+      w.close();
+      const { out, events } = collect();
+      const s = await runOffline({ inputs: [file], out, sessionStarts: false });
+      const ends = events().filter((e) => e.type === 'session.end');
+      expect(ends).toHaveLength(OPEN);
+      expect(ends.every((e) => e.reason === 'eof')).toBe(true);
+      expect(s.sessions.udp).toBe(OPEN);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
