@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { netnsArgv } from '../shared/exec.js';
+import { dpCommand } from '../shared/repo-root.js';
 import { benchLabUp, offloadLabel, type BenchLab } from './bench-lab.js';
 import { BenchCtrl, inlineConfig } from './bench-ctrl.js';
 import {
@@ -26,7 +27,6 @@ import { type LiveOptions, type LivePath, type LiveResult, MANY_FLOWS, PAIRED_PA
 
 export { LIVE_PATHS, type LiveOptions, type LivePath, type LiveResult, MANY_FLOWS } from './bench-live-types.js';
 
-const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
 const NAIVE = fileURLToPath(new URL('./bench-naive-forwarder.js', import.meta.url));
 
 export const PATH_LABELS: Record<LivePath, string> = {
@@ -127,18 +127,7 @@ async function startDp(
 ): Promise<ChildProcess> {
   const [cmd, ...args] = netnsArgv(
     lab.agentNs,
-    niced(nice, [
-      'node',
-      ...nodeArgs,
-      DP_MAIN,
-      '-n',
-      String(workers),
-      '--ctrl',
-      ctrl,
-      '--log-level',
-      'warn',
-      ...dpArgs,
-    ]),
+    niced(nice, [...dpCommand(nodeArgs), '-n', String(workers), '--ctrl', ctrl, '--log-level', 'warn', ...dpArgs]),
   );
   const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(ctrl); i++) {

@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dpCommand } from '../shared/repo-root.js';
 import { newRunPrefix } from '../shared/run-id.js';
 import { BenchCtrl } from './bench-ctrl.js';
 import { rssMiB } from './bench-iperf.js';
@@ -45,7 +45,6 @@ interface Subject {
   stop(): Promise<void>;
 }
 
-const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
 const SESSIONS = 100_000;
 const UCMACS = ['4e:65:75:56:00:01', '4e:65:75:56:00:02'];
 
@@ -87,7 +86,7 @@ async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<
 /** Tollgate's dp in `ns` (`ip netns exec` execs node: the child's pid is the dp's). */
 async function startTollgate(ns: string): Promise<Subject> {
   const sock = `/tmp/${ns}.sock`;
-  const child = spawn('ip', ['netns', 'exec', ns, 'node', DP_MAIN, '--ctrl', sock, '--log-level', 'warn'], {
+  const child = spawn('ip', ['netns', 'exec', ns, ...dpCommand(), '--ctrl', sock, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pid = child.pid!;

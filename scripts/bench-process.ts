@@ -1,16 +1,14 @@
 /**
- * Whole-process offline comparison: `dp -p FILE` of Tollgate (node dist/dp/main.js, JSONL to
+ * Whole-process offline comparison: `dp -p FILE` of Tollgate (dpCommand(): node, its flags, bin/dp.js; JSONL to
  * /dev/null) and of the peer (bench-peer.ts) on the same pcap, in the same run, alternated
  * run by run so both see the same machine load. Wall time, CPU time and peak RSS per run.
  *   node dist/scripts/bench-process.js [--runs N] [--pcap FILE]
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dpCommand } from '../shared/repo-root.js';
 import { neuvectorDp, peerOffline, timedProcess, warnPeerMissing, type ProcessUsage } from './bench-peer.js';
 import { DEFAULT_BENCH_PCAP } from './bench-offline.js';
 import { writeBenchMix } from './pcapgen/bench-mix.js';
-
-const DP_MAIN = fileURLToPath(new URL('../dp/main.js', import.meta.url));
 
 export interface ProcessBenchRow {
   pcap: string;
@@ -22,7 +20,7 @@ export interface ProcessBenchRow {
 
 /** Tollgate's whole `dp -p`, as a user runs it (events written, here to /dev/null). */
 export function tollgateOffline(pcap: string, nodeArgs: string[] = []): ProcessUsage {
-  const u = timedProcess(['node', ...nodeArgs, DP_MAIN, '-p', pcap, '-o', '/dev/null', '--log-level', 'warn']);
+  const u = timedProcess([...dpCommand(nodeArgs), '-p', pcap, '-o', '/dev/null', '--log-level', 'warn']);
   if (u.status !== 0) throw new Error(`Tollgate dp -p ${pcap} exited ${u.status}`);
   return u;
 }
