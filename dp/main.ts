@@ -1,10 +1,10 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, type Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import type { DpRuntime as DpRuntimeClass } from './runtime.js';
 import { IO_BACKENDS, resolveIoBackend, type IoBackend } from './io/live.js';
 import type { CtrlServer } from './ctrl/server.js';
-import { RING_TX_MODES, type RingTx } from './io/ring-port.js';
+import { RING_TX_MODES, RX_COALESCE_US, RX_COALESCE_US_MAX, type RingTx } from './io/ring-port.js';
 import { openFastPath, parseMapRef, type FastPathConfig } from './fastpath/open.js';
 import { offlineExitStatus } from './offline/exit-status.js';
 import { POLICY_ERROR_MODES, type FailSafeOptions, type PolicyErrorMode } from './verdict/fail-safe.js';
@@ -68,6 +68,14 @@ const program = new Command()
       .choices(RING_TX_MODES)
       .default(process.env.TOLLGATE_DP_RING_TX ?? 'sendmmsg'),
   )
+  .addOption(
+    new Option(
+      '--rx-coalesce-us <us>',
+      'ring backend: RX interrupt moderation; on a busy port, wait this long before reading so frames go as one batch (0: off)',
+    )
+      .argParser(rxCoalesceUs)
+      .default(RX_COALESCE_US),
+  )
   .option(
     '--fast-path-map <ref>',
     "kernel fast path: the steering program's pinned tg_flows map (path) or id:N; established allowed flows then bypass the dp",
@@ -95,6 +103,7 @@ interface Opts {
   sessionQuota?: string;
   io: IoBackend;
   ringTx: RingTx;
+  rxCoalesceUs: number;
   fastPathMap?: string;
   fastPathMax?: string;
   /** commander's --no-fast-path: false when given. */
@@ -149,6 +158,14 @@ function failSafeOf(opts: Opts): FailSafeOptions {
   };
 }
 
+/** --rx-coalesce-us: whole µs in 0..RX_COALESCE_US_MAX. */
+function rxCoalesceUs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > RX_COALESCE_US_MAX)
+    throw new InvalidArgumentError(`must be whole microseconds in 0..${RX_COALESCE_US_MAX}`);
+  return n;
+}
+
 /** --report-interval in ms, or undefined (logged) when out of range. */
 function reportIntervalMs(opts: Opts, log: Logger): number | undefined {
   const interval = Number(opts.reportInterval);
@@ -174,11 +191,15 @@ async function runLive(opts: Opts, log: Logger): Promise<number> {
     reportIntervalMs: intervalMs,
     io: opts.io,
     ringTx: opts.ringTx,
+    rxCoalesceUs: opts.rxCoalesceUs,
     ...(fastPath ? { fastPath } : {}),
     failSafe: failSafeOf(opts),
   });
   log.info(
-    { io: rt.state.ports?.backend, ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx } : {}) },
+    {
+      io: rt.state.ports?.backend,
+      ...(rt.state.ports?.backend === 'ring' ? { ringTx: opts.ringTx, rxCoalesceUs: opts.rxCoalesceUs } : {}),
+    },
     'service port I/O backend',
   );
   rt.start();
@@ -262,6 +283,7 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
       reportIntervalMs: intervalMs,
       io: 'ring',
       ringTx: opts.ringTx,
+      rxCoalesceUs: opts.rxCoalesceUs,
       logLevel: opts.logLevel,
       failSafe: failSafeOf(opts),
       ...(opts.iface ? { iface: opts.iface } : {}),
@@ -279,7 +301,7 @@ async function runWorkers(opts: Opts, workers: number, log: Logger): Promise<num
     await pool.stop();
     return 1;
   }
-  log.info({ io: 'ring', ringTx: opts.ringTx, workers }, 'service port I/O backend');
+  log.info({ io: 'ring', ringTx: opts.ringTx, rxCoalesceUs: opts.rxCoalesceUs, workers }, 'service port I/O backend');
   server = new CtrlServer(opts.ctrl, { log, ctrlCounters: pool.ctrlCounters, dispatch: (buf) => pool.dispatch(buf) });
   server.start();
   const shutdown = (sig: string): void => {

@@ -35,6 +35,8 @@ export interface DpRuntimeOptions {
   io?: IoBackend;
   /** Ring backend: how forwarded frames are sent (default sendmmsg). */
   ringTx?: RingTx;
+  /** Ring backend: RX interrupt moderation in µs (dp/io/ring-port.ts RX_COALESCE_US). */
+  rxCoalesceUs?: number;
   /**
    * dp -n N data worker: this runtime's id (0..N-1). Its service ports join `fanoutGroup`,
    * its counters records carry `worker`, and it serves no control socket (the main
@@ -131,6 +133,7 @@ export class DpRuntime {
             },
             io: opts.io ?? 'auto',
             ...(opts.ringTx ? { ringTx: opts.ringTx } : {}),
+            ...(opts.rxCoalesceUs !== undefined ? { rxCoalesceUs: opts.rxCoalesceUs } : {}),
             ...(opts.fanoutGroup !== undefined ? { fanoutGroup: opts.fanoutGroup } : {}),
           });
     this.state = {
@@ -176,7 +179,8 @@ export class DpRuntime {
       try {
         if (this.state.ports?.backend === 'ring') {
           this.pipeline.counters.ringDrops = this.state.ports.ringDrops();
-          this.pipeline.counters.csumCompleted = this.state.ports.csumCompleted();
+          this.pipeline.counters.csumCompleted = this.state.ports.ringTotal('csumCompleted');
+          this.pipeline.counters.rxCoalesced = this.state.ports.ringTotal('rxCoalesced');
         }
         this.state.engine.tick(Date.now());
         this.logPolicyErrors();

@@ -110,7 +110,8 @@ static napi_value typed(napi_env env, napi_typedarray_type type, size_t bytes, s
 }
 
 /*
- * open(iface, { frameSize, rxFrames, txFrames, batch, fanoutGroup?, maxRounds? }, onBatch)
+ * open(iface, { frameSize, rxFrames, txFrames, batch, fanoutGroup?, maxRounds?, txRing?, qdiscBypass?,
+ *              coalesceUs?, busyFrames? }, onBatch)
  * → { ring, desc, verdicts, stats, outgoingFilter, send, close, kernelStats }
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -135,12 +136,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   opt_u32(env, argv[1], "batch", &batch);
   opt_u32(env, argv[1], "maxRounds", &max_rounds);
   opt_u32(env, argv[1], "txRing", &tx_ring);
-  uint32_t qdisc_bypass = 0;
+  uint32_t qdisc_bypass = 0, coalesce_us = 0, busy_frames = 8;
   opt_u32(env, argv[1], "qdiscBypass", &qdisc_bypass);
+  opt_u32(env, argv[1], "coalesceUs", &coalesce_us);
+  opt_u32(env, argv[1], "busyFrames", &busy_frames);
   long page = sysconf(_SC_PAGESIZE);
   if (frame_size < 256 || (frame_size & (frame_size - 1)) || batch == 0 || batch > 65536 || max_rounds == 0 ||
-      rx_frames < batch || (tx_ring && tx_frames < 16)) {
-    napi_throw_range_error(env, "ERING", "bad ring geometry (frameSize power of two >= 256, rxFrames >= batch, txFrames >= 16)");
+      rx_frames < batch || (tx_ring && tx_frames < 16) || coalesce_us > 10000) {
+    napi_throw_range_error(env, "ERING", "bad ring geometry (frameSize power of two >= 256, rxFrames >= batch, txFrames >= 16, coalesceUs <= 10000)");
     return NULL;
   }
   /* Blocks of at least a page and at least one frame, 64 KiB when frames are small. */
@@ -193,6 +196,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   p->slots = calloc(batch, sizeof *p->slots);
   p->env = env; p->fd = fd; p->map = map; p->map_len = map_len; p->frame_size = frame_size;
   p->rx_frames = rx_frames; p->tx_frames = tx_frames; p->batch = batch; p->max_rounds = max_rounds;
+  p->coalesce_us = coalesce_us; p->busy_frames = busy_frames;
   p->tx_ring = tx_ring != 0;
   if (!p->tx_ring) {
     p->mmsg = calloc(batch, sizeof *p->mmsg);

@@ -32,7 +32,7 @@
 enum {
   ST_RX, ST_RX_BYTES, ST_TX, ST_TX_BYTES, ST_TX_RING_FULL, ST_KICKS, ST_KICK_ERRORS, ST_BATCHES,
   ST_TRUNCATED, ST_OUTGOING_SKIPPED, ST_INJECTED, ST_INJECT_ERRORS, ST_KERNEL_DROPS, ST_CALLBACK_ERRORS,
-  ST_TX_TOO_BIG, ST_VLAN_RESTORED, ST_CSUM_COMPLETED, ST_CSUM_UNPLACED, ST_COUNT
+  ST_TX_TOO_BIG, ST_VLAN_RESTORED, ST_CSUM_COMPLETED, ST_CSUM_UNPLACED, ST_RX_COALESCED, ST_COUNT
 };
 
 /* The TX data offset of a TPACKET_V2 frame without PACKET_TX_HAS_OFF. */
@@ -50,6 +50,9 @@ typedef struct ring_port {
   uint32_t rx_head, tx_head;
   uint32_t batch;
   uint32_t max_rounds;
+  uint32_t coalesce_us;  /* RX interrupt moderation (ring_rx.c on_readable); 0: off */
+  uint32_t busy_frames;  /* a wake-up that read at least this many frames marks the port busy */
+  uint32_t last_wake;    /* frames the last wake-up read */
   uint32_t tx_cursor;    /* frames of the current batch already moved to TX */
   uint32_t tx_pending;   /* frames queued since the last kick */
   int tx_ring;           /* 1: PACKET_TX_RING; 0: sendmmsg straight from the RX ring */

@@ -142,9 +142,15 @@ export interface ServicePortsOptions {
   fanoutGroup?: number;
   /** How the ring backend sends forwarded frames. */
   ringTx?: RingTx;
+  /** Ring backend: RX interrupt moderation in µs (ring-port.ts RX_COALESCE_US). */
+  rxCoalesceUs?: number;
 }
 
 export type ServicePort = LivePort | RingPort;
+
+/** Ring addon counters the pipeline counters carry (refreshed by the runtime's tick). */
+const RING_TOTALS = ['csumCompleted', 'rxCoalesced'] as const;
+export type RingTotal = (typeof RING_TOTALS)[number];
 
 /**
  * Which backend `io` means on this machine: 'auto' is the ring when the addon is built,
@@ -163,7 +169,8 @@ export class ServicePorts {
   readonly backend: 'ring' | 'cap';
   /** Drops of ring ports closed since start, so the total never goes backwards. */
   private closedRingDrops = 0;
-  private closedCsumCompleted = 0;
+  /** Addon counters of ring ports closed since start (csumCompleted, rxCoalesced). */
+  private readonly closedRing = { csumCompleted: 0, rxCoalesced: 0 };
 
   constructor(private readonly opts: ServicePortsOptions) {
     this.backend = resolveIoBackend(opts.io ?? 'auto');
@@ -177,7 +184,7 @@ export class ServicePorts {
     const o = this.opts;
     const port =
       this.backend === 'ring'
-        ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup, o.ringTx)
+        ? new RingPort(iface, mtu, o.onBatch, o.onTxFail, o.fanoutGroup, o.ringTx, o.rxCoalesceUs)
         : new LivePort(iface, mtu, o.onFrame);
     this.ports.set(iface, port);
     return port;
@@ -201,7 +208,7 @@ export class ServicePorts {
     if (!p) return;
     if (p instanceof RingPort) {
       this.closedRingDrops += p.kernelDrops();
-      this.closedCsumCompleted += p.csumCompleted();
+      for (const k of RING_TOTALS) this.closedRing[k] += p.stat(k);
     }
     p.close();
   }
@@ -213,10 +220,13 @@ export class ServicePorts {
     return n;
   }
 
-  /** Partial checksums the ring ports completed (native/l4_csum.c), closed ports included. */
-  csumCompleted(): number {
-    let n = this.closedCsumCompleted;
-    for (const p of this.ports.values()) if (p instanceof RingPort) n += p.csumCompleted();
+  /**
+   * An addon counter summed over the ring ports, closed ports included: partial checksums
+   * completed (native/l4_csum.c), coalesced wake-ups (native/ring_rx.c).
+   */
+  ringTotal(stat: RingTotal): number {
+    let n = this.closedRing[stat];
+    for (const p of this.ports.values()) if (p instanceof RingPort) n += p.stat(stat);
     return n;
   }
 

@@ -19,6 +19,13 @@ export interface RingOptions {
   qdiscBypass?: number;
   /** Batches per poll wake-up before yielding to the event loop. */
   maxRounds?: number;
+  /**
+   * RX interrupt moderation: µs to wait before reading when the last wake-up found the
+   * port busy (native/ring_rx.c coalesce()); 0 (the default): read at once, always.
+   */
+  coalesceUs?: number;
+  /** Frames one wake-up must read for the port to count as busy (default 8). */
+  busyFrames?: number;
 }
 
 /** The addon's per-socket object. */
@@ -65,6 +72,7 @@ export const RING_STATS = [
   'vlanRestored',
   'csumCompleted',
   'csumUnplaced',
+  'rxCoalesced',
 ] as const;
 export type RingStatName = (typeof RING_STATS)[number];
 export const RingStat = Object.fromEntries(RING_STATS.map((n, i) => [n, i])) as Record<RingStatName, number>;

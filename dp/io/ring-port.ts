@@ -1,6 +1,6 @@
 import { TollgateError, errorMessage } from '../../shared/errors.js';
 import type { FrameBatch } from '../pipeline.js';
-import { ringAddon, ringLoadError, RING_STATS, RingStat, type NativeRing } from './ring-native.js';
+import { ringAddon, ringLoadError, RING_STATS, RingStat, type NativeRing, type RingStatName } from './ring-native.js';
 
 /** Frames handed to JS per call; NeuVector batches up to 4096, but 256 keeps latency and the TX ring small. */
 const BATCH = 256;
@@ -14,6 +14,17 @@ const MAX_ROUNDS = 16;
  * frames. What a drain (agent/daemon/dp-drain.ts) waits for, as keep-alive round trips.
  */
 export const RING_TURNS_TO_EMPTY = Math.ceil(RX_FRAMES / (BATCH * MAX_ROUNDS));
+/**
+ * RX interrupt moderation (native/ring_rx.c coalesce()): on a busy port, wait this many µs
+ * before reading, so what arrives meanwhile is read, decided and sent as one batch. 200 µs
+ * took 64-byte UDP through the dp from about 70 to 115-133 kpps on the bench machine, with
+ * the dp's CPU from ~60 % to ~38 % of a core (docs/BENCHMARKS.md); a busy port's frames wait
+ * at most that long, a quiet port's not at all.
+ */
+export const RX_COALESCE_US = 200;
+export const RX_COALESCE_US_MAX = 10_000;
+/** A wake-up that reads at least this many frames marks the port busy. */
+const BUSY_FRAMES = 8;
 /** tpacket2 header + sockaddr_ll + alignment in front of a received frame. */
 const RX_HEADROOM = 80;
 /** L2 headroom over the MTU: Ethernet header plus two VLAN tags. */
@@ -63,6 +74,7 @@ export class RingPort implements FrameBatch {
     private readonly onTxFail: (n: number) => void = () => {},
     fanoutGroup?: number,
     tx: RingTx = 'sendmmsg',
+    rxCoalesceUs = RX_COALESCE_US,
   ) {
     const addon = ringAddon();
     if (!addon) throw new TollgateError('ENORING', `ring I/O unavailable: ${ringLoadError()}`, 'iface');
@@ -94,6 +106,8 @@ export class RingPort implements FrameBatch {
           batch: BATCH,
           maxRounds: MAX_ROUNDS,
           txRing: tx === 'txring' ? 1 : 0,
+          coalesceUs: rxCoalesceUs,
+          busyFrames: BUSY_FRAMES,
           ...(fanoutGroup !== undefined ? { fanoutGroup } : {}),
         },
         handler,
@@ -123,9 +137,9 @@ export class RingPort implements FrameBatch {
     return out;
   }
 
-  /** Frames whose partial (CHECKSUM_PARTIAL) TCP/UDP checksum the addon completed, since open. */
-  csumCompleted(): number {
-    return this.native.stats[RingStat.csumCompleted]!;
+  /** One addon counter since open (RING_STATS). */
+  stat(name: RingStatName): number {
+    return this.native.stats[RingStat[name]]!;
   }
 
   /** Frames the kernel dropped because the RX ring was full, since open. */

@@ -12,6 +12,7 @@ export interface WorkerInit {
   reportIntervalMs: number;
   io: IoBackend;
   ringTx: RingTx;
+  rxCoalesceUs: number;
   logLevel: string;
   /** The engine's fail-safe choices (dp --policy-error, --session-quota). */
   failSafe?: FailSafeOptions;

@@ -26,6 +26,7 @@ async function run(): Promise<void> {
     reportIntervalMs: init.reportIntervalMs,
     io: init.io,
     ringTx: init.ringTx,
+    rxCoalesceUs: init.rxCoalesceUs,
     worker: init.worker,
     workers: init.workers,
     ...(init.failSafe ? { failSafe: init.failSafe } : {}),

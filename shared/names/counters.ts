@@ -45,6 +45,10 @@ export const PIPELINE_COUNTERS = {
     merge: 'sum',
     doc: 'ring backend: frames handed over CHECKSUM_PARTIAL (tx checksum offload upstream) whose TCP/UDP checksum the dp completed before deciding them (docs/FASTPATH.md, "Offloads"; refreshed every second)',
   },
+  rxCoalesced: {
+    merge: 'sum',
+    doc: 'ring backend: wake-ups of a busy port that waited --rx-coalesce-us before reading, so its frames went as one batch (refreshed every second)',
+  },
 } as const satisfies Record<string, Counter>;
 
 /**

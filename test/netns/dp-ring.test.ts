@@ -84,141 +84,168 @@ function sh(...argv: string[]): string {
   return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
 }
 
-for (const tx of RING_TX_MODES) {
-  describe.skipIf(!isRoot || !ringAddon())(`dp ring backend (--io ring --ring-tx ${tx}, own netns lab)`, () => {
-    const NS = `${prefix}ring-${tx === 'txring' ? 't' : 'm'}`;
-    let dp: DpProcess | undefined;
-    let cli: DpClient;
-    function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
-      const input = JSON.stringify({
-        frames: frames.map((f) => f.toString('hex')),
-        marker: MARKER.toString('hex'),
-        timeout,
-      });
-      const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', BURST_PROBE, 'vbr'], {
-        input,
-        encoding: 'utf8',
-        maxBuffer: 64 << 20,
-      });
-      return JSON.parse(out) as { received: string[]; marker_seen: boolean };
-    }
-    async function counters(): Promise<PipelineCounters> {
-      return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline as PipelineCounters;
-    }
-    async function warmUp(): Promise<void> {
-      for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
-    }
+/**
+ * Each TX mode with the default RX moderation, and once with moderation off: that run
+ * checks only the burst (complete, and no wake-up waited).
+ */
+const RUNS = [
+  ...RING_TX_MODES.map((tx) => ({ tx, coalesceUs: undefined as number | undefined })),
+  { tx: 'sendmmsg' as const, coalesceUs: 0 },
+];
 
-    beforeAll(async () => {
-      await vthPairUp(NS, MTU);
-      dp = await startDp({ netns: NS, ctrl: tempSockPath('dpring'), args: ['--io', 'ring', '--ring-tx', tx] });
-      sh('python3', SEND, dp.ctrl, ...FOUR);
-      cli = new DpClient(dp.ctrl);
-      await cli.sync();
-      await warmUp();
-    });
-
-    afterAll(async () => {
-      cli?.close();
-      if (dp) await stopDp(dp);
-      netnsDel(NS);
-    });
-
-    it('runs on the ring backend', () => {
-      expect(dp!.logs.some((l) => l.includes('"io":"ring"') && l.includes(`"ringTx":"${tx}"`))).toBe(true);
-    });
-
-    it('a 5000-frame burst comes back complete, in order, byte-identical, in batches; nothing sent is re-captured', async () => {
-      const frames = Array.from({ length: 5000 }, (_, i) =>
-        udpFrame(i + 2, Buffer.from(`burst-${i}-`.padEnd(40 + (i % 900), 'x'))),
-      );
-      const before = await counters();
-      const r = probe(frames, 30);
-      expect(r.marker_seen).toBe(true);
-      expect(r.received.length).toBe(frames.length);
-      expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
-      const after = await counters();
-      // Exactly the frames sent (and the marker) came in: none of the 5001 the dp sent came back to it.
-      expect(after.rxPackets - before.rxPackets).toBe(frames.length + 1);
-      expect(after.txPackets - before.txPackets).toBe(frames.length + 1);
-      expect(after.notSteered - before.notSteered).toBe(0);
-      expect(after.txErrors - before.txErrors).toBe(0);
-      // Batching: at least one JS call carried more than one frame.
-      const batches = after.batches - before.batches;
-      expect(batches).toBeGreaterThan(0);
-      expect(batches).toBeLessThan(frames.length + 1);
-    });
-
-    it('a burst larger than the RX ring while the dp is stopped: the ring keeps what fits, the rest is counted as ringDrops', async () => {
-      const before = await counters();
-      const frames = Array.from({ length: 10000 }, (_, i) => udpFrame(i + 20000, Buffer.from(`flood-${i}`)));
-      dp!.child.kill('SIGSTOP');
-      try {
-        probe(frames, 0); // send only: the stopped dp cannot forward anything yet
-      } finally {
-        dp!.child.kill('SIGCONT');
+for (const { tx, coalesceUs } of RUNS) {
+  const moderation = coalesceUs === undefined ? '' : ` --rx-coalesce-us ${coalesceUs}`;
+  describe.skipIf(!isRoot || !ringAddon())(
+    `dp ring backend (--io ring --ring-tx ${tx}${moderation}, own netns lab)`,
+    () => {
+      const NS = `${prefix}ring-${tx === 'txring' ? 't' : 'm'}${coalesceUs ?? ''}`;
+      let dp: DpProcess | undefined;
+      let cli: DpClient;
+      function probe(frames: Buffer[], timeout = 10): { received: string[]; marker_seen: boolean } {
+        const input = JSON.stringify({
+          frames: frames.map((f) => f.toString('hex')),
+          marker: MARKER.toString('hex'),
+          timeout,
+        });
+        const out = execFileSync('nsenter', [`--net=/run/netns/${NS}`, '--', 'python3', '-c', BURST_PROBE, 'vbr'], {
+          input,
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+        });
+        return JSON.parse(out) as { received: string[]; marker_seen: boolean };
       }
-      // ringDrops is refreshed by the dp's 1 s tick, and the dp drains the ring in rounds of
-      // 16 batches between control datagrams: wait (bounded) until every frame is accounted for.
-      const settled = (c: PipelineCounters): boolean =>
-        c.rxPackets - before.rxPackets + c.ringDrops - before.ringDrops >= frames.length + 1;
-      let after = await counters();
-      for (let i = 0; i < 50 && !settled(after); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        after = await counters();
+      async function counters(): Promise<PipelineCounters> {
+        return (await cli.call({ ctrl_counter_device: {} })).dp_counter_device.pipeline as PipelineCounters;
       }
-      const rx = after.rxPackets - before.rxPackets;
-      const drops = after.ringDrops - before.ringDrops;
-      expect(rx).toBe(8192); // the ring's slots (scripts: dp/io/ring-port.ts RX_FRAMES)
-      expect(rx + drops).toBe(frames.length + 1); // + the marker
-      expect(after.txPackets - before.txPackets).toBe(rx);
-    });
+      async function warmUp(): Promise<void> {
+        for (let i = 0; i < 5 && !probe([], 2).marker_seen; i++);
+      }
 
-    it('802.1Q-tagged frames come back with their tag (the kernel strips it into tp_vlan_tci)', () => {
-      const frames = [
-        udpFrame(7, Buffer.from('vlan-7'), 7),
-        udpFrame(8, Buffer.from('vlan-4000'), 4000),
-        udpFrame(9, Buffer.from('untagged')),
-      ];
-      const r = probe(frames);
-      expect(r.marker_seen).toBe(true);
-      expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
-    });
+      beforeAll(async () => {
+        await vthPairUp(NS, MTU);
+        const args = ['--io', 'ring', '--ring-tx', tx];
+        if (coalesceUs !== undefined) args.push('--rx-coalesce-us', String(coalesceUs));
+        dp = await startDp({ netns: NS, ctrl: tempSockPath('dpring'), args });
+        sh('python3', SEND, dp.ctrl, ...FOUR);
+        cli = new DpClient(dp.ctrl);
+        await cli.sync();
+        await warmUp();
+      });
 
-    it('frames over the frame limit or cut by the ring slot are counted as oversize and dropped', async () => {
-      // The port was opened at MTU 1500 (frame limit 1522, 2 KiB ring slots). Raise the
-      // links' MTU under it: a 1700-byte frame then fits the slot but exceeds the limit,
-      // a 3000-byte one is cut by the slot (snaplen < len).
-      for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '4000');
-      try {
+      afterAll(async () => {
+        cli?.close();
+        if (dp) await stopDp(dp);
+        netnsDel(NS);
+      });
+
+      it('runs on the ring backend', () => {
+        expect(dp!.logs.some((l) => l.includes('"io":"ring"') && l.includes(`"ringTx":"${tx}"`))).toBe(true);
+      });
+
+      it('a 5000-frame burst comes back complete, in order, byte-identical, in batches; nothing sent is re-captured', async () => {
+        const frames = Array.from({ length: 5000 }, (_, i) =>
+          udpFrame(i + 2, Buffer.from(`burst-${i}-`.padEnd(40 + (i % 900), 'x'))),
+        );
         const before = await counters();
-        const big = [udpFrame(10, Buffer.alloc(1700 - 46, 0x61)), udpFrame(11, Buffer.alloc(3000 - 46, 0x62))];
-        const r = probe(big);
+        const r = probe(frames, 30);
         expect(r.marker_seen).toBe(true);
-        expect(r.received).toEqual([]);
+        expect(r.received.length).toBe(frames.length);
+        expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
         const after = await counters();
-        expect(after.oversize - before.oversize).toBe(2);
-        expect(after.rxPackets - before.rxPackets).toBe(3);
-      } finally {
-        for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU));
-      }
-    });
+        // Exactly the frames sent (and the marker) came in: none of the 5001 the dp sent came back to it.
+        expect(after.rxPackets - before.rxPackets).toBe(frames.length + 1);
+        expect(after.txPackets - before.txPackets).toBe(frames.length + 1);
+        expect(after.notSteered - before.notSteered).toBe(0);
+        expect(after.txErrors - before.txErrors).toBe(0);
+        // Batching: at least one JS call carried more than one frame.
+        const batches = after.batches - before.batches;
+        expect(batches).toBeGreaterThan(0);
+        expect(batches).toBeLessThan(frames.length + 1);
+        // RX moderation: a burst makes the port busy, so some wake-up waited before reading;
+        // never with it off. The counter is refreshed by the dp's 1 s tick: wait (bounded) for it.
+        let coalesced = after.rxCoalesced - before.rxCoalesced;
+        for (let i = 0; i < 30 && coalesced === 0 && coalesceUs !== 0; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          coalesced = (await counters()).rxCoalesced - before.rxCoalesced;
+        }
+        if (coalesceUs === 0) expect(coalesced).toBe(0);
+        else expect(coalesced).toBeGreaterThan(0);
+      });
 
-    it('closes on ctrl_del_srvc_port (nothing forwarded or counted) and works again after ctrl_add_srvc_port', async () => {
-      expect((await cli.call({ ctrl_del_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
-      const before = await counters();
-      const gone = probe([udpFrame(20, Buffer.from('while-closed'))], 2);
-      expect(gone.marker_seen).toBe(false);
-      expect(gone.received).toEqual([]);
-      expect((await counters()).rxPackets).toBe(before.rxPackets);
-      expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
-      // Opening twice re-opens (a new socket and ring) and keeps working.
-      expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
-      await warmUp();
-      const frames = Array.from({ length: 600 }, (_, i) => udpFrame(100 + i, Buffer.from(`again-${i}`)));
-      const r = probe(frames);
-      expect(r.marker_seen).toBe(true);
-      expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
-    });
-  });
+      // The checks below do not depend on RX moderation: they run once per TX mode.
+      if (coalesceUs !== undefined) return;
+
+      it('a burst larger than the RX ring while the dp is stopped: the ring keeps what fits, the rest is counted as ringDrops', async () => {
+        const before = await counters();
+        const frames = Array.from({ length: 10000 }, (_, i) => udpFrame(i + 20000, Buffer.from(`flood-${i}`)));
+        dp!.child.kill('SIGSTOP');
+        try {
+          probe(frames, 0); // send only: the stopped dp cannot forward anything yet
+        } finally {
+          dp!.child.kill('SIGCONT');
+        }
+        // ringDrops is refreshed by the dp's 1 s tick, and the dp drains the ring in rounds of
+        // 16 batches between control datagrams: wait (bounded) until every frame is accounted for.
+        const settled = (c: PipelineCounters): boolean =>
+          c.rxPackets - before.rxPackets + c.ringDrops - before.ringDrops >= frames.length + 1;
+        let after = await counters();
+        for (let i = 0; i < 50 && !settled(after); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          after = await counters();
+        }
+        const rx = after.rxPackets - before.rxPackets;
+        const drops = after.ringDrops - before.ringDrops;
+        expect(rx).toBe(8192); // the ring's slots (scripts: dp/io/ring-port.ts RX_FRAMES)
+        expect(rx + drops).toBe(frames.length + 1); // + the marker
+        expect(after.txPackets - before.txPackets).toBe(rx);
+      });
+
+      it('802.1Q-tagged frames come back with their tag (the kernel strips it into tp_vlan_tci)', () => {
+        const frames = [
+          udpFrame(7, Buffer.from('vlan-7'), 7),
+          udpFrame(8, Buffer.from('vlan-4000'), 4000),
+          udpFrame(9, Buffer.from('untagged')),
+        ];
+        const r = probe(frames);
+        expect(r.marker_seen).toBe(true);
+        expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
+      });
+
+      it('frames over the frame limit or cut by the ring slot are counted as oversize and dropped', async () => {
+        // The port was opened at MTU 1500 (frame limit 1522, 2 KiB ring slots). Raise the
+        // links' MTU under it: a 1700-byte frame then fits the slot but exceeds the limit,
+        // a 3000-byte one is cut by the slot (snaplen < len).
+        for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', '4000');
+        try {
+          const before = await counters();
+          const big = [udpFrame(10, Buffer.alloc(1700 - 46, 0x61)), udpFrame(11, Buffer.alloc(3000 - 46, 0x62))];
+          const r = probe(big);
+          expect(r.marker_seen).toBe(true);
+          expect(r.received).toEqual([]);
+          const after = await counters();
+          expect(after.oversize - before.oversize).toBe(2);
+          expect(after.rxPackets - before.rxPackets).toBe(3);
+        } finally {
+          for (const l of ['vbr', 'vth']) sh('ip', '-n', NS, 'link', 'set', l, 'mtu', String(MTU));
+        }
+      });
+
+      it('closes on ctrl_del_srvc_port (nothing forwarded or counted) and works again after ctrl_add_srvc_port', async () => {
+        expect((await cli.call({ ctrl_del_srvc_port: { iface: 'vth' } })).dp_ok).toBeDefined();
+        const before = await counters();
+        const gone = probe([udpFrame(20, Buffer.from('while-closed'))], 2);
+        expect(gone.marker_seen).toBe(false);
+        expect(gone.received).toEqual([]);
+        expect((await counters()).rxPackets).toBe(before.rxPackets);
+        expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
+        // Opening twice re-opens (a new socket and ring) and keeps working.
+        expect((await cli.call({ ctrl_add_srvc_port: { iface: 'vth', jumboframe: false } })).dp_ok).toBeDefined();
+        await warmUp();
+        const frames = Array.from({ length: 600 }, (_, i) => udpFrame(100 + i, Buffer.from(`again-${i}`)));
+        const r = probe(frames);
+        expect(r.marker_seen).toBe(true);
+        expect(r.received).toEqual(frames.map((f) => f.toString('hex')));
+      });
+    },
+  );
 }
