@@ -23,8 +23,10 @@ export interface MemoryFigures {
   loadedMiB: number;
   /** RSS right after a ctrl_list_session of the whole table (Tollgate only). */
   afterListMiB?: number;
-  /** VmHWM: the process's peak RSS over the whole measurement. */
+  /** VmHWM at `sessions` sessions: the peak RSS over what both dps did (start, configuration, the flows). */
   peakMiB: number;
+  /** VmHWM after the listing too (Tollgate only: the peer is not asked for one). */
+  peakAfterListMiB?: number;
 }
 
 export interface MemoryBenchRow {
@@ -179,6 +181,7 @@ async function measureOne(
     }
     const sessions = await dp.sessions();
     const loadedMiB = rssMiB(dp.pid);
+    const peakLoaded = peakMiB(dp.pid);
     let afterListMiB: number | undefined;
     if (dp.list) {
       const t0 = Date.now();
@@ -190,8 +193,8 @@ async function measureOne(
       sessions,
       idleMiB,
       loadedMiB,
-      peakMiB: peakMiB(dp.pid),
-      ...(afterListMiB !== undefined ? { afterListMiB } : {}),
+      peakMiB: peakLoaded,
+      ...(afterListMiB !== undefined ? { afterListMiB, peakAfterListMiB: peakMiB(dp.pid) } : {}),
     };
     log(
       `memory: ${name}: ${sessions} sessions, RSS idle ${idleMiB.toFixed(0)} MiB, loaded ${loadedMiB.toFixed(0)} MiB, peak ${fig.peakMiB.toFixed(0)} MiB`,

@@ -233,7 +233,10 @@ function processRows(p: ProcessBenchRow): BenchRow[] {
 function memoryRows(m: MemoryBenchRow): BenchRow[] {
   const t = m.tollgate;
   const p = m.peer;
-  const list = t.afterListMiB !== undefined ? ` (after one ctrl_list_session: ${t.afterListMiB.toFixed(0)})` : '';
+  const list =
+    t.afterListMiB !== undefined
+      ? ` (after one ctrl_list_session: ${t.afterListMiB.toFixed(0)}, peak ${t.peakAfterListMiB?.toFixed(0)})`
+      : '';
   const rows: BenchRow[] = [
     {
       test: `dp RSS MiB at ${t.sessions} sessions`,
@@ -247,6 +250,19 @@ function memoryRows(m: MemoryBenchRow): BenchRow[] {
       reference: 'target <= 1.2 x peer',
       cpuPct: null,
       rssMiB: t.loadedMiB,
+    },
+    {
+      test: `dp peak RSS MiB, start to ${t.sessions} sessions`,
+      path: 'Tollgate dp, VmHWM over the same steps as the peer (start, configuration, the flows)',
+      unit: 'MiB',
+      runs: [t.peakMiB],
+      median: t.peakMiB,
+      baseline: p ? `${PEER_NAME} peak, same steps, same run` : `${PEER_NAME}: not measured`,
+      baselineValue: p ? p.peakMiB : null,
+      ratio: p ? t.peakMiB / p.peakMiB : null,
+      reference: 'target <= 1.2 x peer',
+      cpuPct: null,
+      rssMiB: t.peakMiB,
     },
   ];
   if (p) {

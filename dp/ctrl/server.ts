@@ -3,6 +3,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { createUnixDgramSocket, type UnixDgramSocket } from '../../shared/unix-dgram.js';
 import type { Logger } from '../../shared/log.js';
 import type { CtrlCounters } from './counters.js';
+import { DP_MSG_SIZE } from './limits.js';
 
 const REPLY_RETRY_MS = 1;
 const REPLY_GIVE_UP_MS = 2000;
@@ -85,6 +86,13 @@ export class CtrlServer {
     since: number;
   }[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * A streamed reply's datagrams are written here, one at a time (the socket's send copies
+   * synchronously, and only the outbox's head is ever being built): a 100,000-session
+   * listing is ~2,500 datagrams, whose own Buffers would each hold 8 KiB outside the V8
+   * heap until a full collection, ~20 MiB at the listing's end.
+   */
+  private readonly scratch = Buffer.allocUnsafe(DP_MSG_SIZE);
 
   private send(text: string, to: string): void {
     this.outbox.push({ buf: Buffer.from(text), rest: undefined, to, since: 0 });
@@ -114,7 +122,10 @@ export class CtrlServer {
           this.outbox.shift();
           continue;
         }
-        item.buf = Buffer.from(next.value);
+        item.buf =
+          Buffer.byteLength(next.value) <= this.scratch.length
+            ? this.scratch.subarray(0, this.scratch.write(next.value))
+            : Buffer.from(next.value);
       }
       let congested = false;
       let failed: unknown;
