@@ -141,6 +141,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   opt_u32(env, argv[1], "coalesceUs", &coalesce_us);
   opt_u32(env, argv[1], "busyFrames", &busy_frames);
   long page = sysconf(_SC_PAGESIZE);
+  /* coalesceUs: at most dp/io/ring-port.ts RX_COALESCE_US_MAX, which the dp checks first. */
   if (frame_size < 256 || (frame_size & (frame_size - 1)) || batch == 0 || batch > 65536 || max_rounds == 0 ||
       rx_frames < batch || (tx_ring && tx_frames < 16) || coalesce_us > 10000) {
     napi_throw_range_error(env, "ERING", "bad ring geometry (frameSize power of two >= 256, rxFrames >= batch, txFrames >= 16, coalesceUs <= 10000)");

@@ -17,9 +17,9 @@ export const RING_TURNS_TO_EMPTY = Math.ceil(RX_FRAMES / (BATCH * MAX_ROUNDS));
 /**
  * RX interrupt moderation (native/ring_rx.c coalesce()): on a busy port, wait this many µs
  * before reading, so what arrives meanwhile is read, decided and sent as one batch. 200 µs
- * took 64-byte UDP through the dp from about 70 to 115-133 kpps on the bench machine, with
- * the dp's CPU from ~60 % to ~38 % of a core (docs/BENCHMARKS.md); a busy port's frames wait
- * at most that long, a quiet port's not at all.
+ * took 64-byte UDP through the dp from about 70 to 88-135 kpps on the bench machine, with
+ * the dp's CPU from ~60 % to ~40 % of a core (docs/BENCHMARKS.md); a busy port's frames wait
+ * at most that long, a quiet port's not at all. The addon refuses more than the MAX too.
  */
 export const RX_COALESCE_US = 200;
 export const RX_COALESCE_US_MAX = 10_000;
