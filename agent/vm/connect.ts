@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { TollgateError } from '../../shared/errors.js';
 import { runIn } from '../../shared/exec.js';
-import { findLink, hasIngressHook, linkNames, mustRun, resolveNetns, UndoStack, validateIfname } from './links.js';
+import {
+  findLink,
+  hasIngressHook,
+  linkNames,
+  mustRun,
+  redirectFilter,
+  resolveNetns,
+  UndoStack,
+  validateIfname,
+} from './links.js';
 import { removeRateLimitDevices } from './ratelimit.js';
 import { findVm, removeVm, saveVm, type VmRecord } from './state.js';
 
@@ -80,33 +89,6 @@ async function pickTapName(nsPath: string): Promise<string> {
   throw new TollgateError('EVMTAP', 'no free tap name tg-tap0..9999', 'tap');
 }
 
-function redirectFilter(from: string, to: string): string[] {
-  return [
-    'tc',
-    'filter',
-    'add',
-    'dev',
-    from,
-    'parent',
-    'ffff:',
-    'protocol',
-    'all',
-    'pref',
-    String(FILTER_PREF),
-    'u32',
-    'match',
-    'u8',
-    '0',
-    '0',
-    'action',
-    'mirred',
-    'egress',
-    'redirect',
-    'dev',
-    to,
-  ];
-}
-
 /**
  * Creates the tap and the two redirects. Validates everything before touching the kernel;
  * on any failure part-way it removes what it added, so nothing half-built remains.
@@ -160,8 +142,8 @@ export async function connectVm(opts: ConnectVmOptions): Promise<ConnectedVm> {
     await mustRun(nsPath, ['tc', 'qdisc', 'add', 'dev', veth, 'ingress'], 'EVMTC', `ingress qdisc on ${veth}`, 'veth');
     undo.push('delete veth ingress qdisc', ['tc', 'qdisc', 'del', 'dev', veth, 'ingress']);
     await mustRun(nsPath, ['tc', 'qdisc', 'add', 'dev', tap, 'ingress'], 'EVMTC', `ingress qdisc on ${tap}`, 'tap');
-    await mustRun(nsPath, redirectFilter(veth, tap), 'EVMTC', `redirect ${veth}→${tap}`, 'veth');
-    await mustRun(nsPath, redirectFilter(tap, veth), 'EVMTC', `redirect ${tap}→${veth}`, 'tap');
+    await mustRun(nsPath, redirectFilter(veth, tap, FILTER_PREF), 'EVMTC', `redirect ${veth}→${tap}`, 'veth');
+    await mustRun(nsPath, redirectFilter(tap, veth, FILTER_PREF), 'EVMTC', `redirect ${tap}→${veth}`, 'tap');
     if (!vethLink.up) {
       await mustRun(nsPath, ['ip', 'link', 'set', 'dev', veth, 'up'], 'EVMVETH', `bringing ${veth} up`, 'veth');
     }

@@ -3,7 +3,7 @@ import { runIn } from '../../shared/exec.js';
 import { ucmacForIfindex } from '../../shared/mac.js';
 import type { ServicePair, SteeredPort, SteeringBackend, SteeringMode } from '../steering/backend.js';
 import { checkPort } from '../steering/validate.js';
-import { findLink, mustRun, resolveNetns, validateIfname } from './links.js';
+import { findLink, mustRun, redirectFilter, resolveNetns, validateIfname } from './links.js';
 import { loadVm, saveVm, type VmRecord } from './state.js';
 
 /**
@@ -75,41 +75,12 @@ async function dropRedirects(rec: VmRecord): Promise<void> {
 
 /** Puts back exactly what connectVm made on the two ingress hooks. */
 export async function restoreRedirects(rec: VmRecord): Promise<void> {
-  const pref = String(rec.filterPref);
   for (const [from, to] of [
     [rec.veth, rec.tap],
     [rec.tap, rec.veth],
   ] as const) {
     await mustRun(rec.netns, ['tc', 'qdisc', 'add', 'dev', from, 'ingress'], 'EVMTC', `ingress qdisc on ${from}`);
-    await mustRun(
-      rec.netns,
-      [
-        'tc',
-        'filter',
-        'add',
-        'dev',
-        from,
-        'parent',
-        'ffff:',
-        'protocol',
-        'all',
-        'pref',
-        pref,
-        'u32',
-        'match',
-        'u8',
-        '0',
-        '0',
-        'action',
-        'mirred',
-        'egress',
-        'redirect',
-        'dev',
-        to,
-      ],
-      'EVMTC',
-      `redirect ${from}→${to}`,
-    );
+    await mustRun(rec.netns, redirectFilter(from, to, rec.filterPref), 'EVMTC', `redirect ${from}→${to}`);
   }
 }
 

@@ -143,3 +143,9 @@ export class UndoStack {
     return failed;
   }
 }
+
+/** The Kata-style redirect: every frame arriving on `from` leaves by `to` (a tc u32 match-all filter at `pref`). */
+export function redirectFilter(from: string, to: string, pref: number): string[] {
+  const match = ['u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to];
+  return ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(pref), ...match];
+}
