@@ -19,6 +19,7 @@ import { PolicyTable, compileRules } from '../../dp/policy/policy-table.js';
 import { policyHook } from '../../dp/policy/engine-hook.js';
 import { PacketView } from '../../dp/decode/packet.js';
 import { decodeFrame } from '../../dp/decode/decode.js';
+import { rule } from '../helpers/engine-rig.js';
 
 /** Heap growth allowed over a fuzz run, after a full GC (the stated memory bound). */
 const FUZZ_HEAP_BOUND = 16 * 1024 * 1024;
@@ -142,17 +143,7 @@ describe('fuzz with policy on: deny, reset and ICMP-policy paths', () => {
     const frames = corpus();
     const table = new PolicyTable();
     table.enableIcmpPolicy = true;
-    const allow = (id: number, proto: number, port: number) => ({
-      id,
-      sip: '0.0.0.0',
-      sipr: '255.255.255.255',
-      dip: '0.0.0.0',
-      dipr: '255.255.255.255',
-      proto,
-      port,
-      action: 2,
-      ingress: true,
-    });
+    const allow = (id: number, proto: number, port: number) => rule(id, proto, port, 2);
     table.setPolicy([1, 2], 7, 0, compileRules([allow(1, 6, 80), allow(2, 17, 53), allow(3, 6, 22)]));
     let injected = 0;
     let injectedBad = 0;

@@ -10,6 +10,7 @@ import { isRoot, testPrefix } from '../helpers/netns.js';
 import { DpClient, startDp, stopDp, tempSockPath, type DpProcess } from '../helpers/dp-client.js';
 import { fourDatagrams, udpFrame } from '../helpers/steered-frames.js';
 import { netnsDel, vthPairUp } from '../helpers/vth-lab.js';
+import { rule } from '../helpers/engine-rig.js';
 import { parseMac } from '../../shared/mac.js';
 import { PacketView, TCP_RST } from '../../dp/decode/packet.js';
 import { decodeFrame } from '../../dp/decode/decode.js';
@@ -32,17 +33,6 @@ let cli: DpClient;
 
 const toWl = (l3: Buffer) => frame(l3, { dst: parseMac(UCMAC), src: parseMac(PEER_MAC) });
 const fromWl = (l3: Buffer) => frame(l3, { dst: parseMac(PEER_MAC), src: parseMac(UCMAC) });
-const allowAll = (id: number, proto: number, port: number, action: number) => ({
-  id,
-  sip: '0.0.0.0',
-  sipr: '255.255.255.255',
-  dip: '0.0.0.0',
-  dipr: '255.255.255.255',
-  proto,
-  port,
-  action,
-  ingress: true,
-});
 
 function probe(frames: Buffer[], timeout = 15): { received: Buffer[]; marker_seen: boolean } {
   const input = JSON.stringify({
@@ -78,7 +68,7 @@ describe.skipIf(!isRoot)('dp fail-safety on the wire (own netns lab)', () => {
         defact: 7,
         dir: 0,
         mac: [WL_MAC],
-        rules: [allowAll(1, 17, 5000, 2), allowAll(2, 17, 7, 2)],
+        rules: [rule(1, 17, 5000, 2), rule(2, 17, 7, 2)],
       },
     });
     // A fresh capture may miss the first frame it is offered: warm up until the marker returns.
@@ -115,7 +105,7 @@ describe.skipIf(!isRoot)('dp fail-safety on the wire (own netns lab)', () => {
   it('finding 2: a session denied while tapped is cut with resets both ways once the endpoint is inline', async () => {
     await ok({ ctrl_cfg_mac: { tap: true, macs: [WL_MAC] } });
     await ok({
-      ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 1, dir: 0, mac: [WL_MAC], rules: [allowAll(2, 17, 7, 2)] },
+      ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 1, dir: 0, mac: [WL_MAC], rules: [rule(2, 17, 7, 2)] },
     });
     const sp = 42000;
     const syn = toWl(ipv4(CLIENT, WL, 6, tcp(CLIENT, WL, sp, 8080, 1000, 0, TCP.SYN)));
@@ -125,7 +115,7 @@ describe.skipIf(!isRoot)('dp fail-safety on the wire (own netns lab)', () => {
     expect(probe([syn, synAck, ack], 3).received).toHaveLength(0);
     // learn → protect: the policy first (DENY by default), then the endpoint goes inline.
     await ok({
-      ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC], rules: [allowAll(2, 17, 7, 2)] },
+      ctrl_cfg_policy: { cmd: 1, flag: 3, defact: 7, dir: 0, mac: [WL_MAC], rules: [rule(2, 17, 7, 2)] },
     });
     await ok({ ctrl_cfg_mac: { tap: false, macs: [WL_MAC] } });
     const data = toWl(
