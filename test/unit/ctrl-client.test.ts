@@ -6,9 +6,9 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DpClient } from '../../shared/ctrl/client.js';
-import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
 import { DpRuntime } from '../../dp/runtime.js';
 import { tempSockPath } from '../helpers/dp-client.js';
+import { startLateDp } from '../helpers/late-dp.js';
 
 let rt: DpRuntime;
 
@@ -61,30 +61,11 @@ describe('the dp control client', () => {
   });
 
   it('never takes a late reply of a timed-out request for the answer to the next one', async () => {
-    // A peer that answers every datagram in order, but holds its replies back for a while.
-    const path = tempSockPath('lateclient');
-    const sock = createUnixDgramSocket();
-    let stallUntil = 0;
-    const queue: { buf: Buffer; to: string }[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const flush = (): void => {
-      timer = undefined;
-      for (const q of queue.splice(0)) sock.send(q.buf, 0, q.buf.length, q.to, () => {});
-    };
-    sock.on('error', () => {});
-    sock.on('message', (buf, rinfo) => {
-      const msg = JSON.parse(buf.toString()) as Record<string, { seq_num?: number }>;
-      const key = Object.keys(msg)[0]!;
-      const reply =
-        key === 'ctrl_keep_alive' ? { dp_keep_alive: { seq_num: msg[key]!.seq_num } } : { dp_ok: { ctrl: key } };
-      queue.push({ buf: Buffer.from(JSON.stringify(reply)), to: rinfo.path! });
-      if (!timer) timer = setTimeout(flush, Math.max(0, stallUntil - Date.now()));
-    });
-    sock.bind(path);
-    const c = new DpClient(path, 'late');
+    const dp = startLateDp('lateclient');
+    const c = new DpClient(dp.path, 'late');
     c.open();
     try {
-      stallUntil = Date.now() + 400;
+      dp.stallFor(400);
       await expect(c.request({ ctrl_del_mac: { mac: '02:74:67:00:00:01' } }, 150)).rejects.toMatchObject({
         code: 'EDPTIMEOUT',
       });
@@ -95,8 +76,7 @@ describe('the dp control client', () => {
       expect(c.drain()).toContainEqual({ dp_ok: { ctrl: 'ctrl_del_mac' } });
     } finally {
       c.close();
-      sock.close();
-      if (timer) clearTimeout(timer);
+      dp.close();
     }
   });
 });

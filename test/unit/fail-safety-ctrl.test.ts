@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DpClient } from '../../shared/ctrl/client.js';
-import { createUnixDgramSocket } from '../../shared/unix-dgram.js';
 import { TCP, icmp4, ipv4, tcp, udp } from '../../scripts/pcapgen/frames.js';
-import { tempSockPath } from '../helpers/dp-client.js';
+import { startLateDp } from '../helpers/late-dp.js';
 import {
   DB_MAC,
   DB_UC,
@@ -136,30 +135,11 @@ describe('finding 14: endpoint keys are unique', () => {
 
 describe("finding 8: the agent's dp client matches each reply to its request", () => {
   it('a late reply of a timed-out request never becomes the answer to the next one', async () => {
-    // A dp that answers in order but late: replies are held back for `stallMs` after each datagram.
-    const path = tempSockPath('slowdp');
-    const sock = createUnixDgramSocket();
-    let stallUntil = 0;
-    const queue: { buf: Buffer; to: string }[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const drain = () => {
-      timer = undefined;
-      for (const q of queue.splice(0)) sock.send(q.buf, 0, q.buf.length, q.to, () => {});
-    };
-    sock.on('error', () => {});
-    sock.on('message', (buf, rinfo) => {
-      const msg = JSON.parse(buf.toString()) as Record<string, { seq_num?: number }>;
-      const key = Object.keys(msg)[0]!;
-      const reply =
-        key === 'ctrl_keep_alive' ? { dp_keep_alive: { seq_num: msg[key]!.seq_num } } : { dp_ok: { ctrl: key } };
-      queue.push({ buf: Buffer.from(JSON.stringify(reply)), to: rinfo.path! });
-      if (!timer) timer = setTimeout(drain, Math.max(0, stallUntil - Date.now()));
-    });
-    sock.bind(path);
-    const c = new DpClient(path, 'late');
+    const dp = startLateDp('slowdp');
+    const c = new DpClient(dp.path, 'late');
     c.open();
     try {
-      stallUntil = Date.now() + 400;
+      dp.stallFor(400);
       await expect(c.request({ ctrl_add_mac: {} }, 150)).rejects.toMatchObject({ code: 'EDPTIMEOUT' });
       // The next request is sent while the first one's replies are still on their way.
       const r = await c.request({ ctrl_stats_device: {} }, 3000);
@@ -167,8 +147,7 @@ describe("finding 8: the agent's dp client matches each reply to its request", (
       expect(c.staleReplies).toBeGreaterThan(0);
     } finally {
       c.close();
-      sock.close();
-      if (timer) clearTimeout(timer);
+      dp.close();
     }
   });
 });
