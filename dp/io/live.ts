@@ -169,8 +169,8 @@ export class ServicePorts {
   readonly backend: 'ring' | 'cap';
   /** Drops of ring ports closed since start, so the total never goes backwards. */
   private closedRingDrops = 0;
-  /** Addon counters of ring ports closed since start (csumCompleted, rxCoalesced). */
-  private readonly closedRing = { csumCompleted: 0, rxCoalesced: 0 };
+  /** Addon counters (RING_TOTALS) of ring ports closed since start. */
+  private readonly closedRing = Object.fromEntries(RING_TOTALS.map((k) => [k, 0])) as Record<RingTotal, number>;
 
   constructor(private readonly opts: ServicePortsOptions) {
     this.backend = resolveIoBackend(opts.io ?? 'auto');
