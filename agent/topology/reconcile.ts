@@ -2,13 +2,13 @@ import { TollgateError } from '../../shared/errors.js';
 import type { SteeringBackend } from '../steering/index.js';
 import { planCreateNamespace, planServicePair, serviceMtu } from './agent-ns.js';
 import { execute, ip, type Command } from './commands.js';
-import { readLinks } from './ip-state.js';
+import { readLinks, type IpLink } from './ip-state.js';
 import { portsIn, readLabState, workloadProblem, type LabState } from './lab-state.js';
 import { BRIDGE, freeIfindex, hostPeerName, VBR, VBR_IFINDEX, VIN_IFINDEX_BASE, vexName, vinName } from './names.js';
 import { OFFLOADS } from './offload.js';
 import { encodeMarker, type PortMarker } from './port-marker.js';
 import { planPull } from './pull.js';
-import { labNamespaces, type LabSpec, type WorkloadSpec } from './spec.js';
+import { labNamespaces, type LabSpec, type Mode, type WorkloadSpec } from './spec.js';
 import { isEmptyPlan, servicePair, steeredPort, steeringCommands } from './steering-bridge.js';
 
 /**
@@ -80,16 +80,7 @@ export async function planLab(spec: LabSpec, steering: SteeringBackend | null): 
     if (!isLabPort(spec, state, label, p.marker)) continue;
     plan.changes.push(`remove workload ${label}`);
     if (steering && p.vex && p.vin && p.marker && p.marker.steering !== 'none') {
-      const sp = steeredPort({
-        workload: label,
-        agentNs: ns.agent,
-        vex: p.vex.ifname,
-        vin: p.vin.ifname,
-        vexIfindex: p.vex.ifindex,
-        vinIfindex: p.vin.ifindex,
-        wlMac: p.vex.address ?? '',
-        mode: p.marker.mode,
-      });
+      const sp = portOfLinks(label, ns.agent, p.vex, p.vin, p.vex.address ?? '', p.marker.mode);
       plan.removeSteering.push(
         ...steeringCommands(
           ns.agent,
@@ -271,18 +262,21 @@ async function steeredPorts(spec: LabSpec, agentLinks: Awaited<ReturnType<typeof
     const vex = agentLinks.find((l) => l.ifname === vexName(w.name));
     const vin = agentLinks.find((l) => l.ifname === vinName(w.name));
     if (!vex || !vin) return [];
-    return [
-      steeredPort({
-        workload: w.name,
-        agentNs: ns.agent,
-        vex: vex.ifname,
-        vin: vin.ifname,
-        vexIfindex: vex.ifindex,
-        vinIfindex: vin.ifindex,
-        wlMac: w.mac,
-        mode: w.mode,
-      }),
-    ];
+    return [portOfLinks(w.name, ns.agent, vex, vin, w.mac, w.mode)];
+  });
+}
+
+/** A workload's port for the steering backend, from its vex/vin links in the enforcer. */
+function portOfLinks(workload: string, agentNs: string, vex: IpLink, vin: IpLink, wlMac: string, mode: Mode) {
+  return steeredPort({
+    workload,
+    agentNs,
+    vex: vex.ifname,
+    vin: vin.ifname,
+    vexIfindex: vex.ifindex,
+    vinIfindex: vin.ifindex,
+    wlMac,
+    mode,
   });
 }
 
@@ -297,16 +291,7 @@ export async function applyLab(spec: LabSpec, steering: SteeringBackend | null):
     for (const [label, p] of portsIn(state.agent.links)) {
       if (spec.workloads.some((w) => w.name === label) || !p.vex || !p.vin || !p.marker) continue;
       if (!isLabPort(spec, state, label, p.marker)) continue;
-      const sp = steeredPort({
-        workload: label,
-        agentNs: ns.agent,
-        vex: p.vex.ifname,
-        vin: p.vin.ifname,
-        vexIfindex: p.vex.ifindex,
-        vinIfindex: p.vin.ifindex,
-        wlMac: p.vex.address ?? '',
-        mode: p.marker.mode,
-      });
+      const sp = portOfLinks(label, ns.agent, p.vex, p.vin, p.vex.address ?? '', p.marker.mode);
       await steering.applyPlan(
         ns.agent,
         await steering.planRemovePort(sp, servicePair(ns.agent, vbr?.ifindex ?? VBR_IFINDEX)),
